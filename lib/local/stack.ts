@@ -1,0 +1,81 @@
+/**
+ * Starts the loopback stand-ins together: one credential store shared by OSS and Tablestore
+ * (as Function Compute's STS keys work for both), and the DashScope simulator.
+ */
+import path from 'node:path';
+import { CredentialStore } from './credentials.js';
+import { startOssEmulator, type OssEmulator } from './oss/index.js';
+import { startTablestoreEmulator, type TablestoreEmulator } from './tablestore/index.js';
+import { startDashScopeSimulator, type DashScopeSimulator } from './dashscope/index.js';
+
+export interface LocalStackOptions {
+  /** Disk mode: the bucket lives in this directory, Tablestore state under `<dir>/.sketchflow/`. */
+  dir?: string;
+  watch?: boolean;
+  bucket?: string;
+  instance?: string;
+  timeScale?: number;
+  taskSeconds?: number;
+  now?: () => number;
+}
+
+export interface LocalStack {
+  credentials: CredentialStore;
+  oss: OssEmulator;
+  tablestore: TablestoreEmulator;
+  dashscope: DashScopeSimulator;
+  /** The one-line description printed by `sketchflow emulators --json` (SPEC §7). */
+  describe(): EmulatorEndpoints;
+  close(): Promise<void>;
+}
+
+export interface EmulatorEndpoints {
+  oss: { endpoint: string; bucket: string; region: string; accessKeyId: string; accessKeySecret: string };
+  tablestore: { endpoint: string; instance: string; accessKeyId: string; accessKeySecret: string };
+  dashscope: { baseUrl: string; apiKey: string };
+}
+
+/** Where local mode keeps its own state inside the bucket directory (hidden from the bucket). */
+export const STATE_DIR_NAME = '.sketchflow';
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const credentials = new CredentialStore();
+  const key = credentials.issueAccessKey();
+  const started: Array<{ close(): Promise<void> }> = [];
+  try {
+    const oss = await startOssEmulator({
+      credentials,
+      bucket: options.bucket,
+      dir: options.dir,
+      watch: options.watch,
+      now: options.now,
+    });
+    started.push(oss);
+    const tablestore = await startTablestoreEmulator({
+      credentials,
+      instance: options.instance,
+      stateFile: options.dir ? path.join(options.dir, STATE_DIR_NAME, 'tablestore.json') : undefined,
+      now: options.now,
+    });
+    started.push(tablestore);
+    const dashscope = await startDashScopeSimulator({ timeScale: options.timeScale, taskSeconds: options.taskSeconds });
+    started.push(dashscope);
+    return {
+      credentials,
+      oss,
+      tablestore,
+      dashscope,
+      describe: () => ({
+        oss: { endpoint: oss.endpoint, bucket: oss.bucket, region: oss.region, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret },
+        tablestore: { endpoint: tablestore.endpoint, instance: tablestore.instance, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret },
+        dashscope: { baseUrl: dashscope.baseUrl, apiKey: dashscope.apiKey },
+      }),
+      close: async () => {
+        await Promise.allSettled(started.reverse().map((s) => s.close()));
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(started.reverse().map((s) => s.close()));
+    throw err;
+  }
+}

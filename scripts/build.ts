@@ -1,0 +1,83 @@
+/**
+ * `npm run build`: one CommonJS bundle per function in dist/<function>/index.js, target node20,
+ * the layout `s.yaml` deploys. The offline stack (lib/local) and tests must never reach a bundle:
+ * the guard below fails the build if anything imports them.
+ */
+import { build, type Plugin } from 'esbuild';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FUNCTIONS = ['submit', 'poller'] as const;
+export type FunctionName = (typeof FUNCTIONS)[number];
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const forbidden = ['lib/local/', 'test/', 'bench/', 'soak/', 'scripts/'].map((dir) => path.join(root, dir));
+
+const noOfflineStack: Plugin = {
+  name: 'no-offline-stack',
+  setup(b) {
+    b.onLoad({ filter: /.*/ }, (args) => {
+      const hit = forbidden.find((dir) => args.path.startsWith(dir));
+      if (!hit) return undefined;
+      return {
+        errors: [{ text: `function bundles must not include ${path.relative(root, args.path)} (offline stack or test code)` }],
+      };
+    });
+  },
+};
+
+export interface BundleReport {
+  name: FunctionName;
+  file: string;
+  bytes: number;
+  inputs: string[];
+}
+
+/** Bundles one entry point the way Function Compute will load it. */
+export async function bundle(entry: string, outfile: string): Promise<{ bytes: number; inputs: string[] }> {
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'silent',
+    plugins: [noOfflineStack],
+    // urllib (under ali-oss) requires proxy-agent lazily, only when an HTTP proxy is configured.
+    external: ['proxy-agent'],
+  });
+  const output = Object.values(result.metafile.outputs)[0]!;
+  return { bytes: output.bytes, inputs: Object.keys(result.metafile.inputs) };
+}
+
+export async function buildFunctions(outDir = path.join(root, 'dist')): Promise<BundleReport[]> {
+  const reports: BundleReport[] = [];
+  for (const name of FUNCTIONS) {
+    const dir = path.join(outDir, name);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'index.js');
+    const { bytes, inputs } = await bundle(path.join(root, 'functions', name, 'index.ts'), file);
+    await writeFile(path.join(dir, 'inputs.json'), JSON.stringify(inputs, null, 1));
+    reports.push({ name, file, bytes, inputs });
+  }
+  return reports;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    for (const r of await buildFunctions()) {
+      process.stdout.write(`${path.relative(root, r.file)}  ${(r.bytes / 1024).toFixed(0)} KiB  (${r.inputs.length} modules)\n`);
+    }
+  } catch (err) {
+    process.stderr.write(`build failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
