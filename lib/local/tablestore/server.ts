@@ -1,0 +1,126 @@
+/**
+ * The HTTP side: POST /<Operation> with a protobuf body. Each request is handled synchronously
+ * once its body has arrived (faults, auth, operation), so no two requests ever interleave inside
+ * an operation. Errors answer protobuf Error{code,message} with the service's HTTP status.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { CredentialStore } from '../credentials.js';
+import { authenticate } from './auth.js';
+import type { Database } from './database.js';
+import { OtsError, asOtsError } from './errors.js';
+import type { Faults, FaultKind } from './faults.js';
+import { batchOperations } from './operations/batch.js';
+import { requestTableName, type Operation, type OpResult } from './operations/context.js';
+import { rangeOperations } from './operations/range.js';
+import { rowOperations } from './operations/rows.js';
+import { tableOperations } from './operations/tables.js';
+import { mainProto } from './sdk.js';
+
+export interface RequestRecord {
+  action: string;
+  operation: string;
+  table?: string;
+  status: number;
+  rowsRead: number;
+  rowsWritten: number;
+  rowsReturned: number;
+  /** OTS error code when the request failed with an answer. */
+  errorCode?: string;
+  /** Injected fault applied to this request; status 0 = no answer at all. */
+  fault?: FaultKind;
+  at: number;
+}
+
+export interface ServerDeps {
+  db: Database;
+  faults: Faults;
+  credentials: CredentialStore;
+  instance: string;
+  now: () => number;
+  records: RequestRecord[];
+}
+
+const OPERATIONS: Record<string, Operation> = { ...tableOperations, ...rowOperations, ...rangeOperations, ...batchOperations };
+/** Far above any legal request (BatchWriteRow carries at most 4 MB of data). */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+function send(res: ServerResponse, status: number, body: Uint8Array): void {
+  res.writeHead(status, {
+    'content-type': 'application/x-protobuf',
+    'content-length': body.byteLength,
+    'x-ots-requestid': randomUUID(),
+    'x-ots-date': new Date().toISOString(),
+    'x-ots-contentmd5': createHash('md5').update(body).digest('base64'),
+    'x-ots-contenttype': 'protocol buffer',
+  });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, err: OtsError): void {
+  send(res, err.status, mainProto('Error').encode({ code: err.code, message: err.message }).finish());
+}
+
+export function createTablestoreServer(deps: ServerDeps): http.Server {
+  const record = (operation: string, status: number, extra: Partial<RequestRecord> = {}): void => {
+    deps.records.push({ action: `ots:${operation}`, operation, status, rowsRead: 0, rowsWritten: 0, rowsReturned: 0, at: deps.now(), ...extra });
+  };
+
+  function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const operation = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
+    const fault = deps.faults.take(operation);
+    if (fault === 'reset') {
+      record(operation, 0, { fault });
+      req.socket.destroy();
+      return;
+    }
+    if (fault === 'timeout') {
+      record(operation, 0, { fault }); // held open: the client times out, or close() ends it
+      return;
+    }
+    try {
+      if (fault === 'busy') throw new OtsError('OTSServerBusy', 'Server is busy.');
+      if (fault === 'conflict') throw new OtsError('OTSRowOperationConflict', 'Data is being modified by the other request.');
+      if (req.method !== 'POST') throw new OtsError('OTSMethodNotAllowed', 'OTSMethodNotAllowedOnly POST method for requests is supported.');
+      const op = Object.prototype.hasOwnProperty.call(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
+      if (!op) throw new OtsError('OTSParameterInvalid', `Unsupported operation: ${operation}.`);
+      const now = deps.now();
+      authenticate(operation, req.headers, body, { credentials: deps.credentials, instance: deps.instance, now, wallNow: Date.now() });
+      const result: OpResult = op({ db: deps.db, now }, body);
+      if (result.changed) deps.db.changed();
+      record(operation, 200, {
+        ...(result.table !== undefined ? { table: result.table } : {}),
+        rowsRead: result.rowsRead,
+        rowsWritten: result.rowsWritten,
+        rowsReturned: result.rowsReturned,
+      });
+      send(res, 200, result.body);
+    } catch (e) {
+      const err = asOtsError(e);
+      const table = requestTableName(operation, body);
+      record(operation, err.status, { errorCode: err.code, ...(table ? { table } : {}), ...(fault ? { fault } : {}) });
+      sendError(res, err);
+    }
+  }
+
+  return http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        refused = true;
+        record((req.url ?? '/').slice(1), 413, { errorCode: 'OTSRequestBodyTooLarge' });
+        sendError(res, new OtsError('OTSRequestBodyTooLarge', 'The size of POST data is too large.'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!refused) handle(req, res, Buffer.concat(chunks));
+    });
+    req.on('error', () => req.socket.destroy());
+  });
+}
