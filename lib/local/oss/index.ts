@@ -1,8 +1,10 @@
 /**
  * Loopback OSS emulator (issue 2). CONTRACT — implemented by the OSS emulator work; other modules
  * (stack, FC runner, DashScope simulator tests, pipeline tests) rely on exactly these names.
+ * The implementation lives beside this file (server.ts and the modules it wires together).
  */
 import type { CredentialStore } from '../credentials.js';
+import { OssEmulatorServer } from './server.js';
 
 export interface TriggerRule {
   /** Key prefix filter, like an OSS trigger rule ('' = any). */
@@ -27,6 +29,14 @@ export interface OssEmulatorOptions {
   now?: () => number;
   /** Account id used in ARNs and ownerIdentity. */
   accountId?: string;
+  /** Accept signature V1 (header and presigned). Default false: OSS refuses V1 for new buckets. */
+  allowV1?: boolean;
+  /** How `oss.object.key` is written into trigger events: as is (default) or percent-encoded. */
+  eventKeyStyle?: 'raw' | 'encoded';
+  /** Watch mode: how long a file must stay unchanged before it is announced (default 250 ms). */
+  watchStableMs?: number;
+  /** Largest accepted upload body (default 1 GiB; OSS itself allows 5 GB per PutObject). */
+  maxObjectBytes?: number;
 }
 
 export interface OssRequestRecord {
@@ -34,11 +44,22 @@ export interface OssRequestRecord {
   bucket: string;
   key?: string;
   method: string;
-  status: number;
+  status: number; // 0 when the connection was reset or never answered (injected faults)
   accessKeyId?: string;
   presigned: boolean;
   process?: string; // x-oss-process value
   at: number;
+}
+
+/** What `peek()` shows of a stored object. */
+export interface PeekedObject {
+  body: Buffer;
+  /** Quoted uppercase MD5 hex, as OSS's ETag header. */
+  etag: string;
+  contentType: string;
+  /** User metadata, names without `x-oss-meta-`. */
+  meta: Record<string, string>;
+  lastModified: number;
 }
 
 export interface OssEmulator {
@@ -57,8 +78,18 @@ export interface OssEmulator {
   /** Make the next `count` requests matching `action` (or any, if omitted) fail. */
   injectFault(fault: { action?: string; count: number; kind: 'error' | 'reset' | 'hang'; status?: number; code?: string }): void;
   close(): Promise<void>;
+  /** A stored object, for test assertions (no request is recorded). */
+  peek(key: string, bucket?: string): PeekedObject | undefined;
+  /** Keys with the prefix, in OSS list order. */
+  keys(prefix?: string, bucket?: string): string[];
+  /** Store an object directly (seeding); fires ObjectCreated:PutObject triggers like an upload. */
+  putObject(key: string, body: Buffer | string, options?: { contentType?: string; meta?: Record<string, string>; bucket?: string }): { etag: string };
+  /** Resolves once queued trigger deliveries are handed out and no watched file is settling. */
+  settled(): Promise<void>;
 }
 
-export async function startOssEmulator(_options: OssEmulatorOptions = {}): Promise<OssEmulator> {
-  throw new Error('OSS emulator not implemented yet');
+export async function startOssEmulator(options: OssEmulatorOptions = {}): Promise<OssEmulator> {
+  const server = new OssEmulatorServer(options);
+  await server.listen();
+  return server;
 }

@@ -1,0 +1,48 @@
+/**
+ * What a bucket keeps per object, and the storage interface shared by the memory and disk stores.
+ * Synchronous on purpose: objects are small in tests, and a synchronous store makes concurrent
+ * requests to one key, `peek()` and the watcher's bookkeeping simple and deterministic.
+ */
+import { createHash } from 'node:crypto';
+
+export interface ObjectRecord {
+  /** MD5 of the body, uppercase hex without quotes (OSS's ETag for a simple upload). */
+  etag: string;
+  size: number;
+  contentType: string;
+  /** User metadata, names lowercased without the `x-oss-meta-` prefix. */
+  userMeta: Record<string, string>;
+  /** Standard headers stored with the object (cache-control, content-disposition, …). */
+  headers: Record<string, string>;
+  lastModified: number;
+}
+
+export interface WriteInfo {
+  contentType: string;
+  userMeta: Record<string, string>;
+  headers: Record<string, string>;
+  lastModified: number;
+}
+
+export interface BucketStore {
+  head(key: string): ObjectRecord | undefined;
+  read(key: string): { record: ObjectRecord; body: Buffer } | undefined;
+  /** Throws an OssError when the key cannot be stored. Returns the previous version, if any. */
+  write(key: string, body: Buffer, info: WriteInfo): { record: ObjectRecord; previous?: ObjectRecord };
+  remove(key: string): ObjectRecord | undefined;
+  /** Keys with the prefix, in OSS order (UTF-8 byte order). */
+  list(prefix: string): Array<{ key: string; record: ObjectRecord }>;
+  close(): void;
+}
+
+export function md5Hex(body: Buffer): string {
+  return createHash('md5').update(body).digest('hex').toUpperCase();
+}
+
+/** OSS lists keys in UTF-8 byte order, which differs from JS string order for astral characters. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Headers OSS keeps with an object and returns on GET/HEAD. */
+export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
