@@ -1,0 +1,149 @@
+/**
+ * Configuration (SPEC §6): read once from the environment, validated together; a bad or missing
+ * value stops with one message naming every problem. Credentials are not configuration: they come
+ * from the function role (`context.credentials`).
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { registerSecret } from './redact.js';
+import { normalizeStyle, STYLES } from './contract/styles.js';
+
+const seconds = (def: number, min = 0) => {
+  const message = `must be a number of seconds ≥ ${min}`;
+  return z.coerce
+    .number({ error: message })
+    .refine((v) => Number.isFinite(v) && v >= min, { message })
+    .default(def);
+};
+
+const integer = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const message = max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer ${min}–${max}`;
+  return z.coerce
+    .number({ error: message })
+    .refine((v) => Number.isInteger(v) && v >= min && v <= max, { message })
+    .default(def);
+};
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .refine((v) => /^https?:\/\/[^\s/]+/.test(v), { message: 'must be an http(s) URL' })
+    .transform((v) => v.replace(/\/+$/, ''));
+
+export const ConfigSchema = z.object({
+  DASHSCOPE_API_KEY: z.string({ error: 'is required' }).trim().min(1, { message: 'is required' }),
+  DASHSCOPE_BASE_URL: url('https://dashscope.aliyuncs.com/api/v1'),
+  DASHSCOPE_WORKSPACE: optionalString,
+  OSS_BUCKET: z.string({ error: 'is required' }).trim().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, {
+    message: 'must be a bucket name (3–63 lowercase letters, digits, hyphens)',
+  }),
+  OSS_REGION: z.string().trim().regex(/^oss-[a-z0-9-]+$/, { message: "must look like 'oss-cn-beijing'" }).default('oss-cn-beijing'),
+  OSS_ENDPOINT: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), { message: 'must be an http(s) URL' }),
+  TABLESTORE_ENDPOINT: z.string({ error: 'is required' }).trim().refine((v) => /^https?:\/\/[^\s/]+/.test(v), {
+    message: "must be an http(s) URL like 'https://<instance>.cn-beijing.ots.aliyuncs.com'",
+  }),
+  TABLESTORE_INSTANCE: z.string({ error: 'is required' }).trim().regex(/^[A-Za-z][A-Za-z0-9-]{2,15}$/, {
+    message: 'must be a Tablestore instance name (3–16 letters, digits, hyphens, starting with a letter)',
+  }),
+  TABLESTORE_TABLE: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_]{0,254}$/, { message: 'must be a table name (letters, digits, _)' }).default('sketchflow_jobs'),
+  SKETCH_PREFIX: z
+    .string()
+    .default('sketches/')
+    .refine((v) => v === '' || (v.endsWith('/') && !v.startsWith('/')), { message: "must be a folder like 'sketches/' (ending in /, not starting with /)" }),
+  DEFAULT_STYLE: z
+    .string()
+    .default('<auto>')
+    .refine((v) => normalizeStyle(v) !== undefined, { message: `must be one of ${STYLES.join(' ')}` })
+    .transform((v) => normalizeStyle(v)!),
+  DEFAULT_N: integer(1, 1, 4),
+  FIT: z.enum(['pad', 'crop', 'reject'], { error: "must be 'pad', 'crop' or 'reject'" }).default('pad'),
+  MAX_IN_FLIGHT: integer(2, 1, 16),
+  MAX_ATTEMPTS: integer(3, 1, 10),
+  MAX_IMAGES_PER_DAY: integer(500, 0),
+  MAX_QUEUE_HOURS: seconds(24, 0),
+  SKETCH_URL_TTL_SECONDS: integer(1800, 60, 7 * 24 * 3600),
+  POLL_INTERVAL_SECONDS: seconds(2, 0.01),
+  POLL_BUDGET_SECONDS: seconds(50, 0.1),
+  PROMPT_GRACE_SECONDS: seconds(600, 0),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: "must be 'debug', 'info', 'warn' or 'error'" }).default('info'),
+  /** Name of the poller function, for the continuation kick (README: "Why the FC 3.0 client"). Empty = no kick. */
+  POLLER_FUNCTION_NAME: optionalString,
+  /** FC 3.0 API endpoint override (local mode); by default built from FC_ACCOUNT_ID and FC_REGION. */
+  FC_ENDPOINT: optionalString,
+  FC_ACCOUNT_ID: optionalString,
+  FC_REGION: optionalString,
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+type Parsed = z.output<typeof ConfigSchema>;
+
+export interface Config {
+  dashscope: { apiKey: string; baseUrl: string; workspace?: string };
+  oss: { bucket: string; region: string; endpoint?: string };
+  tablestore: { endpoint: string; instance: string; table: string };
+  sketchPrefix: string;
+  defaults: { style: string; n: number };
+  fit: 'pad' | 'crop' | 'reject';
+  maxInFlight: number;
+  maxAttempts: number;
+  maxImagesPerDay: number;
+  maxQueueMs: number;
+  sketchUrlTtlSeconds: number;
+  pollIntervalMs: number;
+  pollBudgetMs: number;
+  promptGraceMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  fc: { pollerFunctionName?: string; endpoint?: string; accountId?: string; region?: string };
+}
+
+function toConfig(p: Parsed): Config {
+  return {
+    dashscope: { apiKey: p.DASHSCOPE_API_KEY, baseUrl: p.DASHSCOPE_BASE_URL, workspace: p.DASHSCOPE_WORKSPACE },
+    oss: { bucket: p.OSS_BUCKET, region: p.OSS_REGION, endpoint: p.OSS_ENDPOINT },
+    tablestore: { endpoint: p.TABLESTORE_ENDPOINT.replace(/\/+$/, ''), instance: p.TABLESTORE_INSTANCE, table: p.TABLESTORE_TABLE },
+    sketchPrefix: p.SKETCH_PREFIX,
+    defaults: { style: p.DEFAULT_STYLE, n: p.DEFAULT_N },
+    fit: p.FIT,
+    maxInFlight: p.MAX_IN_FLIGHT,
+    maxAttempts: p.MAX_ATTEMPTS,
+    maxImagesPerDay: p.MAX_IMAGES_PER_DAY,
+    maxQueueMs: p.MAX_QUEUE_HOURS * 3600_000,
+    sketchUrlTtlSeconds: p.SKETCH_URL_TTL_SECONDS,
+    pollIntervalMs: p.POLL_INTERVAL_SECONDS * 1000,
+    pollBudgetMs: p.POLL_BUDGET_SECONDS * 1000,
+    promptGraceMs: p.PROMPT_GRACE_SECONDS * 1000,
+    logLevel: p.LOG_LEVEL,
+    fc: { pollerFunctionName: p.POLLER_FUNCTION_NAME, endpoint: p.FC_ENDPOINT, accountId: p.FC_ACCOUNT_ID, region: p.FC_REGION },
+  };
+}
+
+/** Every setting name the functions read (s.yaml must pass each one; a test checks). */
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as Array<keyof typeof ConfigSchema.shape>;
+
+/** Reads and validates the configuration; throws one ConfigError naming every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = env[key];
+    // An empty variable means "not set" (s.yaml renders unset optional values as '').
+    input[key] = value === '' ? undefined : value;
+  }
+  const result = ConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const got = input[name];
+      const shown = got === undefined || name === 'DASHSCOPE_API_KEY' ? '' : ` (got ${JSON.stringify(got)})`;
+      return `${name} ${issue.message}${shown}`;
+    });
+    throw new ConfigError(problems);
+  }
+  registerSecret(result.data.DASHSCOPE_API_KEY);
+  return toConfig(result.data);
+}

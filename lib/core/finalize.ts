@@ -1,0 +1,193 @@
+/**
+ * Finalizing a version (SPEC §4): results are streamed into `<stem>.result-i.png`, then the
+ * manifest is written, then the job is marked terminal. Each step can be repeated after a crash;
+ * the manifest is written last so its presence always means "finished".
+ */
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { manifestKey, resultImageKey } from '../contract/keys.js';
+import { ManifestSchema, type Manifest, type ManifestResult } from '../contract/manifest.js';
+import { MODEL } from '../contract/request.js';
+import { asError } from '../errors.js';
+import { redact, redactDeep } from '../redact.js';
+import { PIPELINE_VERSION } from '../version.js';
+import { checkpoint, type CoreDeps } from './deps.js';
+import type { Jobs } from './jobs.js';
+import { logState, logStateOf } from './journal.js';
+import type { TaskView } from './ports.js';
+import { FREE_SLOT, isTerminal, type ErrorInfo, type Outcome, type VersionRecord } from './records.js';
+
+const DOWNLOAD_TRIES = 3;
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** DashScope's `2024-11-01 09:50:56.081` is Beijing time; manifests use ISO 8601 UTC. */
+export function dashscopeTimeToIso(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/.exec(value.trim());
+  if (!m) return value;
+  const ms = Date.parse(`${m[1]}T${m[2]}+08:00`);
+  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
+}
+
+export function buildManifest(jobKey: string, v: VersionRecord, outcome: Outcome, now: number): Manifest {
+  const manifest: Manifest = {
+    status: outcome.status,
+    source: { key: v.sketch.key, etag: v.sketch.etag, ...(v.sidecar ? { sidecar: v.sidecar } : {}) },
+    ...(v.request
+      ? { request: { model: MODEL, prompt: v.request.prompt, parameters: { ...v.request.parameters }, normalized: v.request.normalized } }
+      : {}),
+    ...(v.attempts > 0 || v.taskId
+      ? {
+          task: {
+            ...(v.taskId ? { id: v.taskId } : {}),
+            attempts: v.attempts,
+            ...(v.submittedAt ? { submittedAt: v.submittedAt } : {}),
+            ...(v.startedAt ? { startedAt: v.startedAt } : {}),
+            ...(v.endedAt ? { endedAt: v.endedAt } : {}),
+          },
+        }
+      : {}),
+    results: outcome.results,
+    usage: { imageCount: outcome.imageCount },
+    warnings: v.warnings,
+    ...(outcome.error ? { error: outcome.error } : {}),
+    finishedAt: isoTime(now),
+    pipelineVersion: PIPELINE_VERSION,
+  };
+  return ManifestSchema.parse(redactDeep(manifest));
+}
+
+function countingStream(counter: { bytes: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      counter.bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+}
+
+/** Streams each result image into the bucket (never buffering it whole). */
+export async function copyResults(deps: CoreDeps, jobKey: string, view: TaskView): Promise<ManifestResult[]> {
+  const out: ManifestResult[] = [];
+  for (const [i, result] of view.results.entries()) {
+    const index = i + 1;
+    if (!('url' in result)) {
+      out.push({ index, error: { code: result.code, message: redact(result.message) } });
+      continue;
+    }
+    let lastError: Error | undefined;
+    for (let attempt = 1; attempt <= DOWNLOAD_TRIES; attempt++) {
+      try {
+        const { body, contentLength } = await deps.model.downloadResult(result.url);
+        const counter = { bytes: 0 };
+        const piped: Readable = body.pipe(countingStream(counter)).pipe(new PassThrough());
+        body.on('error', (err) => piped.destroy(err));
+        const key = resultImageKey(jobKey, index);
+        await deps.objects.put(key, piped, { contentType: 'image/png', contentLength });
+        out.push({ index, key, bytes: counter.bytes });
+        lastError = undefined;
+        break;
+      } catch (err) {
+        lastError = asError(err);
+        deps.log.warn('result download failed', { jobKey, index, attempt, error: lastError });
+        if (attempt < DOWNLOAD_TRIES) await deps.clock.sleep(200 * attempt);
+      }
+    }
+    if (lastError) out.push({ index, error: { code: 'ResultDownloadFailed', message: redact(`result ${index} could not be copied: ${lastError.message}`) } });
+  }
+  return out;
+}
+
+/** The outcome of a task that DashScope finished, after its images are copied. */
+export function outcomeOf(view: TaskView, results: ManifestResult[]): Outcome {
+  const ok = results.filter((r) => r.key).length;
+  if (view.status === 'CANCELED') return { status: 'CANCELED', results, imageCount: view.imageCount, error: { code: 'Canceled', message: 'the task was canceled at DashScope' } };
+  if (view.status === 'FAILED') {
+    return { status: 'FAILED', results, imageCount: view.imageCount, error: { code: view.code ?? 'TaskFailed', message: redact(view.message ?? 'DashScope reported the task as FAILED') } };
+  }
+  if (ok === results.length && ok > 0) return { status: 'SUCCEEDED', results, imageCount: view.imageCount };
+  if (ok > 0) return { status: 'PARTIAL', results, imageCount: view.imageCount };
+  const firstError = results.find((r) => r.error)?.error ?? { code: 'NoResults', message: 'DashScope returned no images' };
+  return { status: 'FAILED', results, imageCount: view.imageCount, error: firstError };
+}
+
+export function failureOutcome(error: ErrorInfo): Outcome {
+  return { status: 'FAILED', results: [], imageCount: 0, error: { code: error.code, message: redact(error.message) } };
+}
+
+/** Removes `result-k.png` files that the newest outcome did not write (an older version had more). */
+async function removeStaleOutputs(deps: CoreDeps, jobKey: string, outcome: Outcome): Promise<void> {
+  const keep = new Set(outcome.results.map((r) => r.key).filter((k): k is string => Boolean(k)));
+  const prefix = `${jobKey}.result-`;
+  for (const obj of await deps.objects.list(prefix)) {
+    if (/^\d+\.png$/.test(obj.key.slice(prefix.length)) && !keep.has(obj.key)) await deps.objects.delete(obj.key);
+  }
+}
+
+/**
+ * Writes the manifest for a version whose outcome is decided and marks the job terminal.
+ * Returns false if a newer version took over (nothing written, the caller just lets go).
+ */
+export async function completeVersion(
+  deps: CoreDeps,
+  jobs: Jobs,
+  jobId: string,
+  versionId: string,
+  outcome: Outcome,
+  slot?: { index: number; rev: number },
+): Promise<boolean> {
+  const row = await jobs.getJob(jobId);
+  if (!row || row.value.current.id !== versionId) {
+    await releaseStale(deps, jobs, jobId, versionId, slot);
+    return false;
+  }
+  if (isTerminal(row.value.current.state)) {
+    // Already finished (a replay, or a crash after the last write): only bookkeeping is left.
+    await jobs.clearActive(jobId, versionId);
+    if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+    return true;
+  }
+  // Persist the decision first: a crash from here on resumes with the same outcome.
+  const decided = await jobs.updateVersion(jobId, versionId, (v) =>
+    v.state === 'FINALIZING' && v.outcome ? v : { ...v, state: 'FINALIZING', outcome, updatedAt: deps.clock.now() },
+  );
+  if (!decided) {
+    await releaseStale(deps, jobs, jobId, versionId, slot);
+    return false;
+  }
+  const version = decided.job.current;
+  const jobKey = decided.job.jobKey;
+  const finalOutcome = version.outcome ?? outcome;
+  await checkpoint(deps, 'finalize:decided');
+  await removeStaleOutputs(deps, jobKey, finalOutcome);
+  const now = deps.clock.now();
+  // Check once more right before the manifest: a newer version's outputs must never be overwritten.
+  const latest = await jobs.getJob(jobId);
+  if (!latest || latest.value.current.id !== versionId) {
+    await releaseStale(deps, jobs, jobId, versionId, slot);
+    return false;
+  }
+  const manifest = buildManifest(jobKey, version, finalOutcome, now);
+  await deps.objects.put(manifestKey(jobKey), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+  await checkpoint(deps, 'finalize:manifest-written');
+  const done = await jobs.updateVersion(jobId, versionId, (v) => ({
+    ...v,
+    state: finalOutcome.status,
+    error: finalOutcome.error,
+    updatedAt: deps.clock.now(),
+  }));
+  if (done) logState(deps, jobKey, done.job.current, { manifest: manifestKey(jobKey), imageCount: finalOutcome.imageCount });
+  await jobs.clearActive(jobId, versionId);
+  if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+  return true;
+}
+
+/** A version that lost to a newer one: its bookkeeping rows go, its results are discarded. */
+export async function releaseStale(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, slot?: { index: number; rev: number }): Promise<void> {
+  await jobs.clearActive(jobId, versionId);
+  if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+  const row = await jobs.getJob(jobId);
+  logStateOf(deps, row?.value.jobKey ?? jobId, versionId, 'SUPERSEDED', { supersededBy: row?.value.current.id });
+}

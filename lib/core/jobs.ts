@@ -1,0 +1,201 @@
+/**
+ * Typed access to the rows of records.ts over a RowStore. Every write that decides something is
+ * conditional (absent / revision); these helpers keep the row shapes and ids in one place.
+ */
+import { ConditionFailedError } from '../errors.js';
+import type { RowStore, StoredRow } from './ports.js';
+import {
+  FREE_SLOT,
+  KIND,
+  type ActiveRecord,
+  type BudgetRecord,
+  type JobRecord,
+  type LeaseRecord,
+  type QueueRecord,
+  type SlotRecord,
+  type TaskRecord,
+  type VersionRecord,
+} from './records.js';
+
+const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
+
+export const activeId = (jobId: string, versionId: string) => `${jobId}:${versionId}`;
+export const queueId = (queuedAt: number, jobId: string) => `${pad(queuedAt)}#${jobId}`;
+export const slotId = (index: number) => String(index).padStart(2, '0');
+
+/** The calendar day in Asia/Shanghai (UTC+8, no DST) for the daily image budget (SPEC §4.6). */
+export function budgetDay(now: number): string {
+  return new Date(now + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+export class Jobs {
+  constructor(readonly rows: RowStore) {}
+
+  // ------------------------------------------------------------ job rows
+  getJob(jobId: string): Promise<StoredRow<JobRecord> | undefined> {
+    return this.rows.get<JobRecord>(KIND.job, jobId);
+  }
+
+  /** Writes the job if it is still at `rev` (or absent when `rev` is undefined). Returns the new rev. */
+  putJob(jobId: string, job: JobRecord, rev: number | undefined): Promise<number> {
+    return this.rows.put(KIND.job, jobId, job, rev === undefined ? { absent: true } : { rev });
+  }
+
+  /**
+   * Read-modify-write of the current version, retried on lost races. `change` returns the new
+   * version, or undefined to leave the row alone (e.g. the version is no longer current).
+   */
+  async updateVersion(
+    jobId: string,
+    versionId: string,
+    change: (v: VersionRecord, job: JobRecord) => VersionRecord | undefined,
+  ): Promise<{ job: JobRecord; rev: number } | undefined> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const row = await this.getJob(jobId);
+      if (!row || row.value.current.id !== versionId) return undefined;
+      const next = change(row.value.current, row.value);
+      if (!next) return undefined;
+      const job: JobRecord = { ...row.value, current: next };
+      try {
+        const rev = await this.putJob(jobId, job, row.rev);
+        return { job, rev };
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
+  }
+
+  // ------------------------------------------------------------ active index
+  markActive(record: ActiveRecord): Promise<number> {
+    return this.rows.put(KIND.active, activeId(record.jobId, record.versionId), record, 'any');
+  }
+
+  clearActive(jobId: string, versionId: string): Promise<void> {
+    return this.rows.delete(KIND.active, activeId(jobId, versionId));
+  }
+
+  async listActive(): Promise<Array<StoredRow<ActiveRecord>>> {
+    return this.scanAll<ActiveRecord>(KIND.active);
+  }
+
+  // ------------------------------------------------------------ queue
+  enqueue(queuedAt: number, record: QueueRecord): Promise<number> {
+    return this.rows.put(KIND.queue, queueId(queuedAt, record.jobId), record, 'any');
+  }
+
+  dequeue(id: string): Promise<void> {
+    return this.rows.delete(KIND.queue, id);
+  }
+
+  async peekQueue(limit: number): Promise<Array<StoredRow<QueueRecord>>> {
+    return (await this.rows.scan<QueueRecord>(KIND.queue, { limit })).rows;
+  }
+
+  async queueLength(max = 1000): Promise<number> {
+    return (await this.rows.scan<QueueRecord>(KIND.queue, { limit: max })).rows.length;
+  }
+
+  // ------------------------------------------------------------ slots
+  /** All MAX_IN_FLIGHT slots; a slot row that does not exist yet is free (rev 0 = absent). */
+  async readSlots(count: number): Promise<Array<{ index: number; rev: number; slot: SlotRecord }>> {
+    const ids = Array.from({ length: count }, (_, i) => slotId(i));
+    const found = await this.rows.getMany<SlotRecord>(KIND.slot, ids);
+    return ids.map((id, index) => {
+      const row = found.get(id);
+      return { index, rev: row?.rev ?? 0, slot: row?.value ?? FREE_SLOT };
+    });
+  }
+
+  /** Conditional on `rev` (0 = the row must not exist yet). Returns the new rev. */
+  putSlot(index: number, rev: number, slot: SlotRecord): Promise<number> {
+    return this.rows.put(KIND.slot, slotId(index), slot, rev === 0 ? { absent: true } : { rev });
+  }
+
+  // ------------------------------------------------------------ poller lease
+  /** Takes the scheduler lease if it is free, expired, or already ours. */
+  async acquireLease(owner: string, now: number, until: number): Promise<boolean> {
+    const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
+    if (row && row.value.owner !== owner && row.value.until > now) return false;
+    try {
+      await this.rows.put<LeaseRecord>(KIND.lease, 'poller', { owner, until }, row ? { rev: row.rev } : { absent: true });
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  async releaseLease(owner: string): Promise<void> {
+    const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
+    if (!row || row.value.owner !== owner) return;
+    try {
+      await this.rows.put<LeaseRecord>(KIND.lease, 'poller', { owner: '', until: 0 }, { rev: row.rev });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+  }
+
+  async leaseHolder(now: number): Promise<LeaseRecord | undefined> {
+    const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
+    return row && row.value.until > now && row.value.owner ? row.value : undefined;
+  }
+
+  // ------------------------------------------------------------ daily budget
+  /** Reserves `n` images for `day` unless that passes `max` (0 = unlimited). */
+  async reserveImages(day: string, n: number, max: number): Promise<boolean> {
+    if (max === 0) return true;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const row = await this.rows.get<BudgetRecord>(KIND.budget, day);
+      const used = row?.value.used ?? 0;
+      if (used + n > max) return false;
+      try {
+        await this.rows.put<BudgetRecord>(KIND.budget, day, { used: used + n }, row ? { rev: row.rev } : { absent: true });
+        return true;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    throw new ConditionFailedError(`budget ${day}: too many concurrent updates`);
+  }
+
+  async refundImages(day: string, n: number, max: number): Promise<void> {
+    if (max === 0 || n === 0) return;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const row = await this.rows.get<BudgetRecord>(KIND.budget, day);
+      if (!row) return;
+      try {
+        await this.rows.put<BudgetRecord>(KIND.budget, day, { used: Math.max(0, row.value.used - n) }, { rev: row.rev });
+        return;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+  }
+
+  async imagesUsed(day: string): Promise<number> {
+    return (await this.rows.get<BudgetRecord>(KIND.budget, day))?.value.used ?? 0;
+  }
+
+  // ------------------------------------------------------------ task index
+  recordTask(taskId: string, record: TaskRecord): Promise<number> {
+    return this.rows.put(KIND.task, taskId, record, 'any');
+  }
+
+  async knownTasks(taskIds: string[]): Promise<Set<string>> {
+    if (taskIds.length === 0) return new Set();
+    return new Set((await this.rows.getMany<TaskRecord>(KIND.task, taskIds)).keys());
+  }
+
+  // ------------------------------------------------------------ helpers
+  async scanAll<T>(kind: string, pageSize = 500): Promise<Array<StoredRow<T>>> {
+    const all: Array<StoredRow<T>> = [];
+    let from: string | undefined;
+    do {
+      const page = await this.rows.scan<T>(kind, { from, limit: pageSize });
+      all.push(...page.rows);
+      from = page.next;
+    } while (from !== undefined);
+    return all;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The poller's core (SPEC §4 "Poller function"): one scheduler at a time (a lease row), looping
+ * inside one invocation while work is in flight so results land seconds after DashScope finishes,
+ * and stopping before the function's budget runs out rather than at the platform's timeout.
+ */
+import { asError } from '../errors.js';
+import type { CoreDeps } from './deps.js';
+import { checkpoint } from './deps.js';
+import { fillSlots } from './dispatch.js';
+import { Jobs } from './jobs.js';
+import { reconcileSlot } from './reconcile.js';
+import { sweep, type SweepReport } from './sweep.js';
+import { finalizeTask, trackSlot, type SlotView } from './track.js';
+
+/** Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer. */
+const LEASE_MARGIN_MS = 15_000;
+
+export interface PollerReport {
+  ran: boolean;
+  reason?: string;
+  passes: number;
+  freed: number;
+  submitted: number;
+  inFlightAtExit: number;
+  sweep?: SweepReport;
+}
+
+export async function runPoller(deps: CoreDeps, options: { startedAt?: number } = {}): Promise<PollerReport> {
+  const { config, clock } = deps;
+  const jobs = new Jobs(deps.rows);
+  const start = options.startedAt ?? clock.now();
+  const deadline = start + config.pollBudgetMs;
+  const report: PollerReport = { ran: false, passes: 0, freed: 0, submitted: 0, inFlightAtExit: 0 };
+  if (!(await jobs.acquireLease(deps.owner, clock.now(), deadline + LEASE_MARGIN_MS))) {
+    return { ...report, reason: 'another poller holds the lease' };
+  }
+  report.ran = true;
+  let workLeft = false;
+  try {
+    report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight));
+    await checkpoint(deps, 'poller:swept');
+    for (;;) {
+      report.passes++;
+      const slots = await jobs.readSlots(config.maxInFlight);
+      // Older claims first, so reconciliation adopts orphaned tasks in submission order.
+      slots.sort((a, b) => (a.slot.acquiredAt ?? 0) - (b.slot.acquiredAt ?? 0));
+      for (const s of slots) {
+        try {
+          if ((await serviceSlot(deps, jobs, s)) === 'freed') report.freed++;
+        } catch (err) {
+          // One slot's trouble (a store hiccup) must not stop the others; the next pass retries.
+          deps.log.warn('slot pass failed', { slot: s.index, jobKey: s.slot.jobKey, taskId: s.slot.taskId, error: asError(err) });
+        }
+      }
+      await checkpoint(deps, 'poller:slots-serviced');
+      let waiting = 0;
+      try {
+        const fill = await fillSlots(deps, jobs);
+        report.submitted += fill.submitted;
+        waiting = fill.blocked === 'budget' ? 0 : fill.waiting;
+      } catch (err) {
+        deps.log.warn('filling slots failed', { error: asError(err) });
+        waiting = 1;
+      }
+      const after = await jobs.readSlots(config.maxInFlight);
+      const inFlight = after.filter((s) => s.slot.state !== 'free').length;
+      report.inFlightAtExit = inFlight;
+      workLeft = inFlight > 0 || waiting > 0;
+      if (!workLeft) break;
+      if (deadline - clock.now() < config.pollIntervalMs) break;
+      await clock.sleep(config.pollIntervalMs);
+    }
+  } finally {
+    await jobs.releaseLease(deps.owner).catch((err: unknown) => deps.log.warn('lease release failed', { error: asError(err) }));
+  }
+  // Checked after releasing the lease: a submit that saw our lease held and did not kick has
+  // already written its slot or queue row, so one of us notices the other's work.
+  if (!workLeft) {
+    const slots = await jobs.readSlots(config.maxInFlight);
+    workLeft = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueLength(1)) > 0;
+  }
+  if (workLeft && deps.kicker) {
+    await deps.kicker.kick('continuation').catch((err: unknown) => deps.log.warn('poller kick failed', { error: asError(err) }));
+  }
+  return report;
+}
+
+async function serviceSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<'busy' | 'freed' | 'idle'> {
+  const now = deps.clock.now();
+  switch (s.slot.state) {
+    case 'free':
+      return 'idle';
+    case 'submitting':
+      return (s.slot.leaseUntil ?? 0) > now ? 'busy' : reconcileSlot(deps, jobs, s);
+    case 'finalizing': {
+      if ((s.slot.leaseUntil ?? 0) > now) return 'busy';
+      // A finalizer died: ask DashScope again (results live 24 h) and finish the job.
+      const view = await deps.model.getTask(s.slot.taskId!);
+      return finalizeTask(deps, jobs, s, view);
+    }
+    case 'inflight':
+      return trackSlot(deps, jobs, s);
+  }
+}

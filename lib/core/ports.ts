@@ -1,0 +1,129 @@
+/**
+ * The small interfaces the core talks to. Adapters (lib/adapters) implement them over the real
+ * SDKs; unit tests use in-memory versions with the same semantics (test/helpers).
+ */
+import type { Readable } from 'node:stream';
+import type { ImageInfo } from '../contract/image-check.js';
+import type { RequestParameters } from '../contract/request.js';
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+// ---------------------------------------------------------------- OSS
+
+export interface ObjectSummary {
+  key: string;
+  size: number;
+  /** Without quotes, as in trigger events. */
+  etag: string;
+  lastModified: number;
+}
+
+export interface ObjectHead extends ObjectSummary {
+  contentType?: string;
+  /** User metadata, keys without `x-oss-meta-`, lower case. */
+  meta: Record<string, string>;
+}
+
+export interface ObjectStore {
+  /** Every object under `prefix` (paged internally). */
+  list(prefix: string): Promise<ObjectSummary[]>;
+  /** `undefined` when the object does not exist. */
+  head(key: string): Promise<ObjectHead | undefined>;
+  /** Bytes [start, end] inclusive; fewer if the object is shorter. `undefined` if missing. */
+  getRange(key: string, start: number, end: number): Promise<Buffer | undefined>;
+  /** OSS `image/info`; throws ObjectStoreError when OSS cannot read it as an image. */
+  imageInfo(key: string): Promise<ImageInfo>;
+  put(key: string, body: Buffer | Readable, options: { contentType: string; contentLength?: number }): Promise<{ etag: string }>;
+  delete(key: string): Promise<void>;
+  /** A V4 presigned GET URL, optionally with image processing applied by OSS. */
+  presignGet(key: string, ttlSeconds: number, process?: string): string;
+}
+
+// ---------------------------------------------------------------- Tablestore
+
+export type Expect = { absent: true } | { rev: number } | 'any';
+
+export interface StoredRow<T> {
+  id: string;
+  value: T;
+  /** Optimistic-lock revision, bumped by every put. */
+  rev: number;
+}
+
+/**
+ * A table of JSON rows keyed by (kind, id), with conditional writes. `put` and `delete` with an
+ * expectation throw ConditionFailedError when another writer got there first.
+ */
+export interface RowStore {
+  get<T>(kind: string, id: string): Promise<StoredRow<T> | undefined>;
+  getMany<T>(kind: string, ids: string[]): Promise<Map<string, StoredRow<T>>>;
+  put<T>(kind: string, id: string, value: T, expect: Expect): Promise<number>;
+  delete(kind: string, id: string, expect?: Expect): Promise<void>;
+  /** Rows of one kind in id order, starting at `from` (inclusive). */
+  scan<T>(kind: string, options?: { from?: string; limit?: number }): Promise<{ rows: Array<StoredRow<T>>; next?: string }>;
+}
+
+// ---------------------------------------------------------------- DashScope
+
+export interface CreateTaskInput {
+  prompt: string;
+  sketchUrl: string;
+  parameters: RequestParameters;
+  /** Only for `oss://` temporary-upload URLs (local mode with the real model). */
+  ossResourceResolve?: boolean;
+}
+
+export type TaskStatus = 'PENDING' | 'RUNNING' | 'SUSPENDED' | 'SUCCEEDED' | 'FAILED' | 'CANCELED' | 'UNKNOWN';
+
+export interface TaskView {
+  taskId: string;
+  status: TaskStatus;
+  results: Array<{ url: string } | { code: string; message: string }>;
+  imageCount: number;
+  code?: string;
+  message?: string;
+  submitTime?: string;
+  scheduledTime?: string;
+  endTime?: string;
+}
+
+export interface TaskSummary {
+  taskId: string;
+  status: string;
+  /** Epoch ms, when the service says. */
+  createdAt?: number;
+}
+
+export interface ImageModel {
+  createTask(input: CreateTaskInput): Promise<{ taskId: string }>;
+  getTask(taskId: string): Promise<TaskView>;
+  /** True if canceled; false if the task was no longer PENDING. */
+  cancelTask(taskId: string): Promise<boolean>;
+  /** Tasks of the account created in [from, to] (epoch ms). */
+  listTasks(from: number, to: number): Promise<TaskSummary[]>;
+  /** Streams a result image; throws ResultDownloadError. */
+  downloadResult(url: string): Promise<{ body: Readable; contentLength?: number }>;
+}
+
+/** Asks Function Compute to run the poller now (asynchronously); a no-op where there is none. */
+export interface PollerKicker {
+  kick(reason: string): Promise<void>;
+}

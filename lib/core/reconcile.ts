@@ -1,0 +1,71 @@
+/**
+ * A slot left 'submitting' past its lease: its holder died (or timed out) somewhere around the
+ * create call, so DashScope may or may not have the task (SPEC §4.2 case a). We ask DashScope's
+ * task list for tasks created since the slot was taken that no row of ours knows: if there is one,
+ * it is this submission, and we adopt it instead of paying again. If there is none, nothing
+ * reached DashScope and the job goes back to the queue.
+ *
+ * Assumes sketchflow is the only user of the model in the account (the model runs one task at a
+ * time per account, so sharing it would break the in-flight bound anyway; README).
+ */
+import { asError } from '../errors.js';
+import type { CoreDeps } from './deps.js';
+import { isoTime } from './finalize.js';
+import type { Jobs } from './jobs.js';
+import { logState } from './journal.js';
+import type { TaskSummary } from './ports.js';
+import type { SlotProgress, SlotView } from './track.js';
+import { FREE_SLOT } from './records.js';
+
+/** Clock skew tolerated between us and DashScope when matching creation times. */
+const SKEW_MS = 10_000;
+/** If the task list cannot be read for this long, give the slot back and resubmit. */
+const ORPHAN_HOLD_MS = 10 * 60_000;
+
+export async function reconcileSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<SlotProgress> {
+  const { slot } = s;
+  const now = deps.clock.now();
+  const acquiredAt = slot.acquiredAt ?? now;
+  let candidates: TaskSummary[];
+  try {
+    const listed = await deps.model.listTasks(acquiredAt - SKEW_MS, now + SKEW_MS);
+    const known = await jobs.knownTasks(listed.map((t) => t.taskId));
+    candidates = listed
+      .filter((t) => !known.has(t.taskId) && (t.createdAt === undefined || t.createdAt >= acquiredAt - SKEW_MS))
+      .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  } catch (err) {
+    if (now - acquiredAt < ORPHAN_HOLD_MS) {
+      deps.log.warn('task list unavailable; holding the slot', { jobKey: slot.jobKey, error: asError(err) });
+      await jobs.putSlot(s.index, s.rev, { ...slot, leaseUntil: now + 30_000 });
+      return 'busy';
+    }
+    candidates = [];
+  }
+  const job = await jobs.getJob(slot.jobId!);
+  const v = job?.value.current;
+  const adopted = candidates[0];
+  if (adopted) {
+    await jobs.recordTask(adopted.taskId, { jobId: slot.jobId!, jobKey: slot.jobKey!, versionId: slot.versionId!, createdAt: adopted.createdAt ?? now });
+    await jobs.putSlot(s.index, s.rev, { ...slot, state: 'inflight', taskId: adopted.taskId, leaseUntil: undefined });
+    if (v && v.id === slot.versionId && v.state === 'SUBMITTING') {
+      const updated = await jobs.updateVersion(slot.jobId!, v.id, (cur) =>
+        cur.state === 'SUBMITTING' ? { ...cur, state: 'SUBMITTED', taskId: adopted.taskId, submittedAt: isoTime(adopted.createdAt ?? now), updatedAt: now } : undefined,
+      );
+      if (updated) logState(deps, updated.job.jobKey, updated.job.current, { adopted: true });
+    }
+    return 'busy';
+  }
+  // Nothing reached DashScope: back to the queue in its old place (the attempt stays counted).
+  if (v && v.id === slot.versionId && v.state === 'SUBMITTING') {
+    const updated = await jobs.updateVersion(slot.jobId!, v.id, (cur) =>
+      cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined,
+    );
+    if (updated) {
+      await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey: updated.job.jobKey, versionId: v.id });
+      logState(deps, updated.job.jobKey, updated.job.current, { reason: 'the submission did not reach DashScope' });
+    }
+  }
+  await jobs.refundImages(slot.budgetDay ?? '', slot.images ?? 0, deps.config.maxImagesPerDay);
+  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
+  return 'freed';
+}

@@ -1,0 +1,160 @@
+/**
+ * The submit function's core: an object was created in the bucket (SPEC §4 "Submit function").
+ * Outputs and unrelated keys are skipped from the key alone, with no I/O (invariant 4). A sketch or
+ * sidecar upload re-evaluates its job from the bucket's current state, so sketch-then-sidecar,
+ * sidecar-then-sketch and duplicates all converge on one version and one submission.
+ */
+import { candidateObjectKeys, type OssEventRecord } from '../events/oss.js';
+import { classifyKey, jobIdOf, type KeyKind } from '../contract/keys.js';
+import { ConditionFailedError } from '../errors.js';
+import type { CoreDeps } from './deps.js';
+import { checkpoint } from './deps.js';
+import { fillSlots } from './dispatch.js';
+import { completeVersion, failureOutcome } from './finalize.js';
+import { buildVersion, listJobFiles, versionIdFor } from './intake.js';
+import { Jobs } from './jobs.js';
+import { logState } from './journal.js';
+import { isTerminal, type JobRecord, type VersionRecord } from './records.js';
+
+export type SubmitAction =
+  | 'skipped' // not ours to look at (output, other bucket, not a sketch)
+  | 'no-sketch' // a sidecar whose sketch has not arrived (or was deleted)
+  | 'duplicate' // this version is already recorded
+  | 'recorded' // a new version: queued, submitted, awaiting a prompt, or failed its checks
+  | 'released'; // a _defaults.json upload re-evaluated waiting jobs
+
+export interface SubmitOutcome {
+  key: string;
+  action: SubmitAction;
+  detail?: string;
+  jobKey?: string;
+  state?: string;
+}
+
+type Relevant = Extract<KeyKind, { kind: 'sketch' | 'sidecar' | 'defaults' }>;
+
+export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): Promise<SubmitOutcome> {
+  const rawKey = record.oss.object.key;
+  if (record.oss.bucket.name !== deps.config.oss.bucket) {
+    return { key: rawKey, action: 'skipped', detail: `bucket ${record.oss.bucket.name} is not ${deps.config.oss.bucket}` };
+  }
+  const candidates = candidateObjectKeys(rawKey)
+    .map((key) => ({ key, kind: classifyKey(key, deps.config.sketchPrefix) }))
+    .filter((c): c is { key: string; kind: Relevant } => c.kind.kind === 'sketch' || c.kind.kind === 'sidecar' || c.kind.kind === 'defaults');
+  if (candidates.length === 0) {
+    const kind = classifyKey(rawKey, deps.config.sketchPrefix);
+    return { key: rawKey, action: 'skipped', detail: kind.kind === 'output' ? 'an output of sketchflow' : kind.kind === 'ignored' ? kind.reason : kind.kind };
+  }
+  let chosen = candidates[0]!;
+  if (candidates.length > 1) {
+    // The key's encoding in events is undocumented: use the reading that exists in the bucket.
+    for (const c of candidates) {
+      if (await deps.objects.head(c.key)) {
+        chosen = c;
+        break;
+      }
+    }
+  }
+  const jobs = new Jobs(deps.rows);
+  if (chosen.kind.kind === 'defaults') {
+    const released = await releaseAwaiting(deps, jobs, chosen.kind.folder);
+    return { key: chosen.key, action: 'released', detail: `${released} waiting job(s) re-evaluated` };
+  }
+  const outcome = await evaluateJob(deps, jobs, chosen.kind.jobKey);
+  return { key: chosen.key, ...outcome };
+}
+
+/**
+ * Brings the job's row in line with the bucket. Loops on lost races: each pass writes the version
+ * it has just observed in the bucket, so the newest upload always wins (SPEC §1, invariant 5).
+ */
+export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): Promise<Omit<SubmitOutcome, 'key'>> {
+  const jobId = jobIdOf(jobKey);
+  for (let attempt = 0; attempt < 6; attempt++) {
+    const files = await listJobFiles(deps, jobKey);
+    if (!files.sketch) return { action: 'no-sketch', jobKey, detail: 'no sketch with this name yet' };
+    const sketchFiles = { ...files, sketch: files.sketch };
+    const versionId = versionIdFor(sketchFiles);
+    const row = await jobs.getJob(jobId);
+    const current = row?.value.current;
+    if (current && current.id === versionId && current.state !== 'AWAITING_PROMPT') {
+      await resume(deps, jobs, row!.value, current);
+      return { action: 'duplicate', jobKey, state: current.state };
+    }
+    const next = await buildVersion(deps, jobKey, sketchFiles);
+    if (current && current.id === versionId && next.state === 'AWAITING_PROMPT') {
+      return { action: 'duplicate', jobKey, state: current.state };
+    }
+    await checkpoint(deps, 'submit:version-built');
+    const now = deps.clock.now();
+    if (next.state === 'QUEUED') {
+      next.queuedAt = now;
+      await jobs.enqueue(now, { jobId, jobKey, versionId });
+    }
+    await jobs.markActive({ jobId, jobKey, versionId, since: now });
+    const replaced = current && current.id !== versionId ? current : undefined;
+    const previous = [...(row?.value.previous ?? [])];
+    if (replaced) {
+      previous.push({ id: replaced.id, state: isTerminal(replaced.state) ? replaced.state : 'SUPERSEDED', taskId: replaced.taskId, at: now });
+    }
+    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5) };
+    try {
+      await jobs.putJob(jobId, job, row?.rev);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) continue; // another event got there first: look again
+      throw err;
+    }
+    await checkpoint(deps, 'submit:version-recorded');
+    if (replaced && !isTerminal(replaced.state)) {
+      logState(deps, jobKey, { ...replaced, state: 'SUPERSEDED' }, { supersededBy: versionId });
+      await jobs.clearActive(jobId, replaced.id);
+    }
+    logState(deps, jobKey, next);
+    await afterRecord(deps, jobs, jobId, next);
+    return { action: 'recorded', jobKey, state: next.state };
+  }
+  throw new ConditionFailedError(`${jobKey}: the job kept changing while it was being recorded`);
+}
+
+/** Continues a recorded version after a crash or duplicate delivery: each step is idempotent. */
+async function resume(deps: CoreDeps, jobs: Jobs, job: JobRecord, v: VersionRecord): Promise<void> {
+  const jobId = jobIdOf(job.jobKey);
+  if (v.state === 'FINALIZING' && !v.taskId && v.error) {
+    await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error));
+  } else if (v.state === 'QUEUED') {
+    await jobs.enqueue(v.queuedAt ?? deps.clock.now(), { jobId, jobKey: job.jobKey, versionId: v.id });
+    await startWork(deps, jobs);
+  }
+}
+
+async function afterRecord(deps: CoreDeps, jobs: Jobs, jobId: string, v: VersionRecord): Promise<void> {
+  if (v.state === 'FINALIZING' && v.error) {
+    await completeVersion(deps, jobs, jobId, v.id, failureOutcome(v.error));
+  } else if (v.state === 'QUEUED') {
+    await startWork(deps, jobs);
+  }
+}
+
+/** Submit at once if a slot is free (SPEC §4), and make sure a poller is there to follow up. */
+async function startWork(deps: CoreDeps, jobs: Jobs): Promise<void> {
+  await fillSlots(deps, jobs, { maxSubmissions: 1 });
+  if (deps.kicker && !(await jobs.leaseHolder(deps.clock.now()))) {
+    await deps.kicker.kick('submit').catch((err: unknown) => deps.log.warn('poller kick failed', { error: err }));
+  }
+}
+
+/** A `_defaults.json` upload releases only its subtree's jobs that still wait for a prompt. */
+export async function releaseAwaiting(deps: CoreDeps, jobs: Jobs, folder: string): Promise<number> {
+  let released = 0;
+  const seen = new Set<string>();
+  for (const row of await jobs.listActive()) {
+    const { jobKey, jobId, versionId } = row.value;
+    if (!jobKey.startsWith(folder) || seen.has(jobId)) continue;
+    seen.add(jobId);
+    const job = await jobs.getJob(jobId);
+    if (job?.value.current.id !== versionId || job.value.current.state !== 'AWAITING_PROMPT') continue;
+    await evaluateJob(deps, jobs, jobKey);
+    released++;
+  }
+  return released;
+}

@@ -1,0 +1,113 @@
+/**
+ * Once per poller invocation: look at every non-terminal version (the `active` rows, never the
+ * finished jobs) and move along whatever no event will move: prompts that never came, failures
+ * whose manifest was interrupted, queue hints that were lost, jobs waiting past MAX_QUEUE_HOURS.
+ */
+import type { CoreDeps } from './deps.js';
+import { completeVersion, failureOutcome } from './finalize.js';
+import { queueId, type Jobs } from './jobs.js';
+import { splitKey } from '../contract/keys.js';
+import { KIND, isTerminal, type QueueRecord } from './records.js';
+import type { SlotView } from './track.js';
+
+export interface SweepReport {
+  active: number;
+  expiredPrompts: number;
+  finalized: number;
+  requeued: number;
+  staleRows: number;
+}
+
+export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Promise<SweepReport> {
+  const { config, clock } = deps;
+  const report: SweepReport = { active: 0, expiredPrompts: 0, finalized: 0, requeued: 0, staleRows: 0 };
+  const activeRows = await jobs.listActive();
+  const queueIds = new Set((await jobs.scanAll<QueueRecord>(KIND.queue)).map((r) => r.id));
+  const inSlots = new Set(slots.filter((s) => s.slot.state !== 'free').map((s) => `${s.slot.jobId}:${s.slot.versionId}`));
+  for (const activeRow of activeRows) {
+    const { jobId, versionId, jobKey } = activeRow.value;
+    const row = await jobs.getJob(jobId);
+    const v = row?.value.current;
+    if (!v || v.id !== versionId || isTerminal(v.state)) {
+      if (!inSlots.has(`${jobId}:${versionId}`)) {
+        await jobs.clearActive(jobId, versionId);
+        report.staleRows++;
+      }
+      continue;
+    }
+    report.active++;
+    const now = clock.now();
+    switch (v.state) {
+      case 'AWAITING_PROMPT':
+        if (now - v.createdAt >= config.promptGraceMs) {
+          const { stem } = splitKey(jobKey);
+          await completeVersion(
+            deps,
+            jobs,
+            jobId,
+            v.id,
+            failureOutcome({
+              code: 'MissingPrompt',
+              message: `${v.sketch.key}: no prompt after ${Math.round((now - v.createdAt) / 1000)} s; add ${stem}.json or ${stem}.txt next to it, set x-oss-meta-prompt, or put a prompt in a _defaults.json, then upload the sketch again`,
+            }),
+          );
+          report.expiredPrompts++;
+        }
+        break;
+      case 'FINALIZING':
+        // Only failures decided at intake (no task) are finalized here; task finalization belongs to its slot.
+        if (!v.taskId && (v.outcome || v.error)) {
+          await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error!));
+          report.finalized++;
+        }
+        break;
+      case 'QUEUED': {
+        const waited = now - (v.queuedAt ?? v.createdAt);
+        if (v.waitingFor && config.maxQueueMs > 0 && waited > config.maxQueueMs) {
+          await completeVersion(deps, jobs, jobId, v.id, failureOutcome({ code: 'BudgetExceeded', message: `waited ${Math.round(waited / 3600_000)} h: ${v.waitingFor}` }));
+          report.finalized++;
+        } else if (!queueIds.has(queueId(v.queuedAt ?? v.createdAt, jobId))) {
+          await jobs.enqueue(v.queuedAt ?? v.createdAt, { jobId, jobKey, versionId: v.id });
+          report.requeued++;
+        }
+        break;
+      }
+      case 'SUBMITTING':
+      case 'SUBMITTED':
+      case 'RUNNING':
+        if (!inSlots.has(`${jobId}:${versionId}`)) {
+          // No slot follows this version (should not happen; kept so nothing can get stuck).
+          deps.log.warn('in-flight version without a slot', { jobKey, version: v.id, state: v.state, taskId: v.taskId });
+          if (await adoptIntoFreeSlot(jobs, slots, now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return report;
+}
+
+/** Gives an in-flight version without a slot a free slot (tracking it), or requeues it if it has no task. */
+async function adoptIntoFreeSlot(
+  jobs: Jobs,
+  slots: SlotView[],
+  now: number,
+  { jobId, jobKey, versionId, taskId }: { jobId: string; jobKey: string; versionId: string; taskId?: string },
+): Promise<boolean> {
+  if (!taskId) {
+    await jobs.updateVersion(jobId, versionId, (cur) => ({ ...cur, state: 'QUEUED', slot: undefined }));
+    const row = await jobs.getJob(jobId);
+    await jobs.enqueue(row?.value.current.queuedAt ?? 0, { jobId, jobKey, versionId });
+    return true;
+  }
+  const free = slots.find((s) => s.slot.state === 'free');
+  if (!free) return false;
+  try {
+    await jobs.putSlot(free.index, free.rev, { state: 'inflight', jobId, jobKey, versionId, taskId, acquiredAt: now });
+  } catch {
+    return false; // the slot was just taken: the next sweep tries again
+  }
+  free.slot = { state: 'inflight' }; // not free any more for the rest of this sweep
+  return true;
+}

@@ -1,0 +1,123 @@
+/**
+ * Following an in-flight task (SPEC §4 poller): query it, notice RUNNING, finalize it when it
+ * ends, resubmit it when DashScope lost it, and cancel or discard it when a newer version of its
+ * job arrived. Every path that frees a slot goes through a conditional write on the slot row.
+ */
+import { dispositionOf, asError } from '../errors.js';
+import type { CoreDeps } from './deps.js';
+import { checkpoint } from './deps.js';
+import { completeVersion, copyResults, dashscopeTimeToIso, failureOutcome, isoTime, outcomeOf, releaseStale } from './finalize.js';
+import type { Jobs } from './jobs.js';
+import { logState, logStateOf } from './journal.js';
+import type { TaskView } from './ports.js';
+import { FREE_SLOT, type SlotRecord } from './records.js';
+
+export const FINALIZE_LEASE_MS = 120_000;
+
+export interface SlotView {
+  index: number;
+  rev: number;
+  slot: SlotRecord;
+}
+
+export type SlotProgress = 'busy' | 'freed';
+
+export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<SlotProgress> {
+  const { slot } = s;
+  const taskId = slot.taskId!;
+  let view: TaskView;
+  try {
+    view = await deps.model.getTask(taskId);
+  } catch (err) {
+    deps.log.warn('task query failed', { jobKey: slot.jobKey, taskId, disposition: dispositionOf(err), error: asError(err) });
+    return 'busy';
+  }
+  const row = await jobs.getJob(slot.jobId!);
+  const current = row?.value.current;
+  if (!current || current.id !== slot.versionId) return retireSuperseded(deps, jobs, s, view);
+
+  const lost = view.status === 'UNKNOWN' || (view.status === 'FAILED' && view.code === 'InternalError.Timeout');
+  if (lost) return handleLost(deps, jobs, s, view);
+  if (view.status === 'RUNNING' && current.state === 'SUBMITTED') {
+    const startedAt = dashscopeTimeToIso(view.scheduledTime) ?? isoTime(deps.clock.now());
+    const updated = await jobs.updateVersion(slot.jobId!, current.id, (v) => (v.state === 'SUBMITTED' ? { ...v, state: 'RUNNING', startedAt, updatedAt: deps.clock.now() } : undefined));
+    if (updated) logState(deps, row!.value.jobKey, updated.job.current);
+    return 'busy';
+  }
+  if (view.status === 'SUCCEEDED' || view.status === 'FAILED' || view.status === 'CANCELED') return finalizeTask(deps, jobs, s, view);
+  return 'busy';
+}
+
+/** An older version's task: cancel it while PENDING, discard its results once it ends. */
+async function retireSuperseded(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
+  const { slot } = s;
+  if (view.status === 'PENDING') {
+    let canceled = false;
+    try {
+      canceled = await deps.model.cancelTask(slot.taskId!);
+    } catch (err) {
+      deps.log.warn('cancel failed', { jobKey: slot.jobKey, taskId: slot.taskId, error: asError(err) });
+    }
+    if (!canceled) return 'busy';
+    logStateOf(deps, slot.jobKey ?? '', slot.versionId ?? '', 'CANCELED', { taskId: slot.taskId, reason: 'a newer version of the job arrived' });
+  } else if (view.status === 'RUNNING' || view.status === 'SUSPENDED') {
+    return 'busy'; // it occupies DashScope's slot until it ends; then its results are dropped
+  }
+  await releaseStale(deps, jobs, slot.jobId!, slot.versionId!, s);
+  return 'freed';
+}
+
+async function handleLost(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
+  const { slot } = s;
+  const { config, clock } = deps;
+  const reason = view.status === 'UNKNOWN' ? 'UNKNOWN' : (view.code ?? 'InternalError.Timeout');
+  const row = await jobs.getJob(slot.jobId!);
+  const v = row!.value.current;
+  if (v.attempts >= config.maxAttempts) {
+    const outcome = failureOutcome({
+      code: 'TaskLost',
+      message: `DashScope lost the task ${v.attempts} time(s) (last answer: ${reason}); upload the sketch again to retry`,
+    });
+    await completeVersion(deps, jobs, slot.jobId!, v.id, outcome, s);
+    return 'freed';
+  }
+  const now = clock.now();
+  const updated = await jobs.updateVersion(slot.jobId!, v.id, (cur) => ({ ...cur, state: 'QUEUED', taskId: undefined, slot: undefined, notBefore: undefined, updatedAt: now }));
+  if (updated) {
+    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey: row!.value.jobKey, versionId: v.id });
+    logState(deps, row!.value.jobKey, updated.job.current, { lostTaskId: slot.taskId, reason });
+  }
+  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
+  return 'freed';
+}
+
+/** DashScope finished: copy the images, then manifest, then terminal (finalize.ts). */
+export async function finalizeTask(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
+  const { slot } = s;
+  const now = deps.clock.now();
+  const rev = await jobs.putSlot(s.index, s.rev, { ...slot, state: 'finalizing', leaseUntil: now + FINALIZE_LEASE_MS, owner: deps.owner });
+  const held = { index: s.index, rev };
+  const times = {
+    submittedAt: dashscopeTimeToIso(view.submitTime),
+    startedAt: dashscopeTimeToIso(view.scheduledTime),
+    endedAt: dashscopeTimeToIso(view.endTime) ?? isoTime(now),
+  };
+  const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (v) => ({
+    ...v,
+    state: 'FINALIZING',
+    submittedAt: v.submittedAt ?? times.submittedAt,
+    startedAt: v.startedAt ?? times.startedAt,
+    endedAt: times.endedAt,
+    updatedAt: now,
+  }));
+  if (!updated) {
+    await releaseStale(deps, jobs, slot.jobId!, slot.versionId!, held);
+    return 'freed';
+  }
+  logState(deps, updated.job.jobKey, updated.job.current, { taskStatus: view.status });
+  await checkpoint(deps, 'finalize:started');
+  const results = view.status === 'SUCCEEDED' ? await copyResults(deps, updated.job.jobKey, view) : [];
+  await checkpoint(deps, 'finalize:results-copied');
+  await completeVersion(deps, jobs, slot.jobId!, slot.versionId!, outcomeOf(view, results), held);
+  return 'freed';
+}
