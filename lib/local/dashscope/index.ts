@@ -1,6 +1,18 @@
 /**
- * DashScope simulator (issue 4). CONTRACT — other modules rely on exactly these names.
+ * DashScope simulator (issue 4): a loopback stand-in for Model Studio's async image API with
+ * `wanx-sketch-to-image-lite` — create/query/cancel/list, one running task per key with a FIFO
+ * queue, real error shapes, rate limits, result images drawn from the sketch, temporary uploads
+ * (`oss://`), fault injection and records. CONTRACT — other modules rely on these names.
+ * The pieces live beside this file, one job each; simulator.ts wires them together.
  */
+import type { FaultSpec, RequestKind } from './faults.js';
+import type { Records } from './records.js';
+import { createSimulator } from './simulator.js';
+import type { Task } from './tasks.js';
+
+export type { FaultSpec, RequestKind } from './faults.js';
+export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
+
 export interface DashScopeSimulatorOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 0
@@ -12,19 +24,78 @@ export interface DashScopeSimulatorOptions {
   submitsPerSecond?: number; // default 2
   queriesPerSecond?: number; // default 20
   seed?: number; // jitter and fault randomness
+  /** Jitter of task durations, as a fraction (default 0.25 = ±25 %). */
+  jitter?: number;
+  /** Simulated epoch ms at start (default: the real now). */
+  startTime?: number;
+  /** Rate-limit window in REAL ms (default 1000; see rate-limiter.ts for why real). */
+  rateWindowMs?: number;
+  /** getPolicy calls per window per key+model (default 100, as documented). */
+  uploadPoliciesPerSecond?: number;
+  /** Result URL lifetime, simulated ms (default 24 h). */
+  resultUrlTtlMs?: number;
+  /** Task data retention after the end, simulated ms (default 24 h); then UNKNOWN. */
+  retentionMs?: number;
+  /** Temporary upload lifetime, simulated ms (default 48 h). */
+  uploadTtlMs?: number;
+  /** Upload policy lifetime, simulated seconds (default 300). */
+  policyTtlSeconds?: number;
+  /** A task still PENDING this long after submission fails InternalError.Timeout (simulated ms, default 3 h). */
+  taskTimeoutMs?: number;
+  /** Real ms before a sketch download times out (default 10 000). */
+  fetchTimeoutMs?: number;
+  /** Simulated ms a refused sketch takes to fail, at least (default 1000). */
+  downloadFailMs?: number;
+  /** Model names the create endpoint accepts (default ['wanx-sketch-to-image-lite']). */
+  models?: string[];
 }
+
+/** A read-only view of a task, for assertions. */
+export type TaskSnapshot = Readonly<Pick<Task, 'id' | 'apiKeyId' | 'status' | 'submitAt' | 'scheduledAt' | 'endAt' | 'duration' | 'code' | 'message' | 'imageCount'>> & {
+  request: Readonly<Task['request']>;
+};
 
 export interface DashScopeSimulator {
   baseUrl: string; // http://127.0.0.1:PORT/api/v1
   apiKey: string;
+  /** How records name `apiKey`. */
+  apiKeyId: string;
+  /** Every accepted key (the first is `apiKey`). */
+  apiKeys: string[];
+  /** http://127.0.0.1:PORT — result images, the upload host and /__admin live here too. */
+  origin: string;
   /** Simulated clock (epoch ms). */
   now(): number;
-  /** Jump the simulated clock forward (e.g. past the 24 h retention). */
+  /** Jump the simulated clock forward (e.g. past the 24 h retention). Takes effect at once. */
   advance(ms: number): void;
-  readonly records: unknown; // see the implementation: submissions per sketch URL, queries, …
+  /** Requests, transitions, busy intervals, in-flight maxima, billing; `submissionsFor(path)`. */
+  readonly records: Records;
+  /** Resolves when no sketch fetch is in flight (after advance(), before asserting). */
+  flush(): Promise<void>;
+  task(id: string): TaskSnapshot | undefined;
+  keyIdOf(apiKey: string): string;
+
+  /** Any fault, as `POST /__admin/faults` takes it. False if a targeted task does not exist. */
+  inject(spec: FaultSpec): boolean;
+  /** The next `count` creates fail with `code` (status and message from the catalogue unless given). */
+  failNextCreates(count: number, code: string, options?: { status?: number; message?: string }): void;
+  /** The next `count` requests of `kind` never get an answer (`after`: processed, answer lost). */
+  hangNext(kind: RequestKind, count?: number, when?: 'before' | 'after'): void;
+  /** The next `count` requests of `kind` have their connection reset. */
+  resetNext(kind: RequestKind, count?: number, when?: 'before' | 'after'): void;
+  /** Adds `ms` real latency to requests of `kind` (`count` omitted: until clearFaults()). */
+  slow(kind: RequestKind | 'all', ms: number, count?: number): void;
+  /** The task `taskId` (default: the next one created) ends FAILED with `code`. */
+  failTask(code: string, options?: { taskId?: string; message?: string }): boolean;
+  /** The next task loses `failed` of its images (per-image `{code, message}`, default InternalError.Timeout). */
+  partialFailure(failed: number, options?: { code?: string; message?: string }): void;
+  /** Forget task `taskId` now, or (no id) the next task when its turn to run comes; it answers UNKNOWN. */
+  loseTask(taskId?: string): boolean;
+  clearFaults(): void;
+
   close(): Promise<void>;
 }
 
-export async function startDashScopeSimulator(_options: DashScopeSimulatorOptions = {}): Promise<DashScopeSimulator> {
-  throw new Error('DashScope simulator not implemented yet');
+export async function startDashScopeSimulator(options: DashScopeSimulatorOptions = {}): Promise<DashScopeSimulator> {
+  return createSimulator(options);
 }

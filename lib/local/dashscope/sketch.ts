@@ -1,0 +1,135 @@
+/**
+ * Fetching and checking the sketch when a task starts, as the service's "data inspection" does:
+ * a plain GET of `sketch_image_url` (in tests, a presigned URL of the OSS emulator), or a lookup of
+ * a temporary upload for `oss://`. Failures become the service's task-level error codes.
+ */
+import sharp from 'sharp';
+import { Agent, request } from 'undici';
+import { badFormat, TASK } from './errors.js';
+
+export type SketchOutcome =
+  | { ok: true; bytes: Buffer; format: string; width: number; height: number }
+  | { ok: false; code: string; message: string };
+
+export type Failure = Extract<SketchOutcome, { ok: false }>;
+
+/** Temporary uploads (`oss://…`), answered by the uploads module. */
+export interface OssObjectResolver {
+  resolve(key: string, apiKeyId: string, model: string): { ok: true; bytes: Buffer } | Failure;
+}
+
+export interface SketchFetcherOptions {
+  /** Real ms before a download counts as timed out. */
+  timeoutMs: number;
+  maxBytes: number;
+  minSide: number;
+  maxSide: number;
+}
+
+const FORMATS = new Set(['jpeg', 'png', 'tiff', 'webp']);
+// "URL must not contain Chinese characters" (API reference).
+const CJK = /[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/;
+
+export class SketchFetcher {
+  // Own connection pool, closed with the simulator, so no socket outlives it.
+  private readonly agent = new Agent({ keepAliveTimeout: 1000, connections: 8 });
+
+  constructor(
+    private readonly options: SketchFetcherOptions,
+    private readonly oss: OssObjectResolver,
+  ) {}
+
+  async fetch(url: string, apiKeyId: string, model: string): Promise<SketchOutcome> {
+    let bytes: Buffer;
+    if (/^oss:\/\//i.test(url)) {
+      const found = this.oss.resolve(url.slice('oss://'.length), apiKeyId, model);
+      if (!found.ok) return found;
+      bytes = found.bytes;
+    } else {
+      const got = await this.download(url);
+      if (!got.ok) return got;
+      bytes = got.bytes;
+    }
+    return this.inspect(bytes, url);
+  }
+
+  private async download(url: string): Promise<{ ok: true; bytes: Buffer } | Failure> {
+    if (CJK.test(decodeURIComponentSafe(url))) return fail(TASK.invalidUrl);
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(url, {
+        dispatcher: this.agent,
+        method: 'GET',
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+    } catch (err) {
+      return fail(isTimeout(err) ? TASK.downloadTimeout : TASK.downloadFailed);
+    }
+    const drop = () => res.body.destroy();
+    if (res.statusCode === 403) return drop(), fail(TASK.downloadForbidden);
+    if (res.statusCode === 404) return drop(), fail(TASK.downloadNotFound);
+    if (res.statusCode !== 200) return drop(), fail(TASK.downloadFailed);
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.options.maxBytes) return drop(), fail(TASK.size);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > this.options.maxBytes) return drop(), fail(TASK.size);
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      return fail(isTimeout(err) ? TASK.downloadTimeout : TASK.downloadFailed);
+    }
+    return { ok: true, bytes: Buffer.concat(chunks) };
+  }
+
+  private async inspect(bytes: Buffer, url: string): Promise<SketchOutcome> {
+    if (bytes.length > this.options.maxBytes) return fail(TASK.size);
+    const meta = await sharp(bytes)
+      .metadata()
+      .catch(() => undefined);
+    if (!meta) return fail(TASK.invalidUrl);
+    if (!meta.format || !FORMATS.has(meta.format)) return fail(badFormat(withoutQuery(url)));
+    const width = meta.autoOrient?.width ?? meta.width ?? 0;
+    const height = meta.autoOrient?.height ?? meta.height ?? 0;
+    const lo = Math.min(width, height);
+    const hi = Math.max(width, height);
+    if (lo < this.options.minSide || hi > this.options.maxSide || hi / lo >= 2) return fail(TASK.resolution);
+    try {
+      // Decode it all once: a truncated file must fail now, not when a result is downloaded.
+      await sharp(bytes, { failOn: 'truncated' }).resize(32, 32).raw().toBuffer();
+    } catch {
+      return fail(TASK.invalidUrl);
+    }
+    return { ok: true, bytes, format: meta.format, width, height };
+  }
+
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+}
+
+function fail(e: { code: string; message: string }): Failure {
+  return { ok: false, code: e.code, message: e.message };
+}
+
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  return /TIMEOUT/i.test(code);
+}
+
+export function withoutQuery(url: string): string {
+  const i = url.indexOf('?');
+  return i < 0 ? url : url.slice(0, i);
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
