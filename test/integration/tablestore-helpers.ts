@@ -8,7 +8,10 @@ import { expect } from 'vitest';
 import { startTablestoreEmulator, type TablestoreEmulator, type TablestoreEmulatorOptions } from '../../lib/local/tablestore/index.js';
 
 export { TableStore };
-export const { Long, Condition, SingleColumnCondition, CompositeCondition, INF_MIN, INF_MAX } = TableStore;
+export const { Long, Condition, SingleColumnCondition, CompositeCondition } = TableStore;
+// Annotated: destructuring would widen the SDK's `unique symbol` types to `symbol`.
+export const INF_MIN: typeof TableStore.INF_MIN = TableStore.INF_MIN;
+export const INF_MAX: typeof TableStore.INF_MAX = TableStore.INF_MAX;
 export const RE = TableStore.RowExistenceExpectation;
 export const CT = TableStore.ComparatorType;
 export const LO = TableStore.LogicalOperator;
