@@ -66,7 +66,8 @@ export class SketchFetcher {
     } catch (err) {
       return fail(isTimeout(err) ? TASK.downloadTimeout : TASK.downloadFailed);
     }
-    const drop = () => res.body.destroy();
+    // dump() discards the rest quietly; destroy() would surface an AbortError nobody listens to.
+    const drop = () => void res.body.dump().catch(() => undefined);
     if (res.statusCode === 403) return drop(), fail(TASK.downloadForbidden);
     if (res.statusCode === 404) return drop(), fail(TASK.downloadNotFound);
     if (res.statusCode !== 200) return drop(), fail(TASK.downloadFailed);

@@ -1,0 +1,197 @@
+/**
+ * Fault injection (issue 4): every injected fault looks like the real service's failure — flat
+ * `{code, message, request_id}` errors with the right status, FAILED tasks with a code, partial
+ * results, lost tasks answering UNKNOWN, connections that hang or reset — through the typed
+ * methods and through `POST /__admin/faults`.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
+import { body, client, crossSketch, startSketchServer, type SketchServer } from './dashscope-helpers.js';
+
+describe('DashScope simulator: injected faults', () => {
+  let sim: DashScopeSimulator;
+  let sketches: SketchServer;
+  let url: string;
+
+  beforeAll(async () => {
+    sketches = await startSketchServer();
+    sketches.put('/s.png', await crossSketch());
+    url = sketches.url('/s.png');
+    sim = await startDashScopeSimulator({ timeScale: 0.005, submitsPerSecond: 1000, queriesPerSecond: 1000 });
+  });
+
+  afterEach(() => sim.clearFaults());
+
+  afterAll(async () => {
+    await sim?.close();
+    await sketches?.close();
+  });
+
+  it('fails the next N creates with the catalogue status and message; no task is made', async () => {
+    const api = client(sim);
+    const cases: Array<[string, number, string]> = [
+      ['Throttling.RateQuota', 429, 'Requests rate limit exceeded, please try again later.'],
+      ['InternalError', 500, 'An internal error has occured, please try again later or contact service support.'],
+      ['ModelUnavailable', 503, 'Model is unavailable, please try again later.'],
+      ['Arrearage', 400, 'Access denied, please make sure your account is in good standing.'],
+    ];
+    for (const [code, status, message] of cases) {
+      const tasksBefore = sim.records.creates.filter((c) => c.taskId).length;
+      sim.failNextCreates(2, code);
+      for (let i = 0; i < 2; i++) {
+        const res = await api.create(body(url));
+        expect(res.status, code).toBe(status);
+        expect(res.body).toEqual({ code, message, request_id: expect.any(String) });
+      }
+      expect((await api.create(body(url))).status).toBe(200);
+      expect(sim.records.creates.filter((c) => c.taskId).length).toBe(tasksBefore + 1);
+    }
+    sim.failNextCreates(1, 'Throttling.AllocationQuota', { message: 'Free allocated quota exceeded.' });
+    const res = await api.create(body(url));
+    expect(res.body).toMatchObject({ code: 'Throttling.AllocationQuota', message: 'Free allocated quota exceeded.' });
+    expect(sim.records.creates.at(-1)!.fault).toBe('failCreates');
+  });
+
+  it('fails the next task, or a task by id, with a task-level code', async () => {
+    const api = client(sim);
+    sim.failTask('DataInspectionFailed');
+    const next = await api.create(body(url, { n: 2 }));
+    const done = await api.wait(next.body.output.task_id);
+    expect(done.body.output).toMatchObject({
+      task_status: 'FAILED',
+      code: 'DataInspectionFailed',
+      message: expect.any(String),
+      task_metrics: { TOTAL: 2, SUCCEEDED: 0, FAILED: 2 },
+    });
+    expect(done.body.usage).toBeUndefined();
+
+    const first = await api.create(body(url));
+    const second = await api.create(body(url));
+    expect(sim.failTask('InternalError.Timeout', { taskId: second.body.output.task_id })).toBe(true);
+    expect((await api.wait(first.body.output.task_id)).body.output.task_status).toBe('SUCCEEDED');
+    const failed = await api.wait(second.body.output.task_id);
+    expect(failed.body.output).toMatchObject({ task_status: 'FAILED', code: 'InternalError.Timeout', message: expect.stringMatching(/internal timeout/) });
+    expect(sim.failTask('InternalError', { taskId: 'no-such-task' })).toBe(false);
+  });
+
+  it('partial failure: k of n images fail, the task SUCCEEDED, usage counts successes', async () => {
+    const api = client(sim);
+    const billed = sim.records.imageCount;
+    sim.partialFailure(1);
+    const created = await api.create(body(url, { n: 3 }));
+    const done = await api.wait(created.body.output.task_id);
+    const out = done.body.output;
+    expect(out.task_status).toBe('SUCCEEDED');
+    expect(out.results).toHaveLength(3);
+    expect(out.results.filter((r: { url?: string }) => r.url)).toHaveLength(2);
+    expect(out.results[2]).toEqual({ code: 'InternalError.Timeout', message: expect.stringMatching(/internal timeout/) });
+    expect(out.task_metrics).toEqual({ TOTAL: 3, SUCCEEDED: 2, FAILED: 1 });
+    expect(done.body.usage).toEqual({ image_count: 2 });
+    expect(sim.records.imageCount - billed).toBe(2);
+    // All images failing is a FAILED task.
+    sim.partialFailure(2, { code: 'DataInspectionFailed' });
+    const all = await api.wait((await api.create(body(url, { n: 2 }))).body.output.task_id);
+    expect(all.body.output).toMatchObject({ task_status: 'FAILED', code: 'DataInspectionFailed' });
+  });
+
+  it('loses a task: by id it answers UNKNOWN at once and frees the slot; "next" is lost when its turn comes', async () => {
+    const api = client(sim);
+    const a = (await api.create(body(url))).body.output.task_id;
+    const b = (await api.create(body(url))).body.output.task_id;
+    expect(sim.loseTask(a)).toBe(true);
+    expect((await api.query(a)).body.output).toEqual({ task_id: a, task_status: 'UNKNOWN' });
+    expect((await api.query(b)).body.output.task_status).toBe('RUNNING');
+    await api.wait(b);
+
+    sim.loseTask();
+    const c = (await api.create(body(url))).body.output.task_id; // runs at once: lost at once
+    expect((await api.query(c)).body.output.task_status).toBe('UNKNOWN');
+    expect(sim.records.historyOf(c).map((t) => t.to)).toEqual(['PENDING', 'UNKNOWN']);
+  });
+
+  it('hangs the next request of a kind (the client times out), before or after processing', async () => {
+    const api = client(sim);
+    sim.hangNext('create');
+    const creates = sim.records.creates.length;
+    await expect(
+      fetch(`${sim.baseUrl}/services/aigc/image2image/image-synthesis`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sim.apiKey}`, 'x-dashscope-async': 'enable' },
+        body: JSON.stringify(body(url)),
+        signal: AbortSignal.timeout(300),
+      }),
+    ).rejects.toThrow();
+    expect(sim.records.creates.length).toBe(creates); // never processed
+    expect((await api.create(body(url))).status).toBe(200); // only the next one
+
+    // 'after': the task is created, the answer is lost (the crash-between-accept-and-store case).
+    sim.hangNext('create', 1, 'after');
+    await expect(
+      fetch(`${sim.baseUrl}/services/aigc/image2image/image-synthesis`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sim.apiKey}`, 'x-dashscope-async': 'enable' },
+        body: JSON.stringify(body(url)),
+        signal: AbortSignal.timeout(300),
+      }),
+    ).rejects.toThrow();
+    expect(sim.records.creates.at(-1)!.taskId).toEqual(expect.any(String));
+    expect(sim.records.networkFaults.at(-1)).toMatchObject({ kind: 'create', fault: 'hang', when: 'after' });
+  });
+
+  it('resets connections of a kind: query, result download', async () => {
+    const api = client(sim);
+    const created = await api.create(body(url));
+    const id = created.body.output.task_id;
+    sim.resetNext('query', 2);
+    await expect(api.query(id)).rejects.toThrow();
+    await expect(api.query(id)).rejects.toThrow();
+    const done = await api.wait(id);
+    sim.resetNext('result');
+    await expect(fetch(done.body.output.results[0].url)).rejects.toThrow();
+    expect((await fetch(done.body.output.results[0].url)).status).toBe(200);
+  });
+
+  it('slows responses of a kind by the given real latency', async () => {
+    const api = client(sim);
+    sim.slow('query', 250, 1);
+    const t0 = Date.now();
+    await api.query('x');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(240);
+    const t1 = Date.now();
+    await api.query('x');
+    expect(Date.now() - t1).toBeLessThan(200);
+  });
+
+  it('takes the same faults through POST /__admin/faults and exposes records and the clock', async () => {
+    const api = client(sim);
+    const post = (path: string, payload: unknown) =>
+      fetch(`${sim.origin}/__admin/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+
+    const ok = await post('faults', [{ type: 'failCreates', code: 'ModelUnavailable' }, { type: 'partial', failed: 1 }]);
+    expect(await ok.json()).toEqual({ ok: true, applied: [true, true] });
+    const failed = await api.create(body(url));
+    expect(failed.status).toBe(503);
+    expect(failed.body).toEqual({ code: 'ModelUnavailable', message: expect.any(String), request_id: expect.any(String) });
+    const partial = await api.wait((await api.create(body(url, { n: 2 }))).body.output.task_id);
+    expect(partial.body.usage.image_count).toBe(1);
+
+    const bad = await post('faults', { type: 'explode' });
+    expect(bad.status).toBe(400);
+
+    const id = (await api.create(body(url))).body.output.task_id;
+    expect(await (await post('faults', { type: 'loseTask', taskId: id })).json()).toMatchObject({ ok: true });
+    expect((await api.query(id)).body.output.task_status).toBe('UNKNOWN');
+
+    const before = sim.now();
+    const adv = await (await post('advance', { ms: 3_600_000 })).json();
+    expect(adv.now).toBeGreaterThanOrEqual(before + 3_600_000);
+
+    const records = await (await fetch(`${sim.origin}/__admin/records`)).json();
+    expect(records.creates.length).toBe(sim.records.creates.length);
+    expect(records).toHaveProperty('busy');
+    expect(records).toHaveProperty('maxInFlight');
+    expect(JSON.stringify(records)).not.toContain(sim.apiKey);
+
+    expect((await fetch(`${sim.origin}/__admin/faults`, { method: 'DELETE' })).status).toBe(200);
+  });
+});
