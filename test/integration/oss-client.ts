@@ -16,8 +16,18 @@ export interface ClientOptions {
   region?: string;
 }
 
+/** What ali-oss really offers and @types/ali-oss lacks. */
+export type OssClient = OSS & {
+  getObjectMeta(name: string): Promise<{ status: number; res: { headers: Record<string, string> } }>;
+};
+
+/** Response headers of any ali-oss result (typed `{}`/`object` in @types/ali-oss). */
+export function headersOf(result: { res: unknown }): Record<string, string> {
+  return (result.res as { headers: Record<string, string> }).headers;
+}
+
 /** ip: http://127.0.0.1:PORT (Host faked as <bucket>.<region>.aliyuncs.com); path: sldEnable; cname: localhost + cname. */
-export function ossClient(emu: OssEmulator, o: ClientOptions = {}): OSS {
+export function ossClient(emu: OssEmulator, o: ClientOptions = {}): OssClient {
   const mode = o.mode ?? 'ip';
   const endpoint = mode === 'cname' ? emu.endpoint.replace('127.0.0.1', 'localhost') : emu.endpoint;
   const options = {
@@ -32,7 +42,7 @@ export function ossClient(emu: OssEmulator, o: ClientOptions = {}): OSS {
     sldEnable: mode === 'path',
     timeout: 10_000,
   };
-  return new OSS(options as OSS.Options);
+  return new OSS(options as OSS.Options) as OssClient;
 }
 
 /** What ali-oss puts on its errors. */

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBmp } from '../../lib/local/oss/bmp.js';
 import { startOssEmulator, type OssEmulator } from '../../lib/local/oss/index.js';
-import { ossClient, ossError } from './oss-client.js';
+import { headersOf, ossClient, ossError } from './oss-client.js';
 
 const NORMALIZE = 'image/auto-orient,1/resize,m_pad,w_768,h_768,color_FFFFFF,limit_0/format,png';
 
@@ -135,7 +135,7 @@ describe('resize modes', () => {
 
   it('chains actions and converts formats', async () => {
     const r = await ossClient(emu).get('img/400x200.png', { process: 'image/resize,w_200/rotate,90/format,jpg/quality,q_80' });
-    expect(r.res.headers['content-type']).toBe('image/jpeg');
+    expect(headersOf(r)['content-type']).toBe('image/jpeg');
     expect(await sharp(r.content).metadata()).toMatchObject({ format: 'jpeg', width: 100, height: 200 });
   });
 });

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOssEmulator, type OssEmulator } from '../../lib/local/oss/index.js';
-import { meta, ossClient, ossError, type ClientMode } from './oss-client.js';
+import { headersOf, meta, ossClient, ossError, type ClientMode } from './oss-client.js';
 
 let emu: OssEmulator;
 beforeAll(async () => {
@@ -26,21 +26,21 @@ describe.each<ClientMode>(['ip', 'path', 'cname'])('objects via %s addressing', 
     const body = Buffer.from('a sketch, honestly');
     const put = await c.put(`${p}cat.png`, body, { meta: meta({ prompt: 'a%20cat', style: 'watercolor' }) });
     expect(put.res.status).toBe(200);
-    expect(put.res.headers.etag).toBe(`"${md5Hex(body)}"`);
+    expect(headersOf(put).etag).toBe(`"${md5Hex(body)}"`);
 
     const got = await c.get(`${p}cat.png`);
     expect(got.content.equals(body)).toBe(true);
-    expect(got.res.headers['content-type']).toBe('image/png');
-    expect(got.res.headers['x-oss-meta-prompt']).toBe('a%20cat');
+    expect(headersOf(got)['content-type']).toBe('image/png');
+    expect(headersOf(got)['x-oss-meta-prompt']).toBe('a%20cat');
 
     const head = await c.head(`${p}cat.png`);
     expect(head.status).toBe(200);
     expect(head.meta).toEqual({ prompt: 'a%20cat', style: 'watercolor' });
-    expect(Number((head.res.headers as Record<string, string>)['content-length'])).toBe(body.length);
+    expect(Number(headersOf(head)['content-length'])).toBe(body.length);
 
     const om = await c.getObjectMeta(`${p}cat.png`);
     expect(om.status).toBe(200);
-    expect((om.res.headers as Record<string, string>).etag).toBe(`"${md5Hex(body)}"`);
+    expect(headersOf(om).etag).toBe(`"${md5Hex(body)}"`);
 
     expect((await c.delete(`${p}cat.png`)).res.status).toBe(204);
     const missing = await ossError(c.get(`${p}cat.png`));
@@ -78,7 +78,7 @@ describe('objects', () => {
     const part = await c().get('range/abc.txt', { headers: { Range: 'bytes=2-5' } });
     expect(part.res.status).toBe(206);
     expect(part.content.toString()).toBe('2345');
-    expect(part.res.headers['content-range']).toBe('bytes 2-5/10');
+    expect(headersOf(part)['content-range']).toBe('bytes 2-5/10');
     const tail = await c().get('range/abc.txt', { headers: { Range: 'bytes=-3' } });
     expect(tail.content.toString()).toBe('789');
     // OSS ignores a range it cannot satisfy and sends the whole object…
@@ -145,7 +145,7 @@ describe('objects', () => {
   it('deletes many at once', async () => {
     for (const k of ['multi/a.txt', 'multi/b&c.txt', 'multi/d.txt']) await c().put(k, Buffer.from(k));
     const r = await c().deleteMulti(['multi/a.txt', 'multi/b&c.txt', 'multi/nope.txt']);
-    expect(r.deleted.map((d: { Key: string }) => d.Key).sort()).toEqual(['multi/a.txt', 'multi/b&c.txt', 'multi/nope.txt']);
+    expect((r.deleted as unknown as Array<{ Key: string }>).map((d) => d.Key).sort()).toEqual(['multi/a.txt', 'multi/b&c.txt', 'multi/nope.txt']);
     expect(emu.keys('multi/')).toEqual(['multi/d.txt']);
   });
 
@@ -182,7 +182,7 @@ describe('listing', () => {
       const page = await c().list({ prefix: 'list/', delimiter: '/', 'max-keys': 2, ...(marker ? { marker } : {}) }, {});
       seen.push(...page.objects.map((o) => o.name));
       prefixes.push(...(page.prefixes ?? []));
-      for (const o of page.objects) expect(o.owner.id).toBe(emu.accountId);
+      for (const o of page.objects) expect(o.owner?.id).toBe(emu.accountId);
       if (!page.isTruncated) break;
       marker = page.nextMarker!;
     }
@@ -229,7 +229,7 @@ describe('records and faults', () => {
     await c().head('rec/a.txt');
     await c().copy('rec/b.txt', 'rec/a.txt');
     await c().listV2({ prefix: 'rec/' }, {});
-    await c().list({ prefix: 'rec/' }, {});
+    await c().list({ prefix: 'rec/', 'max-keys': 100 }, {});
     await c().delete('rec/a.txt');
     const url = await c().signatureUrlV4('GET', 60, { queries: { 'x-oss-process': 'image/info' } }, 'rec/b.txt');
     await fetch(url);

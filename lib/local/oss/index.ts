@@ -33,6 +33,8 @@ export interface OssEmulatorOptions {
   allowV1?: boolean;
   /** How `oss.object.key` is written into trigger events: as is (default) or percent-encoded. */
   eventKeyStyle?: 'raw' | 'encoded';
+  /** How long after the HTTP response trigger events are delivered (default 20 ms). */
+  triggerDelayMs?: number;
   /** Watch mode: how long a file must stay unchanged before it is announced (default 250 ms). */
   watchStableMs?: number;
   /** Largest accepted upload body (default 1 GiB; OSS itself allows 5 GB per PutObject). */

@@ -67,7 +67,7 @@ export class OssEmulatorServer implements OssEmulator {
     this.accessKeySecret = key.accessKeySecret;
     if (!BUCKET_NAME.test(this.bucket)) throw new Error(`invalid bucket name '${this.bucket}'`);
 
-    this.hub = new TriggerHub({ region: this.standardRegion, accountId: this.accountId, now: this.now, keyStyle: options.eventKeyStyle ?? 'raw' });
+    this.hub = new TriggerHub({ region: this.standardRegion, accountId: this.accountId, now: this.now, keyStyle: options.eventKeyStyle ?? 'raw', delayMs: options.triggerDelayMs ?? 20 });
     const dir = options.dir ? path.resolve(options.dir) : undefined;
     const store = dir ? new DiskStore(dir, this.now) : new MemoryStore();
     this.buckets.set(this.bucket, { store, created: this.now() });

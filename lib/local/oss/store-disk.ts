@@ -237,6 +237,9 @@ export class DiskStore implements BucketStore {
         }
       }
     };
+    // The walk visits what is inside `start`; the folder marker of `start` itself is checked here.
+    const startMarker = folder && start !== this.root ? this.current(folder) : undefined;
+    if (startMarker && folder.startsWith(prefix)) out.push({ key: folder, record: strip(startMarker)! });
     walk(start);
     return out.sort((a, b) => compareKeys(a.key, b.key));
   }

@@ -1,7 +1,7 @@
 /**
  * OSS triggers: subscriptions with OSS's rule semantics (key prefix, case-sensitive suffix, event
  * names) and the event body Function Compute hands the function (reference/fc.md §1.1).
- * Delivery is asynchronous, after the HTTP response, like the real notification pipeline.
+ * Delivery is asynchronous, a little after the HTTP response, like the real notification pipeline.
  */
 import { randomBytes } from 'node:crypto';
 import type { TriggerRule } from './index.js';
@@ -24,6 +24,8 @@ export interface EventContext {
   now: () => number;
   /** How `object.key` is written into the event (undocumented upstream, see lib/events/oss.ts). */
   keyStyle: 'raw' | 'encoded';
+  /** Delay between the response and delivery (OSS notifications lag the upload). */
+  delayMs: number;
 }
 
 type Listener = (event: { events: unknown[] }) => void | Promise<void>;
@@ -91,6 +93,7 @@ export class TriggerHub {
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly ctx: EventContext) {}
 
@@ -100,13 +103,14 @@ export class TriggerHub {
     return () => this.subscriptions.delete(sub);
   }
 
-  /** Queue delivery to every matching subscription; runs on a later tick, never inside the request. */
+  /** Queue delivery to every matching subscription, `delayMs` later; never inside the request. */
   emit(input: ObjectEventInput): void {
     if (this.closed) return;
     const targets = [...this.subscriptions].filter((s) => ruleMatches(s.rule, input.eventName, input.key));
     if (targets.length === 0) return;
     this.pending++;
-    setImmediate(() => {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
       try {
         for (const sub of targets) {
           if (this.closed || !this.subscriptions.has(sub)) continue;
@@ -123,7 +127,8 @@ export class TriggerHub {
         this.pending--;
         if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w();
       }
-    });
+    }, this.ctx.delayMs);
+    this.timers.add(timer);
   }
 
   /** Resolves once every queued delivery has been handed to its listeners. */
@@ -133,6 +138,9 @@ export class TriggerHub {
 
   close(): void {
     this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.pending = 0;
     this.subscriptions.clear();
     for (const w of this.idleWaiters.splice(0)) w();
   }
