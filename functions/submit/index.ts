@@ -1,13 +1,46 @@
+/**
+ * `submit` — Function Compute 3.0 event handler for the OSS trigger (SPEC §4 "Submit function").
+ * Thin: parse the event, build dependencies once per instance, call the core, log.
+ * Returns normally for every handled outcome; throws only for infrastructure faults, so that
+ * Function Compute retries the event.
+ */
 import { OssEventSchema } from '../../lib/events/oss.js';
-import { createLogger } from '../../lib/log.js';
+import { createRuntime, type FcContext, type Runtime, type RuntimeOptions } from '../../lib/runtime.js';
+import { onObjectCreated, type SubmitOutcome } from '../../lib/core/submit.js';
 
-const log = createLogger();
+export interface SubmitResult {
+  outcomes: SubmitOutcome[];
+  rejected?: string;
+}
 
-/** OSS trigger (placeholder until the pipeline lands): validates the event and logs it. */
-export const handler = async (event: Buffer, context: { requestId?: string }): Promise<{ records: number }> => {
-  const parsed = OssEventSchema.parse(JSON.parse(event.toString('utf8')));
-  for (const record of parsed.events) {
-    log.info('object created', { requestId: context.requestId, key: record.oss.object.key, eventName: record.eventName });
-  }
-  return { records: parsed.events.length };
-};
+export function createSubmitHandler(options: RuntimeOptions = {}) {
+  let runtime: Runtime | undefined;
+  return async (event: Buffer | string, context: FcContext = {}): Promise<SubmitResult> => {
+    runtime ??= createRuntime(options); // a ConfigError here names every bad setting
+    const log = runtime.log.child({ fn: 'submit', requestId: context.requestId });
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.isBuffer(event) ? event.toString('utf8') : event);
+    } catch {
+      log.error('event is not JSON; dropped', { bytes: Buffer.byteLength(event) });
+      return { outcomes: [], rejected: 'not JSON' };
+    }
+    const parsed = OssEventSchema.safeParse(body);
+    if (!parsed.success) {
+      // Retrying a malformed event cannot help: log it once, clearly, and finish.
+      const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      log.error('event is not an OSS trigger event; dropped', { problem });
+      return { outcomes: [], rejected: problem };
+    }
+    const deps = runtime.depsFor(context, 'submit');
+    const outcomes: SubmitOutcome[] = [];
+    for (const record of parsed.data.events) {
+      const outcome = await onObjectCreated(deps, record);
+      outcomes.push(outcome);
+      deps.log[outcome.action === 'skipped' ? 'debug' : 'info']('object handled', { ...outcome });
+    }
+    return { outcomes };
+  };
+}
+
+export const handler = createSubmitHandler();

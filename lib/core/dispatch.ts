@@ -122,7 +122,7 @@ async function submitTask(
 ): Promise<boolean> {
   const { config, clock } = deps;
   const request = v.request!;
-  const sketchUrl = deps.objects.presignGet(v.sketch.key, config.sketchUrlTtlSeconds, request.process);
+  const sketchUrl = await deps.objects.presignGet(v.sketch.key, config.sketchUrlTtlSeconds, request.process);
   logState(deps, jobKey, v, { slot: slot.index });
   let taskId: string;
   try {

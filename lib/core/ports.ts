@@ -54,7 +54,7 @@ export interface ObjectStore {
   put(key: string, body: Buffer | Readable, options: { contentType: string; contentLength?: number }): Promise<{ etag: string }>;
   delete(key: string): Promise<void>;
   /** A V4 presigned GET URL, optionally with image processing applied by OSS. */
-  presignGet(key: string, ttlSeconds: number, process?: string): string;
+  presignGet(key: string, ttlSeconds: number, process?: string): Promise<string>;
 }
 
 // ---------------------------------------------------------------- Tablestore

@@ -105,8 +105,9 @@ export async function finalizeTask(deps: CoreDeps, jobs: Jobs, s: SlotView, view
   const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (v) => ({
     ...v,
     state: 'FINALIZING',
-    submittedAt: v.submittedAt ?? times.submittedAt,
-    startedAt: v.startedAt ?? times.startedAt,
+    // DashScope's own clock for all three, so the times in a manifest are comparable.
+    submittedAt: times.submittedAt ?? v.submittedAt,
+    startedAt: times.startedAt ?? v.startedAt,
     endedAt: times.endedAt,
     updatedAt: now,
   }));

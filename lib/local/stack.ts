@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CredentialStore } from './credentials.js';
 import { startOssEmulator, type OssEmulator } from './oss/index.js';
 import { startTablestoreEmulator, type TablestoreEmulator } from './tablestore/index.js';
-import { startDashScopeSimulator, type DashScopeSimulator } from './dashscope/index.js';
+import { startDashScopeSimulator, type DashScopeSimulator, type DashScopeSimulatorOptions } from './dashscope/index.js';
 
 export interface LocalStackOptions {
   /** Disk mode: the bucket lives in this directory, Tablestore state under `<dir>/.sketchflow/`. */
@@ -17,6 +17,10 @@ export interface LocalStackOptions {
   timeScale?: number;
   taskSeconds?: number;
   now?: () => number;
+  /** Anything else for the simulator (seed, limits, …). */
+  dashscope?: DashScopeSimulatorOptions;
+  /** More for the OSS emulator (e.g. trigger delay, event key style). */
+  oss?: Partial<import('./oss/index.js').OssEmulatorOptions>;
 }
 
 export interface LocalStack {
@@ -44,6 +48,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const started: Array<{ close(): Promise<void> }> = [];
   try {
     const oss = await startOssEmulator({
+      ...options.oss,
       credentials,
       bucket: options.bucket,
       dir: options.dir,
@@ -58,7 +63,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       now: options.now,
     });
     started.push(tablestore);
-    const dashscope = await startDashScopeSimulator({ timeScale: options.timeScale, taskSeconds: options.taskSeconds });
+    const dashscope = await startDashScopeSimulator({ ...options.dashscope, timeScale: options.timeScale, taskSeconds: options.taskSeconds });
     started.push(dashscope);
     return {
       credentials,

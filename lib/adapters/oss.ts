@@ -1,0 +1,179 @@
+/**
+ * ObjectStore over the real `ali-oss` SDK, always with signature V4 (SPEC §3: OSS closed V1 to new
+ * accounts and buckets in 2025). The SDK's quirks and the casts its typings need stay in this file.
+ */
+import OSS from 'ali-oss';
+import type { Readable } from 'node:stream';
+import type { ImageInfo } from '../contract/image-check.js';
+import { ObjectStoreError, TransportError } from '../errors.js';
+import { redact } from '../redact.js';
+import type { ObjectHead, ObjectStore, ObjectSummary } from '../core/ports.js';
+import type { CloudCredentials } from './credentials.js';
+
+export interface OssSettings {
+  bucket: string;
+  region: string;
+  /** Override (local emulator, or a custom domain); otherwise `https://<region>.aliyuncs.com`. */
+  endpoint?: string;
+  /** Data requests over the region's internal network (inside Function Compute); URLs stay public. */
+  internal?: boolean;
+  timeoutMs?: number;
+}
+
+type OssError = Error & { code?: string; status?: number; requestId?: string };
+
+const NETWORK_CODES = new Set(['ConnectionTimeoutError', 'ResponseTimeoutError', 'RequestError', 'ResponseError', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+/** One mapping from ali-oss failures to our error families. */
+export function mapOssError(err: unknown, what: string): Error {
+  const e = err as OssError;
+  const status = typeof e?.status === 'number' ? e.status : -1;
+  const code = String(e?.code ?? e?.name ?? 'Unknown');
+  const message = redact(`${what}: ${e?.message ?? String(err)}`);
+  if (status <= 0 || NETWORK_CODES.has(code)) {
+    return new TransportError('oss', message, code !== 'ECONNREFUSED' && code !== 'ConnectionTimeoutError', { cause: err });
+  }
+  return new ObjectStoreError(code, message, status, { cause: err });
+}
+
+const isNotFound = (err: unknown) => {
+  const e = err as OssError;
+  return e?.status === 404 || e?.code === 'NoSuchKey';
+};
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^W\//, '').replace(/"/g, '');
+}
+
+/** OSS `image/info` answers `{"ImageWidth":{"value":"400"}, …}`. */
+export function parseImageInfo(raw: unknown): ImageInfo {
+  const v = (name: string) => (raw as Record<string, { value?: string } | undefined>)?.[name]?.value;
+  const width = Number(v('ImageWidth'));
+  const height = Number(v('ImageHeight'));
+  const orientation = v('Orientation') ?? v('ExifTag.Orientation');
+  return {
+    width: Number.isFinite(width) ? width : 0,
+    height: Number.isFinite(height) ? height : 0,
+    format: (v('Format') ?? '').toLowerCase(),
+    ...(orientation && Number.isFinite(Number(orientation)) ? { orientation: Number(orientation) } : {}),
+  };
+}
+
+export function createObjectStore(settings: OssSettings, credentials: CloudCredentials): ObjectStore {
+  const base = {
+    bucket: settings.bucket,
+    region: settings.region,
+    accessKeyId: credentials.accessKeyId,
+    accessKeySecret: credentials.accessKeySecret,
+    ...(credentials.securityToken
+      ? {
+          stsToken: credentials.securityToken,
+          // FC hands fresh keys in each context and the runtime rebuilds this client when they
+          // change; this only satisfies ali-oss, which warns on every client without it.
+          refreshSTSToken: async () => ({ accessKeyId: credentials.accessKeyId, accessKeySecret: credentials.accessKeySecret, stsToken: credentials.securityToken! }),
+          refreshSTSTokenInterval: 3600_000,
+        }
+      : {}),
+    authorizationV4: true,
+    secure: settings.endpoint ? settings.endpoint.startsWith('https:') : true,
+    timeout: settings.timeoutMs ?? 30_000,
+  };
+  // A loopback emulator by hostname needs path style; an IP endpoint puts the bucket in Host.
+  const local = settings.endpoint ? /^https?:\/\/(localhost|[^/]*\.localhost)(:\d+)?/i.test(settings.endpoint) : false;
+  const data = new OSS({
+    ...base,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : { internal: settings.internal ?? false }),
+    ...(local ? { cname: true } : {}),
+  } as OSS.Options);
+  const signer = settings.endpoint || !settings.internal ? data : new OSS({ ...base } as OSS.Options);
+
+  return {
+    async list(prefix: string): Promise<ObjectSummary[]> {
+      const out: ObjectSummary[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await data.listV2({ prefix, 'max-keys': 1000, ...(token ? { 'continuation-token': token } : {}) } as OSS.ListV2ObjectsQuery, {});
+          for (const o of page.objects ?? []) {
+            out.push({ key: o.name, size: Number(o.size), etag: unquote(o.etag), lastModified: Date.parse(o.lastModified) });
+          }
+          token = page.isTruncated ? (page.nextContinuationToken ?? undefined) : undefined;
+        } while (token);
+      } catch (err) {
+        throw mapOssError(err, `list ${prefix}`);
+      }
+      return out;
+    },
+
+    async head(key: string): Promise<ObjectHead | undefined> {
+      try {
+        const r = await data.head(key);
+        const headers = (r.res as unknown as { headers: Record<string, string> }).headers;
+        return {
+          key,
+          size: Number(headers['content-length'] ?? 0),
+          etag: unquote(headers.etag),
+          lastModified: Date.parse(headers['last-modified'] ?? ''),
+          contentType: headers['content-type'],
+          meta: { ...((r.meta ?? {}) as unknown as Record<string, string>) },
+        };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw mapOssError(err, `head ${key}`);
+      }
+    },
+
+    async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
+      try {
+        const r = await data.get(key, null, { headers: { Range: `bytes=${start}-${end}` } });
+        const content = r.content as Buffer | undefined;
+        // OSS ignores an unsatisfiable range and answers with the whole object: cut it here.
+        if (content && r.res.status === 200 && content.length > end - start + 1) return content.subarray(start, end + 1);
+        return content ?? Buffer.alloc(0);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        if ((err as OssError).status === 416) return Buffer.alloc(0);
+        throw mapOssError(err, `get ${key}`);
+      }
+    },
+
+    async imageInfo(key: string): Promise<ImageInfo> {
+      try {
+        const r = await data.get(key, null, { process: 'image/info' });
+        return parseImageInfo(JSON.parse(Buffer.from(r.content as Buffer).toString('utf8')));
+      } catch (err) {
+        throw mapOssError(err, `image/info ${key}`);
+      }
+    },
+
+    async put(key: string, body: Buffer | Readable, options: { contentType: string; contentLength?: number }): Promise<{ etag: string }> {
+      try {
+        if (Buffer.isBuffer(body)) {
+          // A string here would be read as a file path (storage.md §A.4): only Buffers and streams.
+          const r = await data.put(key, body, { mime: options.contentType, headers: { 'Content-Type': options.contentType } } as OSS.PutObjectOptions);
+          return { etag: unquote((r.res as unknown as { headers: Record<string, string> }).headers.etag) };
+        }
+        const r = await data.putStream(key, body, {
+          mime: options.contentType,
+          ...(options.contentLength !== undefined ? { contentLength: options.contentLength } : {}),
+        } as unknown as OSS.PutStreamOptions);
+        return { etag: unquote((r.res as unknown as { headers: Record<string, string> }).headers.etag) };
+      } catch (err) {
+        throw mapOssError(err, `put ${key}`);
+      }
+    },
+
+    async delete(key: string): Promise<void> {
+      try {
+        await data.delete(key);
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw mapOssError(err, `delete ${key}`);
+      }
+    },
+
+    async presignGet(key: string, ttlSeconds: number, process?: string): Promise<string> {
+      return signer.signatureUrlV4('GET', ttlSeconds, process ? { queries: { 'x-oss-process': process } } : undefined, key);
+    },
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Runs the real handlers the way Function Compute 3.0 does, on one machine: the event as a Buffer,
+ * a context with STS credentials, asynchronous invocation with FC's retry behaviour (3 retries
+ * with backoff by default, then the event is dropped and reported), each invocation under its
+ * timeout, a timer trigger, and the FC 3.0 InvokeFunction HTTP API (so the poller kick goes
+ * through the real `@alicloud/fc20230330` client).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { OssEmulator, TriggerRule } from './oss/index.js';
+import type { CredentialStore } from './credentials.js';
+
+export type FcHandler = (event: Buffer, context: FcInvocationContext) => Promise<unknown>;
+
+export interface FcInvocationContext {
+  requestId: string;
+  credentials: { accessKeyId: string; accessKeySecret: string; securityToken: string };
+  function: { name: string; handler: string; memory: number; timeout: number };
+  region: string;
+  accountId: string;
+}
+
+export interface FcFunctionSpec {
+  name: string;
+  handler: FcHandler;
+  /** Seconds, like s.yaml `timeout`. */
+  timeout: number;
+  memory?: number;
+  /** Async retries after a failed invocation (FC default 3, `maxAsyncRetryAttempts`). */
+  maxAsyncRetryAttempts?: number;
+}
+
+export interface InvocationRecord {
+  requestId: string;
+  fn: string;
+  attempt: number;
+  startedAt: number;
+  endedAt?: number;
+  outcome?: 'ok' | 'error' | 'timeout';
+  error?: string;
+  result?: unknown;
+}
+
+export interface LocalFcOptions {
+  credentials: CredentialStore;
+  region?: string;
+  accountId?: string;
+  /** Backoff before async retry n (1-based), ms. FC uses growing delays; tests shrink them. */
+  retryDelayMs?: (attempt: number) => number;
+  /** Called when an async event exhausts its retries (FC would send it to the failure destination). */
+  onDropped?: (fn: string, event: Buffer, lastError: string) => void;
+}
+
+export class LocalFunctionCompute {
+  readonly records: InvocationRecord[] = [];
+  private readonly functions = new Map<string, FcFunctionSpec>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly unsubscribers: Array<() => void> = [];
+  private server?: http.Server;
+  private closed = false;
+  readonly region: string;
+  readonly accountId: string;
+
+  constructor(private readonly options: LocalFcOptions) {
+    this.region = options.region ?? 'cn-beijing';
+    this.accountId = options.accountId ?? '1234567890123456';
+  }
+
+  register(spec: FcFunctionSpec): void {
+    this.functions.set(spec.name, spec);
+  }
+
+  /** Synchronous invocation: the caller gets the result or the error. */
+  async invoke(name: string, event: Buffer, attempt = 0): Promise<unknown> {
+    const spec = this.spec(name);
+    const sts = this.credentialsFor(name);
+    const context: FcInvocationContext = {
+      requestId: randomUUID(),
+      credentials: sts,
+      function: { name, handler: 'index.handler', memory: spec.memory ?? 512, timeout: spec.timeout },
+      region: this.region,
+      accountId: this.accountId,
+    };
+    const record: InvocationRecord = { requestId: context.requestId, fn: name, attempt, startedAt: Date.now() };
+    this.records.push(record);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        spec.handler(event, context),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new FcTimeoutError(`Function timed out after ${spec.timeout} seconds`)), spec.timeout * 1000);
+        }),
+      ]);
+      Object.assign(record, { outcome: 'ok', result, endedAt: Date.now() });
+      return result;
+    } catch (err) {
+      Object.assign(record, { outcome: err instanceof FcTimeoutError ? 'timeout' : 'error', error: (err as Error)?.message ?? String(err), endedAt: Date.now() });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Asynchronous invocation: queued, retried on failure or timeout, at least once. */
+  invokeAsync(name: string, event: Buffer): void {
+    if (this.closed) return;
+    const spec = this.spec(name);
+    const retries = spec.maxAsyncRetryAttempts ?? 3;
+    const run = (async () => {
+      let lastError = '';
+      for (let attempt = 0; attempt <= retries && !this.closed; attempt++) {
+        if (attempt > 0) await this.delay(this.options.retryDelayMs?.(attempt) ?? 1000 * 2 ** (attempt - 1));
+        if (this.closed) return;
+        try {
+          await this.invoke(name, event, attempt);
+          return;
+        } catch (err) {
+          lastError = (err as Error)?.message ?? String(err);
+        }
+      }
+      if (!this.closed) this.options.onDropped?.(name, event, lastError);
+    })();
+    this.pending.add(run);
+    void run.finally(() => this.pending.delete(run));
+  }
+
+  /** An OSS trigger: created objects matching `rule` invoke `fn` asynchronously. */
+  connectOssTrigger(oss: OssEmulator, rule: TriggerRule, fn: string): void {
+    this.unsubscribers.push(oss.onObjectCreated(rule, (event) => this.invokeAsync(fn, Buffer.from(JSON.stringify(event)))));
+  }
+
+  /** A timer trigger firing every `everyMs` (asynchronously, like FC's timer). */
+  startTimer(fn: string, everyMs: number, payload = 'timer'): void {
+    const fire = () => {
+      const event = { triggerTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload };
+      this.invokeAsync(fn, Buffer.from(JSON.stringify(event)));
+    };
+    const timer = setInterval(fire, everyMs);
+    this.timers.add(timer);
+  }
+
+  /**
+   * The FC 3.0 InvokeFunction API on loopback: `POST /2023-03-30/functions/{name}/invocations`.
+   * It checks that the request is signed by a known access key, not the whole ACS3 signature.
+   */
+  async serveApi(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      const m = /^\/2023-03-30\/functions\/([^/?]+)\/invocations/.exec(req.url ?? '');
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+          res.writeHead(status, { 'content-type': 'application/json', 'x-fc-request-id': randomUUID(), ...headers });
+          res.end(JSON.stringify(body));
+        };
+        const auth = String(req.headers.authorization ?? '');
+        const keyId = /Credential=([^,\s]+)/.exec(auth)?.[1];
+        if (!keyId || !this.options.credentials.get(keyId)) return reply(403, { code: 'InvalidAccessKeyId', message: 'The access key id is not known.' });
+        if (!m || req.method !== 'POST') return reply(404, { code: 'NotFound', message: 'unknown API path' });
+        const name = decodeURIComponent(m[1]!);
+        if (!this.functions.has(name)) return reply(404, { code: 'FunctionNotFound', message: `function ${name} does not exist` });
+        const event = Buffer.concat(chunks);
+        if (String(req.headers['x-fc-invocation-type'] ?? '').toLowerCase() === 'async') {
+          this.invokeAsync(name, event);
+          return reply(202, {});
+        }
+        this.invoke(name, event).then(
+          (result) => reply(200, result ?? null),
+          (err: unknown) => reply(200, { errorMessage: (err as Error)?.message }, { 'x-fc-error-type': 'UnhandledInvocationError' }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Resolves when no asynchronous invocation is queued or running. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  get busy(): number {
+    return this.pending.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const wake of [...this.wakeups]) wake();
+    for (const u of this.unsubscribers) u();
+    await Promise.allSettled([...this.pending]);
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    }
+  }
+
+  private readonly sts = new Map<string, FcInvocationContext['credentials'] & { renewAt: number }>();
+
+  /** Like FC, one role session per function, renewed well before it expires (36 h). */
+  private credentialsFor(name: string): FcInvocationContext['credentials'] {
+    const cached = this.sts.get(name);
+    if (cached && cached.renewAt > Date.now()) return { accessKeyId: cached.accessKeyId, accessKeySecret: cached.accessKeySecret, securityToken: cached.securityToken };
+    const fresh = this.options.credentials.issueStsToken();
+    this.sts.set(name, { ...fresh, renewAt: Date.now() + 3600_000 });
+    return fresh;
+  }
+
+  private spec(name: string): FcFunctionSpec {
+    const spec = this.functions.get(name);
+    if (!spec) throw new Error(`no function named ${name}`);
+    return spec;
+  }
+
+  private readonly wakeups = new Set<() => void>();
+
+  /** A retry delay that close() cuts short, so closing never waits for a backoff. */
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.timers.delete(t);
+        this.wakeups.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.timers.add(t);
+      this.wakeups.add(done);
+    });
+  }
+}
+
+export class FcTimeoutError extends Error {
+  override readonly name = 'FcTimeoutError';
+}

@@ -1,0 +1,92 @@
+/**
+ * The whole pipeline on one machine: the loopback stand-ins, and the real `submit` and `poller`
+ * handlers run by LocalFunctionCompute exactly as Function Compute would run them (Buffer events,
+ * STS credentials in the context, async retries, the timer, the FC API for kicks). This powers
+ * `sketchflow local` and every end-to-end test.
+ */
+import { createSubmitHandler } from '../../functions/submit/index.js';
+import { createPollerHandler } from '../../functions/poller/index.js';
+import { loadConfig, type Config } from '../config.js';
+import type { LogSink } from '../log.js';
+import type { Checkpoint } from '../core/deps.js';
+import { ensureTable } from '../adapters/tablestore.js';
+import { LocalFunctionCompute, type FcHandler } from './fc.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack.js';
+
+export const SUBMIT_FUNCTION = 'sketchflow-submit';
+export const POLLER_FUNCTION = 'sketchflow-poller';
+
+export interface LocalPipelineOptions extends LocalStackOptions {
+  /** SPEC §6 settings (the endpoints and keys of the stand-ins are filled in over them). */
+  env?: Record<string, string | undefined>;
+  /** Real ms between timer firings (FC: one minute). */
+  timerEveryMs?: number;
+  /** Start the timer (default true). */
+  timer?: boolean;
+  /** Async retry delays (FC backs off for seconds; tests shrink it). */
+  retryDelayMs?: (attempt: number) => number;
+  /** Function timeouts in seconds (s.yaml `timeout`). */
+  submitTimeout?: number;
+  pollerTimeout?: number;
+  logSink?: LogSink;
+  checkpoint?: Checkpoint;
+  /** Use the real DashScope instead of the simulator. */
+  realDashScope?: { apiKey: string; baseUrl?: string };
+  /** Load handlers from built bundles instead of the sources (deploy conformance). */
+  handlers?: { submit: FcHandler; poller: FcHandler };
+  onDropped?: (fn: string, event: Buffer, lastError: string) => void;
+}
+
+export interface LocalPipeline {
+  stack: LocalStack;
+  fc: LocalFunctionCompute;
+  env: Record<string, string>;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
+  const stack = await startLocalStack(options);
+  const fc = new LocalFunctionCompute({ credentials: stack.credentials, retryDelayMs: options.retryDelayMs, onDropped: options.onDropped });
+  try {
+    const fcEndpoint = await fc.serveApi();
+    const described = stack.describe();
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
+    Object.assign(env, {
+      DASHSCOPE_API_KEY: options.realDashScope?.apiKey ?? described.dashscope.apiKey,
+      DASHSCOPE_BASE_URL: options.realDashScope ? (options.realDashScope.baseUrl ?? 'https://dashscope.aliyuncs.com/api/v1') : described.dashscope.baseUrl,
+      OSS_BUCKET: described.oss.bucket,
+      OSS_REGION: described.oss.region,
+      OSS_ENDPOINT: described.oss.endpoint,
+      TABLESTORE_ENDPOINT: described.tablestore.endpoint,
+      TABLESTORE_INSTANCE: described.tablestore.instance,
+      POLLER_FUNCTION_NAME: POLLER_FUNCTION,
+      FC_ENDPOINT: fcEndpoint,
+    });
+    const config = loadConfig(env);
+    await ensureTable(config.tablestore, { accessKeyId: described.tablestore.accessKeyId, accessKeySecret: described.tablestore.accessKeySecret });
+    const runtimeOptions = { env, logSink: options.logSink, checkpoint: options.checkpoint };
+    const submit = options.handlers?.submit ?? (createSubmitHandler(runtimeOptions) as FcHandler);
+    const poller = options.handlers?.poller ?? (createPollerHandler(runtimeOptions) as FcHandler);
+    fc.register({ name: SUBMIT_FUNCTION, handler: submit, timeout: options.submitTimeout ?? 60 });
+    fc.register({ name: POLLER_FUNCTION, handler: poller, timeout: options.pollerTimeout ?? Math.ceil(config.pollBudgetMs / 1000) + 10 });
+    // The same events the deployed triggers subscribe to (s.yaml), on the watched prefix.
+    fc.connectOssTrigger(stack.oss, { prefix: config.sketchPrefix, events: ['ObjectCreated:PutObject', 'ObjectCreated:PostObject', 'ObjectCreated:CompleteMultipartUpload'] }, SUBMIT_FUNCTION);
+    if (options.timer !== false) fc.startTimer(POLLER_FUNCTION, options.timerEveryMs ?? 60_000);
+    return {
+      stack,
+      fc,
+      env,
+      config,
+      close: async () => {
+        await fc.close();
+        await stack.close();
+      },
+    };
+  } catch (err) {
+    await fc.close();
+    await stack.close();
+    throw err;
+  }
+}
