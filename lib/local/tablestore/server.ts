@@ -103,7 +103,7 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
     }
   }
 
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
@@ -123,4 +123,10 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
     });
     req.on('error', () => req.socket.destroy());
   });
+  // Node's global agent keeps idle sockets 5 s, exactly the server default: a request sent as the
+  // server drops the socket fails with "socket hang up", and the SDK never retries writes. Idle
+  // longer than any client so the client always closes first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
