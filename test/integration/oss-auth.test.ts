@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialStore } from '../../lib/local/credentials.js';
 import { startOssEmulator, type OssEmulator } from '../../lib/local/oss/index.js';
-import { ossClient, ossError } from './oss-client.js';
+import { headersOf, ossClient, ossError } from './oss-client.js';
 
 let emu: OssEmulator;
 let clock = Date.now();
@@ -59,6 +59,19 @@ describe('signed requests', () => {
     clock = Date.now() + 20 * 60_000;
     try {
       expect(await ossError(ossClient(emu).get('auth/cat.png'))).toMatchObject({ code: 'RequestTimeTooSkewed', status: 403 });
+    } finally {
+      clock = Date.now();
+    }
+  });
+
+  it('stamps Last-Modified from the injected clock', async () => {
+    // ali-oss signs with the real time, so stay within the 15-minute skew.
+    clock = Math.floor(Date.now() / 1000) * 1000 - 600_000;
+    try {
+      const c = ossClient(emu);
+      await c.put('auth/stamped.txt', Buffer.from('t'));
+      expect(emu.peek('auth/stamped.txt')?.lastModified).toBe(clock);
+      expect(headersOf(await c.head('auth/stamped.txt'))).toMatchObject({ 'last-modified': new Date(clock).toUTCString() });
     } finally {
       clock = Date.now();
     }

@@ -130,10 +130,12 @@ describe('objects', () => {
       await c().put(key, body);
       expect((await c().get(key)).content.equals(body), key).toBe(true);
       expect((await c().head(key)).status).toBe(200);
-      const url = await c().signatureUrlV4('GET', 60, undefined, key);
-      const res = await fetch(url);
-      expect(res.status, `${key}: ${await res.clone().text()}`).toBe(200);
-      expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true);
+      for (const mode of ['ip', 'path', 'cname'] as const) {
+        const url = await ossClient(emu, { mode }).signatureUrlV4('GET', 60, undefined, key);
+        const res = await fetch(url);
+        expect(res.status, `${mode} ${key}: ${await res.clone().text()}`).toBe(200);
+        expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true);
+      }
       await c().copy(`${key}.copy`, key);
       expect(emu.peek(`${key}.copy`)?.body.equals(body), `${key} copy`).toBe(true);
     }
@@ -152,6 +154,7 @@ describe('objects', () => {
   it('answers NoSuchBucket for an unknown bucket', async () => {
     const err = await ossError(ossClient(emu, { bucket: 'no-such-bucket' }).get('x.txt'));
     expect(err).toMatchObject({ code: 'NoSuchBucket', status: 404 });
+    expect(emu.records.at(-1)).toMatchObject({ action: 'oss:GetObject', bucket: 'no-such-bucket', status: 404 });
   });
 
   it('serves more buckets made with createBucket, copying between them', async () => {

@@ -3,7 +3,7 @@
  * function uses), rule matching, and delivery after the HTTP response.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OssEventSchema, candidateObjectKeys, type OssEventRecord } from '../../lib/events/oss.js';
+import { CREATED_EVENT_NAMES, OssEventSchema, candidateObjectKeys, type OssEventRecord } from '../../lib/events/oss.js';
 import { startOssEmulator, type OssEmulator, type TriggerRule } from '../../lib/local/oss/index.js';
 import { headersOf, meta, ossClient, waitFor } from './oss-client.js';
 
@@ -112,6 +112,17 @@ describe('rules and delivery', () => {
       'ObjectCreated:PutObject rules/sketches/e.png',
     ]);
     expect(puts.got.map((e) => e.oss.object.key)).toEqual(['rules/sketches/a.png', 'rules/sketches/b.PNG', 'rules/other/c.png', 'rules/sketches/e.png']);
+  });
+
+  it("the seeding helper can stand in for the other created events sketchflow subscribes to", async () => {
+    const { got, off } = collect({ prefix: 'seed/', events: [...CREATED_EVENT_NAMES] });
+    emu.putObject('seed/a.png', 'a', { eventName: 'ObjectCreated:CompleteMultipartUpload' });
+    emu.putObject('seed/b.png', 'b', { eventName: 'ObjectCreated:PostObject', meta: { prompt: 'hi' } });
+    emu.putObject('seed/c.png', 'c', { eventName: 'ObjectCreated:CopyObject' });
+    await emu.settled();
+    off();
+    expect(got.map((e) => e.eventName)).toEqual(['ObjectCreated:CompleteMultipartUpload', 'ObjectCreated:PostObject']);
+    expect(got[1]!.oss.object.objectMeta?.userMeta).toEqual({ 'x-oss-meta-prompt': 'hi' });
   });
 
   it('delivers after the HTTP response, never inside it', async () => {

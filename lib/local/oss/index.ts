@@ -84,8 +84,15 @@ export interface OssEmulator {
   peek(key: string, bucket?: string): PeekedObject | undefined;
   /** Keys with the prefix, in OSS list order. */
   keys(prefix?: string, bucket?: string): string[];
-  /** Store an object directly (seeding); fires ObjectCreated:PutObject triggers like an upload. */
-  putObject(key: string, body: Buffer | string, options?: { contentType?: string; meta?: Record<string, string>; bucket?: string }): { etag: string };
+  /**
+   * Store an object directly (seeding); fires triggers like an upload, as `eventName`
+   * (default 'ObjectCreated:PutObject'; e.g. 'ObjectCreated:CompleteMultipartUpload' to simulate one).
+   */
+  putObject(
+    key: string,
+    body: Buffer | string,
+    options?: { contentType?: string; meta?: Record<string, string>; bucket?: string; eventName?: string },
+  ): { etag: string };
   /** Resolves once queued trigger deliveries are handed out and no watched file is settling. */
   settled(): Promise<void>;
 }

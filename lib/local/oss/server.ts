@@ -150,7 +150,11 @@ export class OssEmulatorServer implements OssEmulator {
       .map((e) => e.key);
   }
 
-  putObject(key: string, body: Buffer | string, options: { contentType?: string; meta?: Record<string, string>; bucket?: string } = {}): { etag: string } {
+  putObject(
+    key: string,
+    body: Buffer | string,
+    options: { contentType?: string; meta?: Record<string, string>; bucket?: string; eventName?: string } = {},
+  ): { etag: string } {
     const bucket = options.bucket ?? this.bucket;
     const data = typeof body === 'string' ? Buffer.from(body) : body;
     const userMeta: Record<string, string> = {};
@@ -161,7 +165,8 @@ export class OssEmulatorServer implements OssEmulator {
       headers: {},
       lastModified: this.now(),
     });
-    this.hub.emit({ eventName: 'ObjectCreated:PutObject', bucket, key, record, previousSize: previous?.size, requestId: requestId(), sourceIp: '127.0.0.1' });
+    const eventName = options.eventName ?? 'ObjectCreated:PutObject';
+    this.hub.emit({ eventName, bucket, key, record, previousSize: previous?.size, requestId: requestId(), sourceIp: '127.0.0.1' });
     return { etag: quoteEtag(record.etag) };
   }
 
@@ -222,20 +227,20 @@ export class OssEmulatorServer implements OssEmulator {
       const body = await this.readBody(req);
       const { rawPath, query } = splitUrl(req.url ?? '/');
       const addressing = resolveAddressing(headers.host, rawPath, [...this.buckets.keys()], this.bucket);
-      if (addressing.explicitBucket !== undefined) hostBucket = addressing.explicitBucket;
-      if (addressing.explicitBucket !== undefined && !this.buckets.has(addressing.explicitBucket)) {
-        throw E.noSuchBucket(addressing.explicitBucket);
-      }
+      const unknownBucket = addressing.explicitBucket !== undefined && !this.buckets.has(addressing.explicitBucket);
 
       let auth: AuthResult | undefined;
       let authError: unknown;
-      try {
-        auth = authenticate(
-          { method, headers, query, candidates: addressing.candidates },
-          { credentials: this.credentials, region: this.standardRegion, now: this.now, allowV1: this.options.allowV1 ?? false },
-        );
-      } catch (err) {
-        authError = err;
+      // OSS answers NoSuchBucket before looking at the signature.
+      if (!unknownBucket) {
+        try {
+          auth = authenticate(
+            { method, headers, query, candidates: addressing.candidates },
+            { credentials: this.credentials, region: this.standardRegion, now: this.now, allowV1: this.options.allowV1 ?? false },
+          );
+        } catch (err) {
+          authError = err;
+        }
       }
       const target = auth?.target ?? addressing.candidates[0]!;
       hostBucket = target.bucket;
@@ -254,6 +259,7 @@ export class OssEmulatorServer implements OssEmulator {
         at,
       }));
       this.records.push(...records);
+      if (unknownBucket) throw E.noSuchBucket(target.bucket);
       if (authError) throw authError;
 
       const fault = this.faults.take(op.actions.map((a) => a.action));
@@ -285,6 +291,11 @@ export class OssEmulatorServer implements OssEmulator {
       };
       await op.run(ctx);
     } catch (err) {
+      if (records.length === 0) {
+        // Refused before it could be routed (malformed URL, body too large): still a request seen.
+        records = [{ action: 'oss:Unknown', bucket: hostBucket, method, status: 0, presigned: false, at: this.now() }];
+        this.records.push(...records);
+      }
       const ossError = err instanceof OssError ? err : E.internal(err instanceof Error ? err.message : String(err));
       if (!(err instanceof OssError)) process.stderr.write(`oss emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       this.sendError(res, method, id, ossError, `${hostBucket}.${this.region}.aliyuncs.com`);
