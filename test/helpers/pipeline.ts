@@ -20,8 +20,10 @@ export interface TestPipeline extends LocalPipeline {
   put(key: string, body: Buffer | string, meta?: Record<string, string>): Promise<void>;
   manifest(jobKey: string): Manifest | undefined;
   waitForManifest(jobKey: string, timeoutMs?: number): Promise<Manifest>;
-  /** Waits until every async invocation is done and no task is in flight or queued. */
-  settle(timeoutMs?: number): Promise<void>;
+  /** Polls `check` until it returns a value (not undefined/false). */
+  waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
+  /** DashScope tasks created for a sketch key (accepted creates). */
+  submissions(sketchKey: string): number;
   logRecords(): Array<Record<string, unknown>>;
 }
 
@@ -70,16 +72,16 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
         await new Promise((r) => setTimeout(r, 25));
       }
     },
-    async settle(timeoutMs = 15_000) {
+    async waitFor(what, check, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        await p.fc.idle();
-        const slots = p.stack.tablestore.tableNames().length ? p.stack.dashscope.records : undefined;
-        void slots;
-        if (p.fc.busy === 0) return;
-        if (Date.now() > deadline) throw new Error('pipeline did not settle');
+        const value = await check();
+        if (value !== undefined && value !== false) return value as never;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.slice(-30).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 25));
       }
     },
+    submissions: (sketchKey) => p.stack.dashscope.records.submissionsFor(`/${sketchKey}`).length,
     logRecords: () => logs.map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
