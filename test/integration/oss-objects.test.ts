@@ -144,6 +144,31 @@ describe('objects', () => {
     expect(emu.keys('odd/')).toEqual(listed);
   });
 
+  it('does multipart uploads, with the CompleteMultipartUpload event and OSS-style ETag', async () => {
+    const events: string[] = [];
+    const off = emu.onObjectCreated({ prefix: 'mp/' }, (e) => events.push((e.events[0] as { eventName: string }).eventName));
+    const data = Buffer.alloc(250 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    const r = await c().multipartUpload('mp/big.bin', data, { partSize: 100 * 1024, meta: meta({ kind: 'big' }) });
+    expect(r.res.status).toBe(200);
+    const stored = emu.peek('mp/big.bin')!;
+    expect(stored.body.equals(data)).toBe(true);
+    expect(stored.meta).toEqual({ kind: 'big' });
+    const partMd5s = [0, 1, 2].map((i) => createHash('md5').update(data.subarray(i * 102400, (i + 1) * 102400)).digest());
+    expect(stored.etag).toBe(`"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex').toUpperCase()}-3"`);
+    expect((await c().get('mp/big.bin', { headers: { Range: 'bytes=102400-102402' } })).content).toEqual(data.subarray(102400, 102403));
+
+    const init = await c().initMultipartUpload('mp/aborted.bin');
+    await c().uploadPart('mp/aborted.bin', init.uploadId, 1, Buffer.from('x') as never, 0, 1);
+    expect((await c().listParts('mp/aborted.bin', init.uploadId, {} as never, {})).parts).toMatchObject({ PartNumber: '1', Size: '1' });
+    await c().abortMultipartUpload('mp/aborted.bin', init.uploadId);
+    expect(await ossError(c().abortMultipartUpload('mp/aborted.bin', init.uploadId))).toMatchObject({ code: 'NoSuchUpload', status: 404 });
+    expect(emu.peek('mp/aborted.bin')).toBeUndefined();
+    await emu.settled();
+    off();
+    expect(events).toEqual(['ObjectCreated:CompleteMultipartUpload']);
+  });
+
   it('deletes many at once', async () => {
     for (const k of ['multi/a.txt', 'multi/b&c.txt', 'multi/d.txt']) await c().put(k, Buffer.from(k));
     const r = await c().deleteMulti(['multi/a.txt', 'multi/b&c.txt', 'multi/nope.txt']);

@@ -28,7 +28,7 @@ export function writeInfoFrom(ctx: OpContext, key: string): WriteInfo {
   return { contentType: ctx.headers['content-type'] || mimeTypeFor(key), userMeta, headers, lastModified: ctx.env.now() };
 }
 
-function checkContentMd5(ctx: OpContext): void {
+export function checkContentMd5(ctx: OpContext): void {
   const md5 = ctx.headers['content-md5'];
   if (md5 === undefined) return;
   const given = Buffer.from(md5, 'base64');
@@ -50,8 +50,9 @@ export function objectHeaders(record: ObjectRecord): Record<string, string | num
     'Accept-Ranges': 'bytes',
     'x-oss-object-type': 'Normal',
     'x-oss-storage-class': 'Standard',
-    'Content-MD5': Buffer.from(record.etag, 'hex').toString('base64'),
   };
+  // A multipart object's ETag is not an MD5, so it has no Content-MD5.
+  if (/^[0-9A-F]{32}$/.test(record.etag)) h['Content-MD5'] = Buffer.from(record.etag, 'hex').toString('base64');
   for (const [k, v] of Object.entries(record.headers)) h[k] = headerOut(v);
   for (const [k, v] of Object.entries(record.userMeta)) h[`x-oss-meta-${k}`] = headerOut(v);
   return h;

@@ -6,6 +6,7 @@ import type { OpContext } from './context.js';
 import { E } from './errors.js';
 import { deleteMultipleObjects, getBucketInfo, getBucketLocation, listObjects, listObjectsV2 } from './ops-bucket.js';
 import { copyObject, deleteObject, getObject, getObjectMeta, headObject, parseCopySource, putObject } from './ops-object.js';
+import { MULTIPART_ACTIONS, MultipartUploads } from './ops-multipart.js';
 import { hasQuery, queryValue, type QueryParam, type Target } from './request-url.js';
 
 export interface RouteAction {
@@ -29,15 +30,21 @@ const unsupported = (name: string, action: string, target: Target): Route => ({
   },
 });
 
-export function route(method: string, target: Target, query: QueryParam[], headers: Record<string, string>): Route {
+export function route(method: string, target: Target, query: QueryParam[], headers: Record<string, string>, multipart: MultipartUploads): Route {
   const { bucket, key } = target;
   const one = (name: string, action: string, run: Route['run']): Route => ({ name, actions: [{ action, bucket, key: key || undefined }], run });
+
+  const mp = MultipartUploads.kind(method, key, query);
+  if (mp) {
+    const [name, action] = MULTIPART_ACTIONS[mp];
+    return one(name, action, (ctx) => multipart[mp](ctx));
+  }
 
   if (key === '') {
     if (method === 'GET') {
       if (hasQuery(query, 'location')) return one('GetBucketLocation', 'oss:GetBucketLocation', getBucketLocation);
       if (hasQuery(query, 'bucketInfo')) return one('GetBucketInfo', 'oss:GetBucketInfo', getBucketInfo);
-      for (const sub of ['acl', 'cors', 'lifecycle', 'logging', 'website', 'referer', 'policy', 'versioning', 'tagging', 'uploads', 'stat']) {
+      for (const sub of ['acl', 'cors', 'lifecycle', 'logging', 'website', 'referer', 'policy', 'versioning', 'tagging', 'stat']) {
         if (hasQuery(query, sub)) return unsupported(`GetBucket ?${sub}`, `oss:GetBucket${sub[0]!.toUpperCase()}${sub.slice(1)}`, target);
       }
       if (queryValue(query, 'list-type') === '2') return one('ListObjectsV2', 'oss:ListObjects', listObjectsV2);
@@ -54,7 +61,7 @@ export function route(method: string, target: Target, query: QueryParam[], heade
 
   switch (method) {
     case 'GET':
-      for (const sub of ['acl', 'tagging', 'symlink', 'uploadId']) {
+      for (const sub of ['acl', 'tagging', 'symlink']) {
         if (hasQuery(query, sub)) return unsupported(`GetObject ?${sub}`, 'oss:GetObject', target);
       }
       return one('GetObject', 'oss:GetObject', getObject);
@@ -62,7 +69,7 @@ export function route(method: string, target: Target, query: QueryParam[], heade
       if (hasQuery(query, 'objectMeta')) return one('GetObjectMeta', 'oss:GetObject', getObjectMeta);
       return one('HeadObject', 'oss:GetObject', headObject);
     case 'PUT': {
-      for (const sub of ['acl', 'tagging', 'symlink', 'uploadId', 'partNumber']) {
+      for (const sub of ['acl', 'tagging', 'symlink']) {
         if (hasQuery(query, sub)) return unsupported(`PutObject ?${sub}`, 'oss:PutObject', target);
       }
       const copySource = headers['x-oss-copy-source'];
@@ -79,11 +86,9 @@ export function route(method: string, target: Target, query: QueryParam[], heade
       return one('PutObject', 'oss:PutObject', putObject);
     }
     case 'DELETE':
-      if (hasQuery(query, 'uploadId')) return unsupported('AbortMultipartUpload', 'oss:AbortMultipartUpload', target);
       if (hasQuery(query, 'tagging')) return unsupported('DeleteObjectTagging', 'oss:DeleteObjectTagging', target);
       return one('DeleteObject', 'oss:DeleteObject', deleteObject);
     case 'POST':
-      if (hasQuery(query, 'uploads') || hasQuery(query, 'uploadId')) return unsupported('Multipart upload', 'oss:PutObject', target);
       if (hasQuery(query, 'append')) return unsupported('AppendObject', 'oss:PutObject', target);
       if (hasQuery(query, 'restore')) return unsupported('RestoreObject', 'oss:RestoreObject', target);
       return unsupported(`POST ${hasQuery(query, 'x-oss-process') ? 'x-oss-process (save as)' : 'object'}`, 'oss:PostProcessTask', target);

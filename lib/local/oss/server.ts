@@ -17,6 +17,7 @@ import type { OssEmulator, OssEmulatorOptions, OssRequestRecord, PeekedObject, T
 import { mimeTypeFor } from './mime.js';
 import { quoteEtag } from './ops-object.js';
 import { resolveAddressing, splitUrl, queryValue } from './request-url.js';
+import { MultipartUploads } from './ops-multipart.js';
 import { route, type Route } from './routes.js';
 import { DiskStore } from './store-disk.js';
 import { MemoryStore } from './store-memory.js';
@@ -46,6 +47,7 @@ export class OssEmulatorServer implements OssEmulator {
   private readonly buckets = new Map<string, { store: BucketStore; created: number }>();
   private readonly hub: TriggerHub;
   private readonly faults = new FaultQueue();
+  private readonly multipart = new MultipartUploads();
   private readonly watcher?: DirWatcher;
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
@@ -244,7 +246,7 @@ export class OssEmulatorServer implements OssEmulator {
       }
       const target = auth?.target ?? addressing.candidates[0]!;
       hostBucket = target.bucket;
-      const op: Route = route(method, target, query, headers);
+      const op: Route = route(method, target, query, headers, this.multipart);
       const at = this.now();
       const process = queryValue(query, 'x-oss-process');
       records = op.actions.map((a) => ({

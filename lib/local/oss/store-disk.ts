@@ -137,7 +137,7 @@ export class DiskStore implements BucketStore {
     if (isFolderKey(key)) return { record: strip(meta)!, body: Buffer.alloc(0) };
     try {
       const body = fs.readFileSync(keyToPath(this.root, key));
-      if (md5Hex(body) === meta.etag) return { record: strip(meta)!, body };
+      if (body.length === meta.size) return { record: strip(meta)!, body };
     } catch {
       return undefined;
     }
@@ -156,13 +156,13 @@ export class DiskStore implements BucketStore {
       const st = this.stat(dir);
       if (st && !st.isDirectory()) throw unstorable(key, `'${pathToKey(this.root, dir)}' is a file, so it cannot also be a folder`);
     }
-    const etag = md5Hex(body);
+    const { etag = md5Hex(body), ...rest } = info;
     if (isFolderKey(key)) {
       if (body.length > 0) throw unstorable(key, 'a folder marker (key ending in "/") must be empty');
       const st = this.stat(target);
       if (st && !st.isDirectory()) throw unstorable(key, `'${key.slice(0, -1)}' is a file, so it cannot also be a folder`);
       fs.mkdirSync(target, { recursive: true });
-      const meta: DiskMeta = { key, etag: EMPTY_MD5, size: 0, ...info, fileSize: 0, mtimeMs: 0, announcedEtag: EMPTY_MD5 };
+      const meta: DiskMeta = { key, etag: EMPTY_MD5, size: 0, ...rest, fileSize: 0, mtimeMs: 0, announcedEtag: EMPTY_MD5 };
       this.saveMeta(meta);
       return { record: strip(meta)!, previous };
     }
@@ -174,7 +174,7 @@ export class DiskStore implements BucketStore {
     fs.renameSync(tmp, target);
     const after = fs.statSync(target);
     // The emulator announces its own writes itself, so the watcher's baseline is this version.
-    const meta: DiskMeta = { key, etag, size: body.length, ...info, fileSize: after.size, mtimeMs: after.mtimeMs, announcedEtag: etag };
+    const meta: DiskMeta = { key, etag, size: body.length, ...rest, fileSize: after.size, mtimeMs: after.mtimeMs, announcedEtag: etag };
     this.saveMeta(meta);
     return { record: strip(meta)!, previous };
   }

@@ -14,7 +14,8 @@ export class MemoryStore implements BucketStore {
 
   write(key: string, body: Buffer, info: WriteInfo): { record: ObjectRecord; previous?: ObjectRecord } {
     const previous = this.objects.get(key)?.record;
-    const record: ObjectRecord = { etag: md5Hex(body), size: body.length, ...info };
+    const { etag = md5Hex(body), ...rest } = info;
+    const record: ObjectRecord = { etag, size: body.length, ...rest };
     // Copy the bytes: callers may reuse their buffer.
     this.objects.set(key, { record, body: Buffer.from(body) });
     return { record, previous };

@@ -18,6 +18,8 @@ export interface ObjectRecord {
 }
 
 export interface WriteInfo {
+  /** Set for multipart uploads, whose ETag is not the MD5 of the body (`<hex>-<parts>`). */
+  etag?: string;
   contentType: string;
   userMeta: Record<string, string>;
   headers: Record<string, string>;
