@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
-import { body, client, crossSketch, startSketchServer, type SketchServer } from './dashscope-helpers.js';
+import { body, client, crossSketch, finish, FROZEN, startSketchServer, type SketchServer } from './dashscope-helpers.js';
 
 describe('DashScope simulator: injected faults', () => {
   let sim: DashScopeSimulator;
@@ -17,7 +17,8 @@ describe('DashScope simulator: injected faults', () => {
     sketches = await startSketchServer();
     sketches.put('/s.png', await crossSketch());
     url = sketches.url('/s.png');
-    sim = await startDashScopeSimulator({ timeScale: 0.005, submitsPerSecond: 1000, queriesPerSecond: 1000 });
+    // Time moves only by advance() (see finish()), so task states never race the test.
+    sim = await startDashScopeSimulator({ timeScale: FROZEN, submitsPerSecond: 1000, queriesPerSecond: 1000 });
   });
 
   afterEach(() => sim.clearFaults());
@@ -56,7 +57,7 @@ describe('DashScope simulator: injected faults', () => {
     const api = client(sim);
     sim.failTask('DataInspectionFailed');
     const next = await api.create(body(url, { n: 2 }));
-    const done = await api.wait(next.body.output.task_id);
+    const done = await finish(sim, api, next.body.output.task_id);
     expect(done.body.output).toMatchObject({
       task_status: 'FAILED',
       code: 'DataInspectionFailed',
@@ -68,8 +69,8 @@ describe('DashScope simulator: injected faults', () => {
     const first = await api.create(body(url));
     const second = await api.create(body(url));
     expect(sim.failTask('InternalError.Timeout', { taskId: second.body.output.task_id })).toBe(true);
-    expect((await api.wait(first.body.output.task_id)).body.output.task_status).toBe('SUCCEEDED');
-    const failed = await api.wait(second.body.output.task_id);
+    expect((await finish(sim, api, first.body.output.task_id)).body.output.task_status).toBe('SUCCEEDED');
+    const failed = await finish(sim, api, second.body.output.task_id);
     expect(failed.body.output).toMatchObject({ task_status: 'FAILED', code: 'InternalError.Timeout', message: expect.stringMatching(/internal timeout/) });
     expect(sim.failTask('InternalError', { taskId: 'no-such-task' })).toBe(false);
   });
@@ -79,7 +80,7 @@ describe('DashScope simulator: injected faults', () => {
     const billed = sim.records.imageCount;
     sim.partialFailure(1);
     const created = await api.create(body(url, { n: 3 }));
-    const done = await api.wait(created.body.output.task_id);
+    const done = await finish(sim, api, created.body.output.task_id);
     const out = done.body.output;
     expect(out.task_status).toBe('SUCCEEDED');
     expect(out.results).toHaveLength(3);
@@ -90,7 +91,7 @@ describe('DashScope simulator: injected faults', () => {
     expect(sim.records.imageCount - billed).toBe(2);
     // All images failing is a FAILED task.
     sim.partialFailure(2, { code: 'DataInspectionFailed' });
-    const all = await api.wait((await api.create(body(url, { n: 2 }))).body.output.task_id);
+    const all = await finish(sim, api, (await api.create(body(url, { n: 2 }))).body.output.task_id);
     expect(all.body.output).toMatchObject({ task_status: 'FAILED', code: 'DataInspectionFailed' });
   });
 
@@ -101,7 +102,7 @@ describe('DashScope simulator: injected faults', () => {
     expect(sim.loseTask(a)).toBe(true);
     expect((await api.query(a)).body.output).toEqual({ task_id: a, task_status: 'UNKNOWN' });
     expect((await api.query(b)).body.output.task_status).toBe('RUNNING');
-    await api.wait(b);
+    await finish(sim, api, b);
 
     sim.loseTask();
     const c = (await api.create(body(url))).body.output.task_id; // runs at once: lost at once
@@ -145,7 +146,7 @@ describe('DashScope simulator: injected faults', () => {
     sim.resetNext('query', 2);
     await expect(api.query(id)).rejects.toThrow();
     await expect(api.query(id)).rejects.toThrow();
-    const done = await api.wait(id);
+    const done = await finish(sim, api, id);
     sim.resetNext('result');
     await expect(fetch(done.body.output.results[0].url)).rejects.toThrow();
     expect((await fetch(done.body.output.results[0].url)).status).toBe(200);
@@ -172,7 +173,7 @@ describe('DashScope simulator: injected faults', () => {
     const failed = await api.create(body(url));
     expect(failed.status).toBe(503);
     expect(failed.body).toEqual({ code: 'ModelUnavailable', message: expect.any(String), request_id: expect.any(String) });
-    const partial = await api.wait((await api.create(body(url, { n: 2 }))).body.output.task_id);
+    const partial = await finish(sim, api, (await api.create(body(url, { n: 2 }))).body.output.task_id);
     expect(partial.body.usage.image_count).toBe(1);
 
     const bad = await post('faults', { type: 'explode' });
@@ -183,10 +184,10 @@ describe('DashScope simulator: injected faults', () => {
     expect((await api.query(id)).body.output.task_status).toBe('UNKNOWN');
 
     const before = sim.now();
-    const adv = await (await post('advance', { ms: 3_600_000 })).json();
+    const adv = (await (await post('advance', { ms: 3_600_000 })).json()) as { now: number };
     expect(adv.now).toBeGreaterThanOrEqual(before + 3_600_000);
 
-    const records = await (await fetch(`${sim.origin}/__admin/records`)).json();
+    const records = (await (await fetch(`${sim.origin}/__admin/records`)).json()) as { creates: unknown[] };
     expect(records.creates.length).toBe(sim.records.creates.length);
     expect(records).toHaveProperty('busy');
     expect(records).toHaveProperty('maxInFlight');

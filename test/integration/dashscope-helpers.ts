@@ -108,6 +108,23 @@ export function client(sim: DashScopeSimulator, apiKey = sim.apiKey) {
   };
 }
 
+/**
+ * timeScale for a clock that only moves by advance(): state assertions then never race the
+ * scheduler, however loaded the machine is.
+ */
+export const FROZEN = 1e6;
+
+/** Drives a frozen simulator until the task leaves PENDING/RUNNING: finish fetches, advance 10 s, repeat. */
+export async function finish(sim: DashScopeSimulator, api: ReturnType<typeof client>, taskId: string, stepMs = 10_000): Promise<Answer> {
+  for (let i = 0; i < 100; i++) {
+    await sim.flush();
+    const a = await api.query(taskId);
+    if (a.status !== 200 || !['PENDING', 'RUNNING'].includes(a.body?.output?.task_status)) return a;
+    sim.advance(stepMs);
+  }
+  throw new Error(`task ${taskId} did not finish`);
+}
+
 export function body(sketchUrl: string, parameters: Record<string, unknown> = { n: 1, style: '<watercolor>' }, prompt = 'a towering tree') {
   return { model: MODEL, input: { prompt, sketch_image_url: sketchUrl }, parameters };
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
-import { BEIJING_TIME, body, client, crossSketch, MODEL, startSketchServer, type SketchServer } from './dashscope-helpers.js';
+import { BEIJING_TIME, body, client, crossSketch, finish, FROZEN, MODEL, startSketchServer, type SketchServer } from './dashscope-helpers.js';
 
 const HOUR = 3600_000;
 
@@ -15,8 +15,9 @@ describe('DashScope simulator: task lifecycle', () => {
   beforeAll(async () => {
     sketches = await startSketchServer();
     sketches.put('/sketches/cat.png', await crossSketch());
-    // 20 s simulated tasks in ~100 ms; limits raised: this file is about the lifecycle, not throttling.
-    sim = await startDashScopeSimulator({ timeScale: 0.005, seed: 7, submitsPerSecond: 100, queriesPerSecond: 1000 });
+    // Time moves only by advance(), so every intermediate state is deterministic; limits raised:
+    // this file is about the lifecycle, not throttling.
+    sim = await startDashScopeSimulator({ timeScale: FROZEN, seed: 7, submitsPerSecond: 100, queriesPerSecond: 1000 });
   });
 
   afterAll(async () => {
@@ -34,14 +35,20 @@ describe('DashScope simulator: task lifecycle', () => {
     const idA = a.body.output.task_id as string;
     const idB = b.body.output.task_id as string;
 
-    const qa = await api.query(idA);
-    const qb = await api.query(idB);
-    expect(qa.body.output.task_status).toBe('RUNNING');
-    expect(qb.body.output.task_status).toBe('PENDING');
+    await sim.flush();
+    expect((await api.query(idA)).body.output.task_status).toBe('RUNNING');
+    expect((await api.query(idB)).body.output.task_status).toBe('PENDING');
 
-    const doneA = await api.wait(idA);
+    // Just before A's end: unchanged. Just after: A done, B running.
+    const taskA = sim.task(idA)!;
+    sim.advance(taskA.scheduledAt! + taskA.duration - sim.now() - 1);
+    expect((await api.query(idA)).body.output.task_status).toBe('RUNNING');
+    expect((await api.query(idB)).body.output.task_status).toBe('PENDING');
+    sim.advance(2);
+    const doneA = await api.query(idA);
     expect(doneA.body.output.task_status).toBe('SUCCEEDED');
-    const doneB = await api.wait(idB);
+    expect((await api.query(idB)).body.output.task_status).toBe('RUNNING');
+    const doneB = await finish(sim, api, idB);
     expect(doneB.body.output.task_status).toBe('SUCCEEDED');
 
     // B started exactly when A ended (logical simulated times), never before.
@@ -59,7 +66,7 @@ describe('DashScope simulator: task lifecycle', () => {
   it('answers like the service: times, metrics, results, usage, duration ~20 s ±25 %', async () => {
     const api = client(sim);
     const created = await api.create(body(sketches.url('/sketches/cat.png'), { n: 3, style: '<anime>' }));
-    const done = await api.wait(created.body.output.task_id);
+    const done = await finish(sim, api, created.body.output.task_id);
     const out = done.body.output;
     expect(out.task_status).toBe('SUCCEEDED');
     expect(out.submit_time).toMatch(BEIJING_TIME);
@@ -81,7 +88,7 @@ describe('DashScope simulator: task lifecycle', () => {
     const api = client(sim);
     const before = sim.records.imageCount;
     const created = await api.create(body(sketches.url('/sketches/cat.png'), {}));
-    const done = await api.wait(created.body.output.task_id);
+    const done = await finish(sim, api, created.body.output.task_id);
     expect(done.body.output.results).toHaveLength(4);
     expect(done.body.usage.image_count).toBe(4);
     expect(sim.records.imageCount - before).toBe(4);
@@ -107,7 +114,7 @@ describe('DashScope simulator: task lifecycle', () => {
 
     expect((await api.cancel(idSecond)).body.code).toBe('UnsupportedOperation');
     expect((await api.cancel('no-such-task')).body.code).toBe('UnsupportedOperation');
-    await api.wait(idFirst);
+    await finish(sim, api, idFirst);
     expect((await api.cancel(idFirst)).status).toBe(400);
     // A cancelled task never ran.
     expect(sim.records.busy.some((b) => b.taskId === idSecond)).toBe(false);
@@ -139,7 +146,7 @@ describe('DashScope simulator: task lifecycle', () => {
   });
 
   it("a key never sees another key's tasks", async () => {
-    const other = await startDashScopeSimulator({ apiKeys: ['sk-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'sk-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'], timeScale: 0.005 });
+    const other = await startDashScopeSimulator({ apiKeys: ['sk-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'sk-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'], timeScale: FROZEN });
     try {
       const a = client(other, other.apiKeys[0]);
       const b = client(other, other.apiKeys[1]);
@@ -158,7 +165,7 @@ describe('DashScope simulator: task lifecycle', () => {
     const api = client(sim);
     const created = await api.create(body(sketches.url('/sketches/cat.png')));
     const id = created.body.output.task_id;
-    const done = await api.wait(id);
+    const done = await finish(sim, api, id);
     const url = done.body.output.results[0].url as string;
     expect((await fetch(url)).status).toBe(200);
 
@@ -178,7 +185,7 @@ describe('DashScope simulator: task lifecycle', () => {
   });
 
   it('advance() completes a queue at once, with logical back-to-back times', async () => {
-    const slow = await startDashScopeSimulator({ timeScale: 1, submitsPerSecond: 100, queriesPerSecond: 1000 });
+    const slow = await startDashScopeSimulator({ timeScale: FROZEN, submitsPerSecond: 100, queriesPerSecond: 1000 });
     try {
       const api = client(slow);
       const ids: string[] = [];
@@ -196,7 +203,7 @@ describe('DashScope simulator: task lifecycle', () => {
   });
 
   it('a task still PENDING 3 h after submission fails InternalError.Timeout', async () => {
-    const stuck = await startDashScopeSimulator({ timeScale: 1, taskSeconds: 4 * 3600, jitter: 0, submitsPerSecond: 100, queriesPerSecond: 1000 });
+    const stuck = await startDashScopeSimulator({ timeScale: FROZEN, taskSeconds: 4 * 3600, jitter: 0, submitsPerSecond: 100, queriesPerSecond: 1000 });
     try {
       const api = client(stuck);
       const first = (await api.create(body(sketches.url('/sketches/cat.png')))).body.output.task_id;
@@ -208,6 +215,25 @@ describe('DashScope simulator: task lifecycle', () => {
       expect((await api.query(first)).body.output.task_status).toBe('RUNNING');
     } finally {
       await stuck.close();
+    }
+  });
+
+  it('on a scaled clock, tasks complete by themselves (timeScale 0.005: 20 s in ~100 ms)', async () => {
+    const scaled = await startDashScopeSimulator({ timeScale: 0.005, submitsPerSecond: 100, queriesPerSecond: 1000 });
+    try {
+      const api = client(scaled);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await api.create(body(sketches.url('/sketches/cat.png')))).body.output.task_id);
+      const t0 = Date.now();
+      for (const id of ids) expect((await api.wait(id, 10_000)).body.output.task_status).toBe('SUCCEEDED');
+      // ~60 simulated seconds of work; far less than that in real time.
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const busy = scaled.records.busy;
+      expect(busy.map((b) => b.taskId)).toEqual(ids);
+      for (let i = 1; i < busy.length; i++) expect(busy[i]!.start).toBe(busy[i - 1]!.end);
+      expect(busy.at(-1)!.end! - busy[0]!.start).toBeGreaterThan(3 * 15_000 - 1);
+    } finally {
+      await scaled.close();
     }
   });
 

@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
-import { body, client, crossSketch, startSketchServer, type SketchServer } from './dashscope-helpers.js';
+import { body, client, crossSketch, finish, FROZEN, startSketchServer, type SketchServer } from './dashscope-helpers.js';
 
 async function pixels(png: Buffer) {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -150,7 +150,7 @@ describe('DashScope simulator: results', () => {
   });
 
   it('the sketch is fetched when the task starts, not when it is created', async () => {
-    const slow = await startDashScopeSimulator({ timeScale: 0.005, submitsPerSecond: 1000, queriesPerSecond: 1000 });
+    const slow = await startDashScopeSimulator({ timeScale: FROZEN, submitsPerSecond: 1000, queriesPerSecond: 1000 });
     try {
       const api = client(slow);
       sketches.put('/later-a.png', await crossSketch());
@@ -159,8 +159,8 @@ describe('DashScope simulator: results', () => {
       const b = await api.create(body(sketches.url('/later-b.png')));
       await slow.flush();
       expect(sketches.hits.filter((h) => h.startsWith('/later-b'))).toHaveLength(0);
-      await api.wait(a.body.output.task_id);
-      await api.wait(b.body.output.task_id);
+      await finish(slow, api, a.body.output.task_id);
+      await finish(slow, api, b.body.output.task_id);
       expect(sketches.hits.filter((h) => h.startsWith('/later-b'))).toHaveLength(1);
     } finally {
       await slow.close();
