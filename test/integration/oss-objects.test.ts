@@ -169,6 +169,48 @@ describe('objects', () => {
     expect(events).toEqual(['ObjectCreated:CompleteMultipartUpload']);
   });
 
+  it('accepts PostObject form uploads signed with a V4 policy', async () => {
+    const events: string[] = [];
+    const off = emu.onObjectCreated({ prefix: 'form/' }, (e) => events.push((e.events[0] as { eventName: string }).eventName));
+    const now = new Date();
+    const day = now.toISOString().slice(0, 10).replace(/-/g, '');
+    const date = `${day}T${now.toISOString().slice(11, 19).replace(/:/g, '')}Z`;
+    const credential = `${emu.accessKeyId}/${day}/cn-beijing/oss/aliyun_v4_request`;
+    const policy = {
+      expiration: new Date(now.getTime() + 600_000).toISOString(),
+      conditions: [{ bucket: emu.bucket }, ['starts-with', '$key', 'form/'], ['content-length-range', 1, 1000], { 'x-oss-credential': credential }],
+    };
+    const signer = c() as unknown as { signPostObjectPolicyV4(p: object, d: Date): string };
+    const post = async (fields: Record<string, string>, file = 'form body') => {
+      const form = new FormData();
+      const base = {
+        key: 'form/${filename}',
+        policy: Buffer.from(JSON.stringify(policy)).toString('base64'),
+        'x-oss-signature-version': 'OSS4-HMAC-SHA256',
+        'x-oss-credential': credential,
+        'x-oss-date': date,
+        'x-oss-signature': signer.signPostObjectPolicyV4(policy, now),
+        'x-oss-meta-prompt': 'from a form',
+        success_action_status: '201',
+      };
+      for (const [k, v] of Object.entries({ ...base, ...fields })) form.append(k, v);
+      form.append('file', new Blob([file], { type: 'text/plain' }), 'note.txt');
+      return fetch(`${emu.endpoint}/`, { method: 'POST', body: form, headers: { Host: `${emu.bucket}.${emu.region}.aliyuncs.com` } });
+    };
+    const ok = await post({});
+    expect(ok.status, await ok.clone().text()).toBe(201);
+    expect(await ok.text()).toContain('<Key>form/note.txt</Key>');
+    expect(emu.peek('form/note.txt')).toMatchObject({ contentType: 'text/plain', meta: { prompt: 'from a form' } });
+    expect(emu.records.at(-1)).toMatchObject({ action: 'oss:PutObject', key: 'form/note.txt', accessKeyId: emu.accessKeyId, status: 201 });
+
+    expect((await post({ key: 'elsewhere/x.txt' })).status).toBe(403);
+    expect(await (await post({ 'x-oss-signature': '0'.repeat(64) })).text()).toContain('SignatureDoesNotMatch');
+    expect((await post({}, 'x'.repeat(2000))).status).toBe(400);
+    await emu.settled();
+    off();
+    expect(events).toEqual(['ObjectCreated:PostObject']);
+  });
+
   it('deletes many at once', async () => {
     for (const k of ['multi/a.txt', 'multi/b&c.txt', 'multi/d.txt']) await c().put(k, Buffer.from(k));
     const r = await c().deleteMulti(['multi/a.txt', 'multi/b&c.txt', 'multi/nope.txt']);

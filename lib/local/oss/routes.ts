@@ -51,7 +51,6 @@ export function route(method: string, target: Target, query: QueryParam[], heade
       return one('ListObjects', 'oss:ListObjects', listObjects);
     }
     if (method === 'POST' && hasQuery(query, 'delete')) return one('DeleteMultipleObjects', 'oss:DeleteObject', deleteMultipleObjects);
-    if (method === 'POST') return unsupported('PostObject (form upload)', 'oss:PutObject', target);
     if (method === 'PUT') return unsupported('PutBucket and bucket configuration', 'oss:PutBucket', target);
     if (method === 'DELETE') return unsupported('DeleteBucket', 'oss:DeleteBucket', target);
     return one('Bucket', 'oss:GetBucketInfo', () => {

@@ -18,6 +18,7 @@ import { mimeTypeFor } from './mime.js';
 import { quoteEtag } from './ops-object.js';
 import { resolveAddressing, splitUrl, queryValue } from './request-url.js';
 import { MultipartUploads } from './ops-multipart.js';
+import { postObject } from './ops-post.js';
 import { route, type Route } from './routes.js';
 import { DiskStore } from './store-disk.js';
 import { MemoryStore } from './store-memory.js';
@@ -233,8 +234,10 @@ export class OssEmulatorServer implements OssEmulator {
 
       let auth: AuthResult | undefined;
       let authError: unknown;
+      // A form upload (PostObject) carries its signature in the form: the operation checks it.
+      const isPostObject = method === 'POST' && /^multipart\/form-data/i.test(headers['content-type'] ?? '') && addressing.candidates.some((c) => c.key === '');
       // OSS answers NoSuchBucket before looking at the signature.
-      if (!unknownBucket) {
+      if (!unknownBucket && !isPostObject) {
         try {
           auth = authenticate(
             { method, headers, query, candidates: addressing.candidates },
@@ -244,9 +247,18 @@ export class OssEmulatorServer implements OssEmulator {
           authError = err;
         }
       }
-      const target = auth?.target ?? addressing.candidates[0]!;
+      const target = auth?.target ?? (isPostObject ? addressing.candidates.find((c) => c.key === '')! : addressing.candidates[0]!);
       hostBucket = target.bucket;
-      const op: Route = route(method, target, query, headers, this.multipart);
+      const op: Route = isPostObject
+        ? {
+            name: 'PostObject',
+            actions: [{ action: 'oss:PutObject', bucket: target.bucket }],
+            run: async (c) => {
+              const done = await postObject(c, { credentials: this.credentials, region: this.standardRegion });
+              for (const r of records) Object.assign(r, done);
+            },
+          }
+        : route(method, target, query, headers, this.multipart);
       const at = this.now();
       const process = queryValue(query, 'x-oss-process');
       records = op.actions.map((a) => ({
