@@ -20,6 +20,8 @@ export interface AuthContext {
   region: string;
   now: () => number;
   allowV1: boolean;
+  /** Allowed |server clock − x-oss-date| for header-signed requests (OSS: 15 minutes). */
+  maxSkewMs?: number;
 }
 
 export interface AuthRequest {
@@ -133,7 +135,7 @@ function verifyV4(req: AuthRequest, ctx: AuthContext): AuthResult {
     }
     if (requestTime > now + MAX_SKEW_MS) throw E.requestNotYetValid(iso(requestTime), iso(now));
     if (now > requestTime + expires * 1000) throw E.requestExpired(iso(requestTime + expires * 1000), iso(now));
-  } else if (Math.abs(now - requestTime) > MAX_SKEW_MS) {
+  } else if (Math.abs(now - requestTime) > (ctx.maxSkewMs ?? MAX_SKEW_MS)) {
     throw E.timeTooSkewed(iso(requestTime), iso(now));
   }
   if (parts.day !== parts.date.slice(0, 8)) {
@@ -200,7 +202,7 @@ function verifyV1(req: AuthRequest, ctx: AuthContext): AuthResult {
     if (now > expires) throw E.requestExpired(iso(expires), iso(now));
   } else {
     const t = Date.parse(dateLine);
-    if (Number.isNaN(t) || Math.abs(now - t) > MAX_SKEW_MS) throw E.timeTooSkewed(Number.isNaN(t) ? dateLine : iso(t), iso(now));
+    if (Number.isNaN(t) || Math.abs(now - t) > (ctx.maxSkewMs ?? MAX_SKEW_MS)) throw E.timeTooSkewed(Number.isNaN(t) ? dateLine : iso(t), iso(now));
   }
   let firstToSign = '';
   for (const target of req.candidates) {

@@ -37,6 +37,12 @@ export interface OssEmulatorOptions {
   triggerDelayMs?: number;
   /** Watch mode: how long a file must stay unchanged before it is announced (default 250 ms). */
   watchStableMs?: number;
+  /**
+   * Allowed difference between `now()` and a header-signed request's x-oss-date (default 15 min,
+   * as OSS). Tests that move the emulator clock far from real time can widen it (Infinity = off);
+   * presigned-URL expiry is checked against `now()` regardless.
+   */
+  maxRequestSkewMs?: number;
   /** Largest accepted upload body (default 1 GiB; OSS itself allows 5 GB per PutObject). */
   maxObjectBytes?: number;
 }

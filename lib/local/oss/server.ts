@@ -225,7 +225,6 @@ export class OssEmulatorServer implements OssEmulator {
       for (const r of records) r.status = res.statusCode;
     });
 
-    let ctx: OpContext | undefined;
     try {
       const body = await this.readBody(req);
       const { rawPath, query } = splitUrl(req.url ?? '/');
@@ -241,7 +240,7 @@ export class OssEmulatorServer implements OssEmulator {
         try {
           auth = authenticate(
             { method, headers, query, candidates: addressing.candidates },
-            { credentials: this.credentials, region: this.standardRegion, now: this.now, allowV1: this.options.allowV1 ?? false },
+            { credentials: this.credentials, region: this.standardRegion, now: this.now, allowV1: this.options.allowV1 ?? false, maxSkewMs: this.options.maxRequestSkewMs },
           );
         } catch (err) {
           authError = err;
@@ -260,7 +259,7 @@ export class OssEmulatorServer implements OssEmulator {
           }
         : route(method, target, query, headers, this.multipart);
       const at = this.now();
-      const process = queryValue(query, 'x-oss-process');
+      const processParam = queryValue(query, 'x-oss-process');
       records = op.actions.map((a) => ({
         action: a.action,
         bucket: a.bucket,
@@ -269,7 +268,7 @@ export class OssEmulatorServer implements OssEmulator {
         status: 0,
         ...(auth?.accessKeyId ? { accessKeyId: auth.accessKeyId } : {}),
         presigned: auth?.presigned ?? false,
-        ...(process !== undefined ? { process } : {}),
+        ...(processParam !== undefined ? { process: processParam } : {}),
         at,
       }));
       this.records.push(...records);
@@ -289,7 +288,7 @@ export class OssEmulatorServer implements OssEmulator {
       }
       if (fault) throw fault.error;
 
-      ctx = {
+      const ctx: OpContext = {
         env: this.env,
         req,
         res,
