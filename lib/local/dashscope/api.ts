@@ -138,9 +138,11 @@ export function listTasks(deps: ApiDeps, req: IncomingMessage, url: URL): Reply 
     };
     const pageNo = int('page_no', 1, 1, 1_000_000);
     const pageSize = int('page_size', 10, 1, 100);
+    const to = time('end_time');
     const all = deps.engine.list(apiKeyId, {
       from: time('start_time'),
-      to: time('end_time'),
+      // Second granularity: end_time 12:00:00 includes 12:00:00.999.
+      to: to === undefined ? undefined : to + 999,
       status: q.get('status') || undefined,
       model: q.get('model_name') || undefined,
     });

@@ -36,8 +36,9 @@ export class SimClock {
     if (!(timeScale > 0)) throw new Error(`timeScale must be > 0 (got ${timeScale})`);
   }
 
+  /** Whole simulated milliseconds: records and comparisons stay exact. */
   now(): number {
-    return this.startTime + (performance.now() - this.realStart) / this.timeScale + this.advanced;
+    return Math.floor(this.startTime + (performance.now() - this.realStart) / this.timeScale + this.advanced);
   }
 
   advance(ms: number): void {

@@ -88,7 +88,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
           uploadPoliciesPerSecond: o.uploadPoliciesPerSecond ?? 100,
         },
         models: o.models ?? ['wanx-sketch-to-image-lite'],
-        nextDuration: () => Math.max(0, taskMs * (1 + (rng() * 2 - 1) * jitter)),
+        nextDuration: () => Math.max(0, Math.round(taskMs * (1 + (rng() * 2 - 1) * jitter))),
       },
       admin: {
         records,

@@ -229,6 +229,10 @@ export class TaskEngine {
       // A refused sketch fails soon after the start; never later than success would have ended.
       else end = Math.min(successEnd, Math.max(at + this.deps.options.downloadFailMs, this.now));
       task.timers.push(this.deps.clock.schedule(end, (t) => this.finish(task, t)));
+    }).catch(() => {
+      // A simulator bug must not strand the slot: the task fails like a service-side error.
+      task.outcome = { ok: false, code: 'InternalError', message: 'An internal error has occured, please try again later or contact service support.' };
+      if (task.status === 'RUNNING') this.finish(task, Math.max(at, this.now));
     });
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
