@@ -80,9 +80,12 @@ export function jobIdOf(jobKey: string): string {
 }
 
 /** A version: the sketch's ETag and its own sidecar's ETag (SPEC §4). */
-export function versionIdOf(parts: { sketchKey: string; sketchEtag: string; sidecarKey?: string; sidecarEtag?: string }): string {
+export function versionIdOf(parts: { sketchKey: string; sketchEtag: string; sidecarKey?: string; sidecarEtag?: string; generation?: number }): string {
+  const fields = [parts.sketchKey, parts.sketchEtag, parts.sidecarKey ?? '', parts.sidecarEtag ?? ''];
+  // A retry (generation > 0) makes a new version of the same files; generation 0 adds nothing.
+  if (parts.generation) fields.push(`retry:${parts.generation}`);
   return createHash('sha256')
-    .update([parts.sketchKey, parts.sketchEtag, parts.sidecarKey ?? '', parts.sidecarEtag ?? ''].join('\n'), 'utf8')
+    .update(fields.join('\n'), 'utf8')
     .digest('hex')
     .slice(0, 24);
 }

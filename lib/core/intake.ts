@@ -42,12 +42,13 @@ export async function listJobFiles(deps: CoreDeps, jobKey: string): Promise<JobF
   return pickJobFiles(jobKey, deps.config.sketchPrefix, await deps.objects.list(`${jobKey}.`));
 }
 
-export function versionIdFor(files: Required<Pick<JobFiles, 'sketch'>> & JobFiles): string {
+export function versionIdFor(files: Required<Pick<JobFiles, 'sketch'>> & JobFiles, generation = 0): string {
   return versionIdOf({
     sketchKey: files.sketch.key,
     sketchEtag: files.sketch.etag,
     sidecarKey: files.sidecar?.key,
     sidecarEtag: files.sidecar?.etag,
+    ...(generation ? { generation } : {}),
   });
 }
 
@@ -72,10 +73,10 @@ async function readDefaults(deps: CoreDeps, folder: string): Promise<SidecarFiel
  * version carrying the error (the manifest will say what to fix); no prompt anywhere yet becomes
  * AWAITING_PROMPT; otherwise QUEUED with the resolved request.
  */
-export async function buildVersion(deps: CoreDeps, jobKey: string, files: Required<Pick<JobFiles, 'sketch'>> & JobFiles): Promise<VersionRecord> {
+export async function buildVersion(deps: CoreDeps, jobKey: string, files: Required<Pick<JobFiles, 'sketch'>> & JobFiles, generation = 0): Promise<VersionRecord> {
   const now = deps.clock.now();
   const base: VersionRecord = {
-    id: versionIdFor(files),
+    id: versionIdFor(files, generation),
     sketch: { key: files.sketch.key, etag: files.sketch.etag, size: files.sketch.size },
     ...(files.sidecar ? { sidecar: { key: files.sidecar.key, etag: files.sidecar.etag } } : {}),
     state: 'QUEUED',

@@ -10,7 +10,7 @@ import { fillSlots } from './dispatch.js';
 import { Jobs } from './jobs.js';
 import { reconcileSlot } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
-import { finalizeTask, trackSlot, type SlotView } from './track.js';
+import { finalizeFinished, trackSlot, type Finished, type SlotView } from './track.js';
 
 /** Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer. */
 const LEASE_MARGIN_MS = 15_000;
@@ -37,7 +37,8 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number } 
   report.ran = true;
   let workLeft = false;
   try {
-    report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight));
+    const finished: Finished = new Map();
+    report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight), finished);
     await checkpoint(deps, 'poller:swept');
     for (;;) {
       report.passes++;
@@ -46,7 +47,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number } 
       slots.sort((a, b) => (a.slot.acquiredAt ?? 0) - (b.slot.acquiredAt ?? 0));
       for (const s of slots) {
         try {
-          if ((await serviceSlot(deps, jobs, s)) === 'freed') report.freed++;
+          if ((await serviceSlot(deps, jobs, s, finished)) === 'freed') report.freed++;
         } catch (err) {
           // One slot's trouble (a store hiccup) must not stop the others; the next pass retries.
           deps.log.warn('slot pass failed', { slot: s.index, jobKey: s.slot.jobKey, taskId: s.slot.taskId, error: asError(err) });
@@ -62,10 +63,20 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number } 
         deps.log.warn('filling slots failed', { error: asError(err) });
         waiting = 1;
       }
+      // Copy results after refilling: DashScope is already busy with the next task meanwhile.
+      for (const [jobId, { versionId, view }] of finished) {
+        try {
+          await finalizeFinished(deps, jobs, jobId, versionId, view);
+          finished.delete(jobId);
+        } catch (err) {
+          deps.log.warn('finalizing failed; will retry', { jobId, version: versionId, error: asError(err) });
+          finished.set(jobId, { versionId }); // ask DashScope afresh next time
+        }
+      }
       const after = await jobs.readSlots(config.maxInFlight);
       const inFlight = after.filter((s) => s.slot.state !== 'free').length;
       report.inFlightAtExit = inFlight;
-      workLeft = inFlight > 0 || waiting > 0;
+      workLeft = inFlight > 0 || waiting > 0 || finished.size > 0;
       if (!workLeft) break;
       if (deadline - clock.now() < config.pollIntervalMs) break;
       await clock.sleep(config.pollIntervalMs);
@@ -85,20 +96,13 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number } 
   return report;
 }
 
-async function serviceSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<'busy' | 'freed' | 'idle'> {
-  const now = deps.clock.now();
+async function serviceSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished: Finished): Promise<'busy' | 'freed' | 'idle'> {
   switch (s.slot.state) {
     case 'free':
       return 'idle';
     case 'submitting':
-      return (s.slot.leaseUntil ?? 0) > now ? 'busy' : reconcileSlot(deps, jobs, s);
-    case 'finalizing': {
-      if ((s.slot.leaseUntil ?? 0) > now) return 'busy';
-      // A finalizer died: ask DashScope again (results live 24 h) and finish the job.
-      const view = await deps.model.getTask(s.slot.taskId!);
-      return finalizeTask(deps, jobs, s, view);
-    }
+      return (s.slot.leaseUntil ?? 0) > deps.clock.now() ? 'busy' : reconcileSlot(deps, jobs, s);
     case 'inflight':
-      return trackSlot(deps, jobs, s);
+      return trackSlot(deps, jobs, s, finished);
   }
 }

@@ -32,7 +32,8 @@ export type JobState =
   | 'SUBMITTING'
   | 'SUBMITTED'
   | 'RUNNING'
-  /** Outputs and manifest are being written; resumable after a crash. */
+  /** The outcome is known (DashScope finished, or the input failed its checks); outputs and
+   *  manifest are being written. Holds no slot; resumable after a crash. */
   | 'FINALIZING'
   | 'SUCCEEDED'
   | 'PARTIAL'
@@ -86,6 +87,8 @@ export interface VersionRecord {
 export interface JobRecord {
   jobKey: string;
   current: VersionRecord;
+  /** Bumped by `sketchflow retry`: part of the version id, so the same files make a new version. */
+  generation?: number;
   /** Earlier versions, newest last (kept short: it is for people, not for decisions). */
   previous: Array<{ id: string; state: JobState; taskId?: string; at: number }>;
 }
@@ -103,7 +106,7 @@ export interface QueueRecord {
   versionId: string;
 }
 
-export type SlotState = 'free' | 'submitting' | 'inflight' | 'finalizing';
+export type SlotState = 'free' | 'submitting' | 'inflight';
 
 export interface SlotRecord {
   state: SlotState;
@@ -112,7 +115,7 @@ export interface SlotRecord {
   versionId?: string;
   taskId?: string;
   acquiredAt?: number;
-  /** For 'submitting' and 'finalizing': after this, the holder is presumed dead. */
+  /** For 'submitting': after this, the holder is presumed dead (reconcile.ts). */
   leaseUntil?: number;
   owner?: string;
   /** Images reserved from the daily budget for this submission (refunded if refused). */

@@ -71,17 +71,18 @@ export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): P
 export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): Promise<Omit<SubmitOutcome, 'key'>> {
   const jobId = jobIdOf(jobKey);
   for (let attempt = 0; attempt < 6; attempt++) {
+    const row = await jobs.getJob(jobId);
+    const generation = row?.value.generation ?? 0;
     const files = await listJobFiles(deps, jobKey);
     if (!files.sketch) return { action: 'no-sketch', jobKey, detail: 'no sketch with this name yet' };
     const sketchFiles = { ...files, sketch: files.sketch };
-    const versionId = versionIdFor(sketchFiles);
-    const row = await jobs.getJob(jobId);
+    const versionId = versionIdFor(sketchFiles, generation);
     const current = row?.value.current;
     if (current && current.id === versionId && current.state !== 'AWAITING_PROMPT') {
       await resume(deps, jobs, row!.value, current);
       return { action: 'duplicate', jobKey, state: current.state };
     }
-    const next = await buildVersion(deps, jobKey, sketchFiles);
+    const next = await buildVersion(deps, jobKey, sketchFiles, generation);
     if (current && current.id === versionId && next.state === 'AWAITING_PROMPT') {
       return { action: 'duplicate', jobKey, state: current.state };
     }
@@ -97,7 +98,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
     if (replaced) {
       previous.push({ id: replaced.id, state: isTerminal(replaced.state) ? replaced.state : 'SUPERSEDED', taskId: replaced.taskId, at: now });
     }
-    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5) };
+    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5), ...(generation ? { generation } : {}) };
     try {
       await jobs.putJob(jobId, job, row?.rev);
     } catch (err) {

@@ -8,7 +8,8 @@ import { completeVersion, failureOutcome } from './finalize.js';
 import { queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord } from './records.js';
-import type { SlotView } from './track.js';
+import type { Finished, SlotView } from './track.js';
+import { SUBMIT_LEASE_MS } from './dispatch.js';
 
 export interface SweepReport {
   active: number;
@@ -18,7 +19,7 @@ export interface SweepReport {
   staleRows: number;
 }
 
-export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Promise<SweepReport> {
+export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finished: Finished): Promise<SweepReport> {
   const { config, clock } = deps;
   const report: SweepReport = { active: 0, expiredPrompts: 0, finalized: 0, requeued: 0, staleRows: 0 };
   const activeRows = await jobs.listActive();
@@ -55,8 +56,11 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Prom
         }
         break;
       case 'FINALIZING':
-        // Only failures decided at intake (no task) are finalized here; task finalization belongs to its slot.
-        if (!v.taskId && (v.outcome || v.error)) {
+        if (v.taskId) {
+          // A finished task whose copying was interrupted: the poller loop finishes it.
+          finished.set(jobId, { versionId: v.id });
+        } else if (v.outcome || v.error) {
+          // A failure decided at intake whose manifest was interrupted.
           await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error!));
           report.finalized++;
         }
@@ -75,10 +79,12 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Prom
       case 'SUBMITTING':
       case 'SUBMITTED':
       case 'RUNNING':
-        if (!inSlots.has(`${jobId}:${versionId}`)) {
-          // No slot follows this version (should not happen; kept so nothing can get stuck).
+        // Claims take the slot before the job and releases free the job before the slot, so a
+        // fresh read of the slots after reading the job sees the slot of any live claim. Only a
+        // version that has had no slot for longer than a submission may take is repaired.
+        if (now - v.updatedAt > 2 * SUBMIT_LEASE_MS && !(await followedBySlot(jobs, config.maxInFlight, jobId, versionId))) {
           deps.log.warn('in-flight version without a slot', { jobKey, version: v.id, state: v.state, taskId: v.taskId });
-          if (await adoptIntoFreeSlot(jobs, slots, now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
+          if (await adoptIntoFreeSlot(jobs, await jobs.readSlots(config.maxInFlight), now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
         }
         break;
       default:
@@ -86,6 +92,10 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Prom
     }
   }
   return report;
+}
+
+async function followedBySlot(jobs: Jobs, count: number, jobId: string, versionId: string): Promise<boolean> {
+  return (await jobs.readSlots(count)).some((s) => s.slot.state !== 'free' && s.slot.jobId === jobId && s.slot.versionId === versionId);
 }
 
 /** Gives an in-flight version without a slot a free slot (tracking it), or requeues it if it has no task. */
@@ -96,9 +106,9 @@ async function adoptIntoFreeSlot(
   { jobId, jobKey, versionId, taskId }: { jobId: string; jobKey: string; versionId: string; taskId?: string },
 ): Promise<boolean> {
   if (!taskId) {
-    await jobs.updateVersion(jobId, versionId, (cur) => ({ ...cur, state: 'QUEUED', slot: undefined }));
-    const row = await jobs.getJob(jobId);
-    await jobs.enqueue(row?.value.current.queuedAt ?? 0, { jobId, jobKey, versionId });
+    const updated = await jobs.updateVersion(jobId, versionId, (cur) => (cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined));
+    if (!updated) return false;
+    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey, versionId });
     return true;
   }
   const free = slots.find((s) => s.slot.state === 'free');

@@ -10,9 +10,7 @@ import { completeVersion, copyResults, dashscopeTimeToIso, failureOutcome, isoTi
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
-import { FREE_SLOT, type SlotRecord } from './records.js';
-
-export const FINALIZE_LEASE_MS = 120_000;
+import { FREE_SLOT, isTerminal, type SlotRecord } from './records.js';
 
 export interface SlotView {
   index: number;
@@ -22,7 +20,10 @@ export interface SlotView {
 
 export type SlotProgress = 'busy' | 'freed';
 
-export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<SlotProgress> {
+/** Versions whose task ended this pass, to finalize after the slots are refilled. */
+export type Finished = Map<string, { versionId: string; view?: TaskView }>;
+
+export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished?: Finished): Promise<SlotProgress> {
   const { slot } = s;
   const taskId = slot.taskId!;
   let view: TaskView;
@@ -44,7 +45,11 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Promis
     if (updated) logState(deps, row!.value.jobKey, updated.job.current);
     return 'busy';
   }
-  if (view.status === 'SUCCEEDED' || view.status === 'FAILED' || view.status === 'CANCELED') return finalizeTask(deps, jobs, s, view);
+  if (view.status === 'SUCCEEDED' || view.status === 'FAILED' || view.status === 'CANCELED') {
+    const progress = await closeTask(deps, jobs, s, view);
+    finished?.set(slot.jobId!, { versionId: slot.versionId!, view });
+    return progress;
+  }
   return 'busy';
 }
 
@@ -91,34 +96,58 @@ async function handleLost(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskVie
   return 'freed';
 }
 
-/** DashScope finished: copy the images, then manifest, then terminal (finalize.ts). */
-export async function finalizeTask(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
+/**
+ * DashScope finished the task: it no longer occupies DashScope's slot, so ours is freed at once
+ * (the next submission need not wait for the copying) and the version goes FINALIZING with its
+ * task id. Copying and the manifest follow in `finalizeFinished`, which can resume after a crash.
+ */
+export async function closeTask(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
   const { slot } = s;
   const now = deps.clock.now();
-  const rev = await jobs.putSlot(s.index, s.rev, { ...slot, state: 'finalizing', leaseUntil: now + FINALIZE_LEASE_MS, owner: deps.owner });
-  const held = { index: s.index, rev };
   const times = {
     submittedAt: dashscopeTimeToIso(view.submitTime),
     startedAt: dashscopeTimeToIso(view.scheduledTime),
     endedAt: dashscopeTimeToIso(view.endTime) ?? isoTime(now),
   };
-  const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (v) => ({
-    ...v,
-    state: 'FINALIZING',
-    // DashScope's own clock for all three, so the times in a manifest are comparable.
-    submittedAt: times.submittedAt ?? v.submittedAt,
-    startedAt: times.startedAt ?? v.startedAt,
-    endedAt: times.endedAt,
-    updatedAt: now,
-  }));
-  if (!updated) {
-    await releaseStale(deps, jobs, slot.jobId!, slot.versionId!, held);
-    return 'freed';
-  }
-  logState(deps, updated.job.jobKey, updated.job.current, { taskStatus: view.status });
-  await checkpoint(deps, 'finalize:started');
-  const results = view.status === 'SUCCEEDED' ? await copyResults(deps, updated.job.jobKey, view) : [];
-  await checkpoint(deps, 'finalize:results-copied');
-  await completeVersion(deps, jobs, slot.jobId!, slot.versionId!, outcomeOf(view, results), held);
+  const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (v) =>
+    v.state === 'FINALIZING' || isTerminal(v.state)
+      ? undefined
+      : {
+          ...v,
+          state: 'FINALIZING',
+          taskId: slot.taskId,
+          // DashScope's own clock for all three, so the times in a manifest are comparable.
+          submittedAt: times.submittedAt ?? v.submittedAt,
+          startedAt: times.startedAt ?? v.startedAt,
+          endedAt: times.endedAt,
+          updatedAt: now,
+        },
+  );
+  if (updated) logState(deps, updated.job.jobKey, updated.job.current, { taskStatus: view.status });
+  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
   return 'freed';
+}
+
+/**
+ * Copies a finished task's images, writes the manifest, marks the job terminal (finalize.ts).
+ * `view` is the task as last seen; without it DashScope is asked again (it keeps results 24 h).
+ */
+export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, view?: TaskView): Promise<void> {
+  const row = await jobs.getJob(jobId);
+  const v = row?.value.current;
+  if (!row || !v || v.id !== versionId || v.state !== 'FINALIZING' || !v.taskId) return;
+  if (v.outcome) {
+    await completeVersion(deps, jobs, jobId, versionId, v.outcome);
+    return;
+  }
+  const task = view ?? (await deps.model.getTask(v.taskId));
+  await checkpoint(deps, 'finalize:started');
+  if (task.status === 'UNKNOWN') {
+    const outcome = failureOutcome({ code: 'ResultDownloadFailed', message: `DashScope no longer has the results of task ${v.taskId} (it keeps them 24 h)` });
+    await completeVersion(deps, jobs, jobId, versionId, outcome);
+    return;
+  }
+  const results = task.status === 'SUCCEEDED' ? await copyResults(deps, row.value.jobKey, task) : [];
+  await checkpoint(deps, 'finalize:results-copied');
+  await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results));
 }

@@ -1,0 +1,126 @@
+/**
+ * What operators do to a running deployment (SPEC §7: status, retry, backfill), over the same
+ * ports as the functions. The CLI presents these; it holds no logic of its own.
+ */
+import { classifyKey, jobIdOf, manifestKey, splitKey } from '../contract/keys.js';
+import { ConditionFailedError } from '../errors.js';
+import type { CoreDeps } from './deps.js';
+import { budgetDay, Jobs } from './jobs.js';
+import { KIND, type JobRecord, type JobState } from './records.js';
+import { evaluateJob, type SubmitOutcome } from './submit.js';
+
+export interface JobStatus {
+  jobKey: string;
+  state: JobState;
+  version: string;
+  sketchKey: string;
+  /** ms since this version was first seen. */
+  ageMs: number;
+  /** ms since its last state change. */
+  idleMs: number;
+  attempts: number;
+  taskId?: string;
+  waitingFor?: string;
+  error?: { code: string; message: string };
+  manifestKey: string;
+}
+
+export interface PipelineStatus {
+  jobs: JobStatus[];
+  counts: Partial<Record<JobState, number>>;
+  slots: Array<{ index: number; state: string; jobKey?: string; taskId?: string }>;
+  queued: number;
+  budget: { day: string; used: number; max: number };
+  poller?: { owner: string; until: number };
+}
+
+/** Every job under `prefix` (reads all job rows: an operator command, not a hot path). */
+export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketchPrefix): Promise<PipelineStatus> {
+  const jobs = new Jobs(deps.rows);
+  const now = deps.clock.now();
+  const rows = await jobs.scanAll<JobRecord>(KIND.job);
+  const list: JobStatus[] = rows
+    .map((r) => r.value)
+    .filter((j) => j.jobKey.startsWith(prefix))
+    .map((j) => ({
+      jobKey: j.jobKey,
+      state: j.current.state,
+      version: j.current.id,
+      sketchKey: j.current.sketch.key,
+      ageMs: now - j.current.createdAt,
+      idleMs: now - j.current.updatedAt,
+      attempts: j.current.attempts,
+      ...(j.current.taskId ? { taskId: j.current.taskId } : {}),
+      ...(j.current.waitingFor ? { waitingFor: j.current.waitingFor } : {}),
+      ...(j.current.error ? { error: j.current.error } : {}),
+      manifestKey: manifestKey(j.jobKey),
+    }))
+    .sort((a, b) => (a.jobKey < b.jobKey ? -1 : a.jobKey > b.jobKey ? 1 : 0));
+  const counts: Partial<Record<JobState, number>> = {};
+  for (const j of list) counts[j.state] = (counts[j.state] ?? 0) + 1;
+  const slots = (await jobs.readSlots(deps.config.maxInFlight)).map((s) => ({
+    index: s.index,
+    state: s.slot.state,
+    ...(s.slot.jobKey ? { jobKey: s.slot.jobKey } : {}),
+    ...(s.slot.taskId ? { taskId: s.slot.taskId } : {}),
+  }));
+  const day = budgetDay(now);
+  const poller = await jobs.leaseHolder(now);
+  return {
+    jobs: list,
+    counts,
+    slots,
+    queued: await jobs.queueLength(),
+    budget: { day, used: await jobs.imagesUsed(day), max: deps.config.maxImagesPerDay },
+    ...(poller ? { poller } : {}),
+  };
+}
+
+/**
+ * Processes a sketch again, even if it finished: the job's generation is bumped so the same files
+ * make a new version (which bills again: that is what was asked for).
+ */
+export async function retryJob(deps: CoreDeps, key: string): Promise<SubmitOutcome> {
+  const kind = classifyKey(key, deps.config.sketchPrefix);
+  const jobKey = kind.kind === 'sketch' || kind.kind === 'sidecar' || kind.kind === 'output' ? kind.jobKey : key;
+  const jobs = new Jobs(deps.rows);
+  const jobId = jobIdOf(jobKey);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const row = await jobs.getJob(jobId);
+    if (!row) break; // never seen: a normal evaluation records it
+    try {
+      await jobs.putJob(jobId, { ...row.value, generation: (row.value.generation ?? 0) + 1 }, row.rev);
+      break;
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+    }
+  }
+  return { key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) };
+}
+
+export interface BackfillReport {
+  sketches: number;
+  alreadyDone: number;
+  outcomes: SubmitOutcome[];
+}
+
+/** Queues the sketches under `prefix` that have no manifest (e.g. uploaded before deployment). */
+export async function backfill(deps: CoreDeps, prefix: string): Promise<BackfillReport> {
+  const jobs = new Jobs(deps.rows);
+  const objects = await deps.objects.list(prefix);
+  const keys = new Set(objects.map((o) => o.key));
+  const jobKeys = new Set<string>();
+  for (const o of objects) {
+    const kind = classifyKey(o.key, deps.config.sketchPrefix);
+    if (kind.kind === 'sketch') jobKeys.add(kind.jobKey);
+  }
+  const report: BackfillReport = { sketches: jobKeys.size, alreadyDone: 0, outcomes: [] };
+  for (const jobKey of [...jobKeys].sort()) {
+    if (keys.has(manifestKey(jobKey))) {
+      report.alreadyDone++;
+      continue;
+    }
+    report.outcomes.push({ key: `${splitKey(jobKey).folder}${splitKey(jobKey).stem}`, ...(await evaluateJob(deps, jobs, jobKey)) });
+  }
+  return report;
+}

@@ -1,0 +1,62 @@
+/**
+ * SPEC §4 invariant 4: writing results and manifests triggers nothing. The emulator delivers
+ * those events to the submit handler exactly as the real trigger would; the handler must skip
+ * them by name, with no Tablestore, OSS or DashScope call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lineSketch } from '../helpers/images.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
+
+let p: TestPipeline;
+
+beforeAll(async () => {
+  p = await startTestPipeline({ timer: false });
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+describe('outputs trigger nothing', () => {
+  it('result and manifest uploads reach the submit function and are skipped without I/O', async () => {
+    await p.put('sketches/out/a.json', JSON.stringify({ prompt: 'x', n: 2 }));
+    await p.put('sketches/out/a.png', await lineSketch(512));
+    await p.waitForManifest('sketches/out/a');
+    await p.fc.idle();
+    const outputEvents = p.fc.records.filter((r) => r.fn === SUBMIT_FUNCTION && JSON.stringify(r.result ?? '').includes('an output of sketchflow'));
+    // result-1, result-2 and the manifest were each delivered to submit, and each was skipped
+    expect(outputEvents).toHaveLength(3);
+
+    const before = { ots: p.stack.tablestore.records.length, oss: p.stack.oss.records.length, ds: p.stack.dashscope.records.creates.length };
+    for (const key of ['sketches/out/a.result-1.png', 'sketches/out/a.result.json', 'sketches/out/a.result-12.png']) {
+      const event = {
+        events: [
+          {
+            eventName: 'ObjectCreated:PutObject',
+            eventSource: 'acs:oss',
+            eventTime: new Date().toISOString(),
+            region: 'cn-beijing',
+            oss: { bucket: { name: p.stack.oss.bucket, arn: 'acs:oss:cn-beijing:1:b' }, object: { key, size: 10, eTag: 'ABC' } },
+          },
+        ],
+      };
+      const result = (await p.fc.invoke(SUBMIT_FUNCTION, Buffer.from(JSON.stringify(event)))) as { outcomes: Array<{ action: string }> };
+      expect(result.outcomes[0]!.action).toBe('skipped');
+    }
+    expect({ ots: p.stack.tablestore.records.length, oss: p.stack.oss.records.length, ds: p.stack.dashscope.records.creates.length }).toEqual(before);
+  });
+
+  it('events from another bucket or outside the prefix are skipped', async () => {
+    const mk = (bucket: string, key: string) =>
+      Buffer.from(JSON.stringify({ events: [{ eventName: 'ObjectCreated:PutObject', eventSource: 'acs:oss', eventTime: 'now', region: 'cn-beijing', oss: { bucket: { name: bucket, arn: 'a' }, object: { key, size: 1, eTag: 'E' } } }] }));
+    const a = (await p.fc.invoke(SUBMIT_FUNCTION, mk('other-bucket', 'sketches/x.png'))) as { outcomes: Array<{ action: string }> };
+    const b = (await p.fc.invoke(SUBMIT_FUNCTION, mk(p.stack.oss.bucket, 'elsewhere/x.png'))) as { outcomes: Array<{ action: string }> };
+    expect([a.outcomes[0]!.action, b.outcomes[0]!.action]).toEqual(['skipped', 'skipped']);
+  });
+
+  it('a malformed event is dropped with a clear log line, not retried forever', async () => {
+    const result = (await p.fc.invoke(SUBMIT_FUNCTION, Buffer.from('{"events":[{"eventName":"x"}]}'))) as { rejected?: string };
+    expect(result.rejected).toContain('eventSource');
+    expect(p.logs.some((l) => l.includes('event is not an OSS trigger event; dropped'))).toBe(true);
+  });
+});
