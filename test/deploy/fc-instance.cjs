@@ -1,0 +1,40 @@
+/* eslint-disable */
+// One Function Compute instance, as the nodejs20 runtime runs it: a fresh `node` process whose
+// working directory is the code folder, that `require`s `<handler file>.js` once and calls the
+// exported handler with the event as a Buffer and an FC-shaped context, one request at a time.
+// Plain CommonJS on purpose: nothing from the repo (no tsx, no sources) is loaded here.
+//
+// argv: <code dir> <handler, e.g. index.handler>. Messages over the IPC channel:
+//   parent → child  { id, event: base64, context }
+//   child  → parent { type: 'ready', loadMs, exports, rss } once, then
+//                   { id, ok, result | error, ms, rss, maxRssKb } per invocation.
+'use strict';
+const path = require('node:path');
+
+const [codeDir, handlerName = 'index.handler'] = process.argv.slice(2);
+const dot = handlerName.lastIndexOf('.');
+const file = path.join(codeDir, `${handlerName.slice(0, dot)}.js`);
+const exported = handlerName.slice(dot + 1);
+
+process.chdir(codeDir);
+const t0 = process.hrtime.bigint();
+const mod = require(file);
+const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
+const handler = mod[exported];
+process.send({ type: 'ready', loadMs, exports: Object.keys(mod), rss: process.memoryUsage().rss });
+
+let queue = Promise.resolve();
+process.on('message', (msg) => {
+  // FC's standard runtimes run one request per instance at a time.
+  queue = queue.then(async () => {
+    const started = Date.now();
+    try {
+      if (typeof handler !== 'function') throw new Error(`${handlerName} is not a function`);
+      const result = await handler(Buffer.from(msg.event, 'base64'), msg.context);
+      process.send({ id: msg.id, ok: true, result: result === undefined ? null : result, ms: Date.now() - started, rss: process.memoryUsage().rss, maxRssKb: process.resourceUsage().maxRSS });
+    } catch (err) {
+      process.send({ id: msg.id, ok: false, error: err && err.message ? err.message : String(err), ms: Date.now() - started, rss: process.memoryUsage().rss, maxRssKb: process.resourceUsage().maxRSS });
+    }
+  });
+});
+process.on('disconnect', () => process.exit(0));
