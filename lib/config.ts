@@ -40,6 +40,8 @@ export const ConfigSchema = z.object({
   DASHSCOPE_API_KEY: z.string({ error: 'is required' }).trim().min(1, { message: 'is required' }),
   DASHSCOPE_BASE_URL: url('https://dashscope.aliyuncs.com/api/v1'),
   DASHSCOPE_WORKSPACE: optionalString,
+  /** Per request to DashScope; a create that times out is reconciled, never blindly resent. */
+  DASHSCOPE_TIMEOUT_SECONDS: seconds(15, 0.05),
   OSS_BUCKET: z.string({ error: 'is required' }).trim().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, {
     message: 'must be a bucket name (3–63 lowercase letters, digits, hyphens)',
   }),
@@ -84,7 +86,7 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 type Parsed = z.output<typeof ConfigSchema>;
 
 export interface Config {
-  dashscope: { apiKey: string; baseUrl: string; workspace?: string };
+  dashscope: { apiKey: string; baseUrl: string; workspace?: string; timeoutMs: number };
   oss: { bucket: string; region: string; endpoint?: string };
   tablestore: { endpoint: string; instance: string; table: string };
   sketchPrefix: string;
@@ -104,7 +106,7 @@ export interface Config {
 
 function toConfig(p: Parsed): Config {
   return {
-    dashscope: { apiKey: p.DASHSCOPE_API_KEY, baseUrl: p.DASHSCOPE_BASE_URL, workspace: p.DASHSCOPE_WORKSPACE },
+    dashscope: { apiKey: p.DASHSCOPE_API_KEY, baseUrl: p.DASHSCOPE_BASE_URL, workspace: p.DASHSCOPE_WORKSPACE, timeoutMs: p.DASHSCOPE_TIMEOUT_SECONDS * 1000 },
     oss: { bucket: p.OSS_BUCKET, region: p.OSS_REGION, endpoint: p.OSS_ENDPOINT },
     tablestore: { endpoint: p.TABLESTORE_ENDPOINT.replace(/\/+$/, ''), instance: p.TABLESTORE_INSTANCE, table: p.TABLESTORE_TABLE },
     sketchPrefix: p.SKETCH_PREFIX,

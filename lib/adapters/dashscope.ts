@@ -124,6 +124,22 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
     return json;
   }
 
+  async function listPages(status: string, from: number, to: number): Promise<TaskSummary[]> {
+    const out: TaskSummary[] = [];
+    for (let page = 1; page <= 10; page++) {
+      const query = new URLSearchParams({ start_time: listTime(from), end_time: listTime(to), model_name: MODEL, status, page_no: String(page), page_size: '100' });
+      const json = await call('GET', `/tasks?${query.toString()}`, 'list tasks');
+      const parsed = ListReply.safeParse(json);
+      if (!parsed.success) throw new ModelError('InvalidReply', 'list tasks: unexpected reply', 502);
+      for (const t of parsed.data.data) {
+        const taskStatus = t.task_status ?? t.status ?? status;
+        if (taskStatus === status) out.push({ taskId: t.task_id, status: taskStatus, createdAt: beijingToMs(t.gmt_create ?? t.submit_time) });
+      }
+      if (parsed.data.data.length < 100) break;
+    }
+    return out;
+  }
+
   return {
     async createTask(input: CreateTaskInput) {
       const body = {
@@ -170,17 +186,12 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
       }
     },
 
-    async listTasks(from: number, to: number): Promise<TaskSummary[]> {
+    async listLiveTasks(): Promise<TaskSummary[]> {
       const out: TaskSummary[] = [];
-      for (let page = 1; page <= 10; page++) {
-        const query = new URLSearchParams({ start_time: listTime(from), end_time: listTime(to), model_name: MODEL, page_no: String(page), page_size: '100' });
-        const json = await call('GET', `/tasks?${query.toString()}`, 'list tasks');
-        const parsed = ListReply.safeParse(json);
-        if (!parsed.success) throw new ModelError('InvalidReply', 'list tasks: unexpected reply', 502);
-        for (const t of parsed.data.data) {
-          out.push({ taskId: t.task_id, status: t.task_status ?? t.status ?? 'UNKNOWN', createdAt: beijingToMs(t.gmt_create ?? t.submit_time) });
-        }
-        if (parsed.data.data.length < 100) break;
+      // A wide window: the filter that matters is the status, and clocks need not agree.
+      const now = Date.now();
+      for (const status of ['PENDING', 'RUNNING']) {
+        out.push(...(await listPages(status, now - 24 * 3600_000, now + 24 * 3600_000)));
       }
       return out;
     },

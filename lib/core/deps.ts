@@ -6,7 +6,7 @@ import type { Clock, ImageModel, ObjectStore, PollerKicker, RowStore } from './p
  * Named points between the pipeline's steps. Production passes none; tests and the soak run use
  * them to crash a function exactly there ("a crash at any step", issue 5/8).
  */
-export type Checkpoint = (name: string) => void | Promise<void>;
+export type Checkpoint = (name: string, jobKey?: string) => void | Promise<void>;
 
 export interface CoreDeps {
   config: Config;
@@ -21,6 +21,6 @@ export interface CoreDeps {
   checkpoint?: Checkpoint;
 }
 
-export async function checkpoint(deps: CoreDeps, name: string): Promise<void> {
-  if (deps.checkpoint) await deps.checkpoint(name);
+export async function checkpoint(deps: CoreDeps, name: string, jobKey?: string): Promise<void> {
+  if (deps.checkpoint) await deps.checkpoint(name, jobKey);
 }

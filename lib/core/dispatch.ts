@@ -10,15 +10,27 @@ import { redact } from '../redact.js';
 import { checkpoint, type CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome, isoTime } from './finalize.js';
 import { budgetDay, type Jobs } from './jobs.js';
+import type { Config } from '../config.js';
 import { logState } from './journal.js';
 import { FREE_SLOT, type SlotRecord, type VersionRecord } from './records.js';
 
-/** How long a slot may stay 'submitting' before it is presumed orphaned by a crash. */
-export const SUBMIT_LEASE_MS = 60_000;
 const MAX_BACKOFF_MS = 60_000;
 
-export function backoffMs(refusals: number): number {
-  const base = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.max(0, refusals - 1));
+/**
+ * How long a slot may stay 'submitting' before its holder is presumed dead: longer than a create
+ * call can take (its timeout), so a live submitter is never reconciled under its feet.
+ */
+export function submitLeaseMs(config: Pick<Config, 'dashscope'>): number {
+  return 2 * config.dashscope.timeoutMs + 1000;
+}
+
+/**
+ * Wait before sending a refused create again: from about one poller pass, doubling per refusal,
+ * jittered, at most a minute (DashScope's rate limits "usually recover within one minute").
+ */
+export function backoffMs(refusals: number, pollIntervalMs: number): number {
+  const first = Math.min(1000, pollIntervalMs);
+  const base = Math.min(MAX_BACKOFF_MS, first * 2 ** Math.max(0, refusals - 1));
   return base / 2 + randomInt(Math.max(1, Math.floor(base / 2)));
 }
 
@@ -70,7 +82,7 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
       jobKey: row.value.jobKey,
       versionId: v.id,
       acquiredAt: now,
-      leaseUntil: now + SUBMIT_LEASE_MS,
+      leaseUntil: now + submitLeaseMs(config),
       owner: deps.owner,
       images: n,
       budgetDay: day,
@@ -85,7 +97,7 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
       free = slots.filter((s) => s.slot.state === 'free');
       continue;
     }
-    await checkpoint(deps, 'dispatch:slot-claimed');
+    await checkpoint(deps, 'dispatch:slot-claimed', row.value.jobKey);
     // Claim the job: only one filler moves a version out of QUEUED.
     let claimed: VersionRecord | undefined = { ...v, state: 'SUBMITTING', attempts: v.attempts + 1, slot: target.index, waitingFor: undefined, updatedAt: now };
     try {
@@ -100,7 +112,7 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
       continue;
     }
     await jobs.dequeue(entry.id);
-    await checkpoint(deps, 'dispatch:job-claimed');
+    await checkpoint(deps, 'dispatch:job-claimed', row.value.jobKey);
     if (await submitTask(deps, jobs, row.value.jobKey, entry.value.jobId, claimed, { index: target.index, rev: slotRev, slot: claim })) submitted++;
     else waiting++; // refused (back in the queue) or outcome unknown (reconciliation follows)
   }
@@ -130,11 +142,11 @@ async function submitTask(
   } catch (err) {
     return handleRefusal(deps, jobs, jobKey, jobId, v, slot, err);
   }
-  await checkpoint(deps, 'dispatch:task-created');
+  await checkpoint(deps, 'dispatch:task-created', jobKey);
   const now = clock.now();
   await jobs.recordTask(taskId, { jobId, jobKey, versionId: v.id, createdAt: now });
   await jobs.putSlot(slot.index, slot.rev, { ...slot.slot, state: 'inflight', taskId, leaseUntil: undefined });
-  await checkpoint(deps, 'dispatch:slot-recorded');
+  await checkpoint(deps, 'dispatch:slot-recorded', jobKey);
   const updated = await jobs.updateVersion(jobId, v.id, (cur) =>
     cur.state === 'SUBMITTING' ? { ...cur, state: 'SUBMITTED', taskId, submittedAt: isoTime(now), refusals: 0, notBefore: undefined, updatedAt: now } : undefined,
   );
@@ -170,7 +182,7 @@ async function handleRefusal(
   }
   // Throttled or transient, and DashScope created nothing: back in line, same place, later.
   const refusals = (v.refusals ?? 0) + 1;
-  const notBefore = now + backoffMs(refusals);
+  const notBefore = now + backoffMs(refusals, config.pollIntervalMs);
   const updated = await jobs.updateVersion(jobId, v.id, (cur) =>
     cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), refusals, notBefore, slot: undefined, updatedAt: now } : undefined,
   );

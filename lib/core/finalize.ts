@@ -160,7 +160,7 @@ export async function completeVersion(
   const version = decided.job.current;
   const jobKey = decided.job.jobKey;
   const finalOutcome = version.outcome ?? outcome;
-  await checkpoint(deps, 'finalize:decided');
+  await checkpoint(deps, 'finalize:decided', jobKey);
   await removeStaleOutputs(deps, jobKey, finalOutcome);
   const now = deps.clock.now();
   // Check once more right before the manifest: a newer version's outputs must never be overwritten.
@@ -171,7 +171,7 @@ export async function completeVersion(
   }
   const manifest = buildManifest(jobKey, version, finalOutcome, now);
   await deps.objects.put(manifestKey(jobKey), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
-  await checkpoint(deps, 'finalize:manifest-written');
+  await checkpoint(deps, 'finalize:manifest-written', jobKey);
   const done = await jobs.updateVersion(jobId, versionId, (v) => ({
     ...v,
     state: finalOutcome.status,

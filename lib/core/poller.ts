@@ -12,8 +12,13 @@ import { reconcileSlot } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
 import { finalizeFinished, trackSlot, type Finished, type SlotView } from './track.js';
 
-/** Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer. */
-const LEASE_MARGIN_MS = 15_000;
+/**
+ * Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer,
+ * but short enough that a poller that died is replaced by the next timer firing or so.
+ */
+export function leaseMarginMs(pollBudgetMs: number): number {
+  return Math.min(15_000, Math.max(500, pollBudgetMs / 4));
+}
 
 export interface PollerReport {
   ran: boolean;
@@ -31,7 +36,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number } 
   const start = options.startedAt ?? clock.now();
   const deadline = start + config.pollBudgetMs;
   const report: PollerReport = { ran: false, passes: 0, freed: 0, submitted: 0, inFlightAtExit: 0 };
-  if (!(await jobs.acquireLease(deps.owner, clock.now(), deadline + LEASE_MARGIN_MS))) {
+  if (!(await jobs.acquireLease(deps.owner, clock.now(), deadline + leaseMarginMs(config.pollBudgetMs)))) {
     return { ...report, reason: 'another poller holds the lease' };
   }
   report.ran = true;

@@ -117,8 +117,8 @@ export interface ImageModel {
   getTask(taskId: string): Promise<TaskView>;
   /** True if canceled; false if the task was no longer PENDING. */
   cancelTask(taskId: string): Promise<boolean>;
-  /** Tasks of the account created in [from, to] (epoch ms). */
-  listTasks(from: number, to: number): Promise<TaskSummary[]>;
+  /** The account's tasks that are PENDING or RUNNING now. */
+  listLiveTasks(): Promise<TaskSummary[]>;
   /** Streams a result image; throws ResultDownloadError. */
   downloadResult(url: string): Promise<{ body: Readable; contentLength?: number }>;
 }

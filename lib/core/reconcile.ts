@@ -1,9 +1,11 @@
 /**
  * A slot left 'submitting' past its lease: its holder died (or timed out) somewhere around the
- * create call, so DashScope may or may not have the task (SPEC §4.2 case a). We ask DashScope's
- * task list for tasks created since the slot was taken that no row of ours knows: if there is one,
- * it is this submission, and we adopt it instead of paying again. If there is none, nothing
- * reached DashScope and the job goes back to the queue.
+ * create call, so DashScope may or may not have the task (SPEC §4.2 case a). We ask DashScope for
+ * the account's PENDING and RUNNING tasks that no row of ours knows: if there is one, it is this
+ * submission, still occupying DashScope, and we adopt it instead of paying again (which also keeps
+ * the in-flight bound). If there is none, either nothing reached DashScope or the orphan already
+ * finished; the job goes back to the queue and is sent again (counted in task.attempts).
+ * Matching by status, not by creation time, needs no agreement between our clock and DashScope's.
  *
  * Assumes sketchflow is the only user of the model in the account (the model runs one task at a
  * time per account, so sharing it would break the in-flight bound anyway; README).
@@ -17,8 +19,6 @@ import type { TaskSummary } from './ports.js';
 import type { SlotProgress, SlotView } from './track.js';
 import { FREE_SLOT } from './records.js';
 
-/** Clock skew tolerated between us and DashScope when matching creation times. */
-const SKEW_MS = 10_000;
 /** If the task list cannot be read for this long, give the slot back and resubmit. */
 const ORPHAN_HOLD_MS = 10 * 60_000;
 
@@ -28,11 +28,9 @@ export async function reconcileSlot(deps: CoreDeps, jobs: Jobs, s: SlotView): Pr
   const acquiredAt = slot.acquiredAt ?? now;
   let candidates: TaskSummary[];
   try {
-    const listed = await deps.model.listTasks(acquiredAt - SKEW_MS, now + SKEW_MS);
+    const listed = await deps.model.listLiveTasks();
     const known = await jobs.knownTasks(listed.map((t) => t.taskId));
-    candidates = listed
-      .filter((t) => !known.has(t.taskId) && (t.createdAt === undefined || t.createdAt >= acquiredAt - SKEW_MS))
-      .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+    candidates = listed.filter((t) => !known.has(t.taskId)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
   } catch (err) {
     if (now - acquiredAt < ORPHAN_HOLD_MS) {
       deps.log.warn('task list unavailable; holding the slot', { jobKey: slot.jobKey, error: asError(err) });

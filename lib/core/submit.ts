@@ -86,7 +86,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
     if (current && current.id === versionId && next.state === 'AWAITING_PROMPT') {
       return { action: 'duplicate', jobKey, state: current.state };
     }
-    await checkpoint(deps, 'submit:version-built');
+    await checkpoint(deps, 'submit:version-built', jobKey);
     const now = deps.clock.now();
     if (next.state === 'QUEUED') {
       next.queuedAt = now;
@@ -105,7 +105,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
       if (err instanceof ConditionFailedError) continue; // another event got there first: look again
       throw err;
     }
-    await checkpoint(deps, 'submit:version-recorded');
+    await checkpoint(deps, 'submit:version-recorded', jobKey);
     if (replaced && !isTerminal(replaced.state)) {
       logState(deps, jobKey, { ...replaced, state: 'SUPERSEDED' }, { supersededBy: versionId });
       await jobs.clearActive(jobId, replaced.id);

@@ -9,7 +9,7 @@ import { queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord } from './records.js';
 import type { Finished, SlotView } from './track.js';
-import { SUBMIT_LEASE_MS } from './dispatch.js';
+import { submitLeaseMs } from './dispatch.js';
 
 export interface SweepReport {
   active: number;
@@ -82,7 +82,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         // Claims take the slot before the job and releases free the job before the slot, so a
         // fresh read of the slots after reading the job sees the slot of any live claim. Only a
         // version that has had no slot for longer than a submission may take is repaired.
-        if (now - v.updatedAt > 2 * SUBMIT_LEASE_MS && !(await followedBySlot(jobs, config.maxInFlight, jobId, versionId))) {
+        if (now - v.updatedAt > 2 * submitLeaseMs(config) && !(await followedBySlot(jobs, config.maxInFlight, jobId, versionId))) {
           deps.log.warn('in-flight version without a slot', { jobKey, version: v.id, state: v.state, taskId: v.taskId });
           if (await adoptIntoFreeSlot(jobs, await jobs.readSlots(config.maxInFlight), now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
         }

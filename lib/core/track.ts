@@ -141,13 +141,13 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
     return;
   }
   const task = view ?? (await deps.model.getTask(v.taskId));
-  await checkpoint(deps, 'finalize:started');
+  await checkpoint(deps, 'finalize:started', row.value.jobKey);
   if (task.status === 'UNKNOWN') {
     const outcome = failureOutcome({ code: 'ResultDownloadFailed', message: `DashScope no longer has the results of task ${v.taskId} (it keeps them 24 h)` });
     await completeVersion(deps, jobs, jobId, versionId, outcome);
     return;
   }
   const results = task.status === 'SUCCEEDED' ? await copyResults(deps, row.value.jobKey, task) : [];
-  await checkpoint(deps, 'finalize:results-copied');
+  await checkpoint(deps, 'finalize:results-copied', row.value.jobKey);
   await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results));
 }

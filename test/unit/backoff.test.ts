@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs } from '../../lib/core/dispatch.js';
+
+describe('backoff after a refused create', () => {
+  it('starts near one poller pass, doubles, and stays under a minute', () => {
+    for (let i = 0; i < 20; i++) {
+      expect(backoffMs(1, 2000)).toBeGreaterThanOrEqual(500);
+      expect(backoffMs(1, 2000)).toBeLessThanOrEqual(1000);
+      expect(backoffMs(3, 2000)).toBeGreaterThanOrEqual(2000);
+      expect(backoffMs(30, 2000)).toBeLessThanOrEqual(60_000);
+      expect(backoffMs(1, 50)).toBeLessThanOrEqual(50);
+    }
+  });
+});
