@@ -92,6 +92,14 @@ export class ConditionFailedError extends SketchflowError {
 export class ResultDownloadError extends SketchflowError {
   override readonly name = 'ResultDownloadError';
   readonly code = 'ResultDownloadFailed';
+  /** HTTP status of the result URL, when it answered (403/404: expired or gone for good). */
+  constructor(message: string, readonly status?: number, options?: ErrorOptions) {
+    super(message, options);
+  }
+
+  get permanent(): boolean {
+    return this.status !== undefined && this.status >= 400 && this.status < 500;
+  }
 }
 
 const THROTTLE_CODES = new Set(['Throttling', 'Throttling.RateQuota', 'Throttling.BurstRate', 'LimitRequests', 'limit_requests', 'limit_burst_rate', 'ModelServingError']);

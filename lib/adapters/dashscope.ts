@@ -203,12 +203,12 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
         // Result URLs are presigned by DashScope: no Authorization header.
         res = await request(url, { method: 'GET', dispatcher: agent, headersTimeout: timeout, bodyTimeout: 60_000 });
       } catch (err) {
-        throw new ResultDownloadError(redact(`download ${shown}: ${(err as Error)?.message}`), { cause: err });
+        throw new ResultDownloadError(redact(`download ${shown}: ${(err as Error)?.message}`), undefined, { cause: err });
       }
       if (res.statusCode !== 200) {
         const text = await res.body.text().catch(() => '');
         const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
-        throw new ResultDownloadError(`download ${shown}: HTTP ${res.statusCode}${code ? ` ${code}` : ''}`);
+        throw new ResultDownloadError(`download ${shown}: HTTP ${res.statusCode}${code ? ` ${code}` : ''}`, res.statusCode);
       }
       const length = Number(res.headers['content-length']);
       return { body: res.body as unknown as Readable, ...(Number.isFinite(length) && length > 0 ? { contentLength: length } : {}) };

@@ -7,7 +7,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { manifestKey, resultImageKey } from '../contract/keys.js';
 import { ManifestSchema, type Manifest, type ManifestResult } from '../contract/manifest.js';
 import { MODEL } from '../contract/request.js';
-import { asError } from '../errors.js';
+import { asError, ResultDownloadError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
 import { PIPELINE_VERSION } from '../version.js';
 import { checkpoint, type CoreDeps } from './deps.js';
@@ -17,6 +17,11 @@ import type { TaskView } from './ports.js';
 import { FREE_SLOT, isTerminal, type ErrorInfo, type Outcome, type VersionRecord } from './records.js';
 
 const DOWNLOAD_TRIES = 3;
+/**
+ * How long after a task ended a failing result download is retried on later passes before the
+ * image is given up (result URLs live 24 h; a paid image must not be lost to a network blip).
+ */
+export const RESULT_RETRY_WINDOW_MS = 10 * 60_000;
 
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
@@ -68,8 +73,13 @@ function countingStream(counter: { bytes: number }): Transform {
   });
 }
 
-/** Streams each result image into the bucket (never buffering it whole). */
-export async function copyResults(deps: CoreDeps, jobKey: string, view: TaskView): Promise<ManifestResult[]> {
+/**
+ * Streams each result image into the bucket (never buffering it whole). A transient failure
+ * within RESULT_RETRY_WINDOW_MS of `endedAt` (when we saw the task end) throws, so the caller tries the whole copy again
+ * on a later pass; an expired or missing URL, or a failure after the window, is recorded as the
+ * image's error.
+ */
+export async function copyResults(deps: CoreDeps, jobKey: string, view: TaskView, endedAt: number): Promise<ManifestResult[]> {
   const out: ManifestResult[] = [];
   for (const [i, result] of view.results.entries()) {
     const index = i + 1;
@@ -95,7 +105,11 @@ export async function copyResults(deps: CoreDeps, jobKey: string, view: TaskView
         if (attempt < DOWNLOAD_TRIES) await deps.clock.sleep(200 * attempt);
       }
     }
-    if (lastError) out.push({ index, error: { code: 'ResultDownloadFailed', message: redact(`result ${index} could not be copied: ${lastError.message}`) } });
+    if (lastError) {
+      const permanent = lastError instanceof ResultDownloadError && lastError.permanent;
+      if (!permanent && deps.clock.now() - endedAt < RESULT_RETRY_WINDOW_MS) throw lastError;
+      out.push({ index, error: { code: 'ResultDownloadFailed', message: redact(`result ${index} could not be copied: ${lastError.message}`) } });
+    }
   }
   return out;
 }

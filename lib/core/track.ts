@@ -147,7 +147,8 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
     await completeVersion(deps, jobs, jobId, versionId, outcome);
     return;
   }
-  const results = task.status === 'SUCCEEDED' ? await copyResults(deps, row.value.jobKey, task) : [];
+  // The retry window counts from when we saw the task end (our clock; DashScope's may differ).
+  const results = task.status === 'SUCCEEDED' ? await copyResults(deps, row.value.jobKey, task, v.updatedAt) : [];
   await checkpoint(deps, 'finalize:results-copied', row.value.jobKey);
   await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results));
 }
