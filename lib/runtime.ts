@@ -31,6 +31,17 @@ export interface RuntimeOptions {
   checkpoint?: Checkpoint;
   /** Replaces the FC kick (local runner passes one that invokes the poller in-process). */
   kicker?: PollerKicker;
+  /**
+   * Wraps the adapters (the soak run counts and breaks things through this). Production never
+   * sets it.
+   */
+  decorate?: PortDecorators;
+}
+
+export interface PortDecorators {
+  rows?: (rows: RowStore) => RowStore;
+  objects?: (objects: ObjectStore) => ObjectStore;
+  model?: (model: ImageModel) => ImageModel;
 }
 
 export interface Runtime {
@@ -58,7 +69,9 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const config = loadConfig(env);
   const log = createLogger({ level: config.logLevel, sink: options.logSink });
   const clock = options.clock ?? systemClock;
-  const model: ImageModel = createImageModel(config.dashscope);
+  const decorate = options.decorate ?? {};
+  const baseModel = createImageModel(config.dashscope);
+  const model: ImageModel = decorate.model ? decorate.model(baseModel) : baseModel;
   const inFc = Boolean(env.FC_FUNCTION_NAME) && !config.oss.endpoint;
   let cached: { fingerprint: string; objects: ObjectStore; rows: RowStore; kicker?: PollerKicker } | undefined;
 
@@ -75,8 +88,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         : undefined);
     cached = {
       fingerprint,
-      objects: createObjectStore({ ...config.oss, internal: inFc }, credentials),
-      rows: createRowStore(config.tablestore, credentials),
+      objects: (decorate.objects ?? ((o: ObjectStore) => o))(createObjectStore({ ...config.oss, internal: inFc }, credentials)),
+      rows: (decorate.rows ?? ((r: RowStore) => r))(createRowStore(config.tablestore, credentials)),
       ...(kicker ? { kicker } : {}),
     };
     return cached;

@@ -9,6 +9,7 @@ import { createPollerHandler } from '../../functions/poller/index.js';
 import { loadConfig, type Config } from '../config.js';
 import type { LogSink } from '../log.js';
 import type { Checkpoint } from '../core/deps.js';
+import type { PortDecorators } from '../runtime.js';
 import { ensureTable } from '../adapters/tablestore.js';
 import { LocalFunctionCompute, type FcHandler } from './fc.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack.js';
@@ -30,6 +31,7 @@ export interface LocalPipelineOptions extends LocalStackOptions {
   pollerTimeout?: number;
   logSink?: LogSink;
   checkpoint?: Checkpoint;
+  decorate?: PortDecorators;
   /** Use the real DashScope instead of the simulator. */
   realDashScope?: { apiKey: string; baseUrl?: string };
   /** Load handlers from built bundles instead of the sources (deploy conformance). */
@@ -66,7 +68,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     });
     const config = loadConfig(env);
     await ensureTable(config.tablestore, { accessKeyId: described.tablestore.accessKeyId, accessKeySecret: described.tablestore.accessKeySecret });
-    const runtimeOptions = { env, logSink: options.logSink, checkpoint: options.checkpoint };
+    const runtimeOptions = { env, logSink: options.logSink, checkpoint: options.checkpoint, decorate: options.decorate };
     const submit = options.handlers?.submit ?? (createSubmitHandler(runtimeOptions) as FcHandler);
     const poller = options.handlers?.poller ?? (createPollerHandler(runtimeOptions) as FcHandler);
     fc.register({ name: SUBMIT_FUNCTION, handler: submit, timeout: options.submitTimeout ?? 60 });
