@@ -142,10 +142,14 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
     expect(functionRequests.length).toBeGreaterThan(0);
     expect(functionRequests.every((r) => r.accessKeyId!.startsWith('STS.'))).toBe(true);
 
-    for (const inst of [submit, poller]) {
+    // s.yaml's memorySize keeps at least 1.5× headroom over what the bundle really uses.
+    const spec = parseYaml(await readFile(path.join(root, 's.yaml'), 'utf8')) as { resources: Record<string, { props: { memorySize: number } }> };
+    for (const [resource, inst] of [['submit', submit], ['poller', poller]] as const) {
       const peak = Math.max(...inst.replies.map((r) => r.maxRssKb)) / 1024;
       const longest = Math.max(...inst.replies.map((r) => r.ms));
       figures.push(`${inst.name}: ${inst.replies.length} invocation(s), peak RSS ${peak.toFixed(0)} MiB, longest ${longest} ms`);
+      const memorySize = spec.resources[resource]?.props.memorySize;
+      expect(peak * 1.5, `${inst.name} peak RSS ${peak.toFixed(0)} MiB vs memorySize ${memorySize} MB`).toBeLessThan(memorySize!);
     }
   });
 
