@@ -113,10 +113,18 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
     }
     await jobs.dequeue(entry.id);
     await checkpoint(deps, 'dispatch:job-claimed', row.value.jobKey);
-    if (await submitTask(deps, jobs, row.value.jobKey, entry.value.jobId, claimed, { index: target.index, rev: slotRev, slot: claim })) submitted++;
+    if (await submitTask(deps, jobs, { jobKey: row.value.jobKey, jobId: entry.value.jobId, v: claimed, slot: { index: target.index, rev: slotRev, slot: claim } })) submitted++;
     else waiting++; // refused (back in the queue) or outcome unknown (reconciliation follows)
   }
   return { submitted, waiting };
+}
+
+/** A version this filler won: its job row says SUBMITTING and it holds `slot` at `rev`. */
+interface Claim {
+  jobKey: string;
+  jobId: string;
+  v: VersionRecord;
+  slot: { index: number; rev: number; slot: SlotRecord };
 }
 
 /**
@@ -124,15 +132,9 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
  * A reply we never saw (timeout, reset) leaves the slot 'submitting' for reconciliation: the
  * task may exist, and sending again could pay twice.
  */
-async function submitTask(
-  deps: CoreDeps,
-  jobs: Jobs,
-  jobKey: string,
-  jobId: string,
-  v: VersionRecord,
-  slot: { index: number; rev: number; slot: SlotRecord },
-): Promise<boolean> {
+async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim): Promise<boolean> {
   const { config, clock } = deps;
+  const { jobKey, jobId, v, slot } = claim;
   const request = v.request!;
   const sketchUrl = await deps.objects.presignGet(v.sketch.key, config.sketchUrlTtlSeconds, request.process);
   logState(deps, jobKey, v, { slot: slot.index });
@@ -140,7 +142,7 @@ async function submitTask(
   try {
     ({ taskId } = await deps.model.createTask({ prompt: request.prompt, sketchUrl, parameters: request.parameters }));
   } catch (err) {
-    return handleRefusal(deps, jobs, jobKey, jobId, v, slot, err);
+    return handleRefusal(deps, jobs, claim, err);
   }
   await checkpoint(deps, 'dispatch:task-created', jobKey);
   const now = clock.now();
@@ -154,16 +156,9 @@ async function submitTask(
   return true;
 }
 
-async function handleRefusal(
-  deps: CoreDeps,
-  jobs: Jobs,
-  jobKey: string,
-  jobId: string,
-  v: VersionRecord,
-  slot: { index: number; rev: number; slot: SlotRecord },
-  err: unknown,
-): Promise<boolean> {
+async function handleRefusal(deps: CoreDeps, jobs: Jobs, claim: Claim, err: unknown): Promise<boolean> {
   const { config, clock } = deps;
+  const { jobKey, jobId, v, slot } = claim;
   const error = asError(err);
   const disposition = dispositionOf(err);
   if (err instanceof TransportError && err.sent) {

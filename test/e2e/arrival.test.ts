@@ -43,6 +43,16 @@ describe('arrival orders', () => {
     expect(createdBody('sketches/order/b.png').parameters).toMatchObject({ n: 2, style: '<auto>' });
   });
 
+  it('logs one JSON line per state change, with job key, version, state and task id', async () => {
+    const states = p
+      .logRecords()
+      .filter((r) => r.msg === 'job state' && r.jobKey === 'sketches/order/b')
+      .map((r) => ({ state: r.state, hasVersion: typeof r.version === 'string', hasTask: typeof r.taskId === 'string' }));
+    expect(states.map((s) => s.state)).toEqual(expect.arrayContaining(['QUEUED', 'SUBMITTING', 'SUBMITTED', 'FINALIZING', 'SUCCEEDED']));
+    expect(states.every((s) => s.hasVersion)).toBe(true);
+    expect(states.filter((s) => ['SUBMITTED', 'FINALIZING', 'SUCCEEDED'].includes(s.state as string)).every((s) => s.hasTask)).toBe(true);
+  });
+
   it('both at once: one task', async () => {
     await Promise.all([p.put('sketches/order/c.json', JSON.stringify({ prompt: 'a mill' })), p.put('sketches/order/c.png', sketch)]);
     const m = await p.waitForManifest('sketches/order/c');
