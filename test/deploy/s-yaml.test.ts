@@ -57,7 +57,7 @@ const Fc3Props = z
   .strictObject({
     region: z.literal('cn-beijing'),
     functionName: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/),
-    description: z.string().max(256),
+    description: z.string().max(256).regex(/^[\x20-\x7e]*$/, { message: 'ASCII only' }),
     runtime: z.literal('nodejs20'),
     code: z.string().regex(/^\.\/dist\/[a-z]+$/),
     handler: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z_$][A-Za-z0-9_$]*$/),
