@@ -44,6 +44,8 @@ describe('arrival orders', () => {
   });
 
   it('logs one JSON line per state change, with job key, version, state and task id', async () => {
+    // The manifest is written just before the terminal state is recorded and logged.
+    await p.waitFor('the SUCCEEDED line', () => p.logs.some((l) => l.includes('"jobKey":"sketches/order/b"') && l.includes('"state":"SUCCEEDED"')));
     const states = p
       .logRecords()
       .filter((r) => r.msg === 'job state' && r.jobKey === 'sketches/order/b')
