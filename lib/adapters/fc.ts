@@ -4,12 +4,19 @@
  * 2016-08-15), which cannot address functions deployed by the `fc3` component (README, "Why the
  * FC 3.0 client").
  */
-import FcClient, { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
+import FcModule, { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import { Readable } from 'node:stream';
 import { TransportError } from '../errors.js';
 import type { PollerKicker } from '../core/ports.js';
 import type { CloudCredentials } from './credentials.js';
+
+/**
+ * The client class. Node's own ESM loader (the CLI runs through tsx) hands over a CommonJS
+ * module's whole `exports` as the default import, where bundlers and vitest unwrap `__esModule`'s
+ * `exports.default`: accept both.
+ */
+const FcClient = ((FcModule as unknown as { default?: typeof FcModule }).default ?? FcModule) as typeof FcModule;
 
 export interface FcSettings {
   functionName: string;
