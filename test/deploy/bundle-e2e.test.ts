@@ -182,15 +182,10 @@ describe('bundles under the local Function Compute runner: OSS trigger, FC 3.0 k
     await Promise.all([submit?.close(), poller?.close()]);
   });
 
-  // KNOWN BUG (reported to the lead): lib/adapters/fc.ts does `import FcClient from
-  // '@alicloud/fc20230330'`, a CommonJS module with `exports.default`. Under Node's own ESM loader
-  // (tsx: `sketchflow local`) and in the esbuild bundle the default import is the whole exports
-  // object, so `new FcClient()` throws "is not a constructor" and, with POLLER_FUNCTION_NAME set,
-  // every invocation fails. Only vitest's interop hides it. The fix (checked against a patched
-  // bundle: this flow then passes in about a second) is
-  //   const FcClient = (FcClientModule as unknown as { default?: typeof FcClientModule }).default ?? FcClientModule;
-  // Once fc.ts is fixed this test reports "expected to fail": change `it.fails` to `it`.
-  it.fails('with no timer at all, the kick from the submit bundle runs the poller bundle to a manifest', async () => {
+  // This caught `import FcClient from '@alicloud/fc20230330'` failing in the bundle (and under
+  // tsx) with "is not a constructor": the default import of a CommonJS module is its whole exports
+  // object outside vitest. Fixed in lib/adapters/fc.ts (727516c).
+  it('with no timer at all, the kick from the submit bundle runs the poller bundle to a manifest', async () => {
     await p.put('sketches/kick/dog.txt', 'a dog in the snow');
     await p.put('sketches/kick/dog.jpg', await lineSketch(600, 600, 'jpeg'));
     // Ends at the manifest, or at the first failed invocation (fast, rather than at a timeout).
