@@ -81,7 +81,8 @@ export async function buildFunctions(outDir = path.join(root, 'dist')): Promise<
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, 'index.js');
     const { bytes, inputs } = await bundle(path.join(root, 'functions', name, 'index.ts'), file);
-    await writeFile(path.join(dir, 'inputs.json'), JSON.stringify(inputs, null, 1));
+    // Beside the code folder, not in it: `s deploy` uploads everything under dist/<fn>/.
+    await writeFile(path.join(outDir, `${name}.inputs.json`), JSON.stringify(inputs, null, 1));
     reports.push({ name, file, bytes, inputs });
   }
   return reports;

@@ -4,7 +4,7 @@
  */
 import { TimerEventSchema } from '../../lib/events/timer.js';
 import { createRuntime, type FcContext, type Runtime, type RuntimeOptions } from '../../lib/runtime.js';
-import { runPoller, type PollerReport } from '../../lib/core/poller.js';
+import { pollBudgetMs, runPoller, type PollerReport } from '../../lib/core/poller.js';
 
 export function createPollerHandler(options: RuntimeOptions = {}) {
   let runtime: Runtime | undefined;
@@ -23,7 +23,7 @@ export function createPollerHandler(options: RuntimeOptions = {}) {
       return { rejected: 'not a timer event' };
     }
     const deps = runtime.depsFor(context, 'poller');
-    const report = await runPoller(deps);
+    const report = await runPoller(deps, { budgetMs: pollBudgetMs(runtime.config.pollBudgetMs, context.function?.timeout) });
     deps.log[report.ran ? 'info' : 'debug']('poller done', { trigger: parsed.data.triggerName, ...report });
     return report;
   };

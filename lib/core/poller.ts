@@ -20,6 +20,19 @@ export function leaseMarginMs(pollBudgetMs: number): number {
   return Math.min(15_000, Math.max(500, pollBudgetMs / 4));
 }
 
+/** Time kept between the loop's end and the function's timeout, for the last pass's writes. */
+export const STOP_BEFORE_TIMEOUT_MS = 10_000;
+
+/**
+ * The loop's budget: POLL_BUDGET_SECONDS, but never closer than STOP_BEFORE_TIMEOUT_MS to the
+ * function's own timeout (middy's "stop before the platform's timeout, not at it"), so a
+ * misconfigured pair cannot get the poller killed mid-write.
+ */
+export function pollBudgetMs(configured: number, functionTimeoutSeconds?: number): number {
+  if (!functionTimeoutSeconds) return configured;
+  return Math.max(0, Math.min(configured, functionTimeoutSeconds * 1000 - STOP_BEFORE_TIMEOUT_MS));
+}
+
 export interface PollerReport {
   ran: boolean;
   reason?: string;
@@ -30,13 +43,14 @@ export interface PollerReport {
   sweep?: SweepReport;
 }
 
-export async function runPoller(deps: CoreDeps, options: { startedAt?: number } = {}): Promise<PollerReport> {
+export async function runPoller(deps: CoreDeps, options: { startedAt?: number; budgetMs?: number } = {}): Promise<PollerReport> {
   const { config, clock } = deps;
   const jobs = new Jobs(deps.rows);
   const start = options.startedAt ?? clock.now();
-  const deadline = start + config.pollBudgetMs;
+  const budget = options.budgetMs ?? config.pollBudgetMs;
+  const deadline = start + budget;
   const report: PollerReport = { ran: false, passes: 0, freed: 0, submitted: 0, inFlightAtExit: 0 };
-  if (!(await jobs.acquireLease(deps.owner, clock.now(), deadline + leaseMarginMs(config.pollBudgetMs)))) {
+  if (!(await jobs.acquireLease(deps.owner, clock.now(), deadline + leaseMarginMs(budget)))) {
     return { ...report, reason: 'another poller holds the lease' };
   }
   report.ran = true;
