@@ -4,7 +4,7 @@
  * and no `sketchflow local` running on the folder, they are run to the end here.
  */
 import { isTerminal, type JobState } from '../core/records.js';
-import { bucketOf } from '../local/progress.js';
+import { bucketOf, isFinished } from '../local/progress.js';
 import { parse, UsageError, type Command } from './io.js';
 import { openTarget } from './target.js';
 import { noExtraArgs } from './terminal.js';
@@ -32,7 +32,10 @@ export const backfill: Command = async (args, io) => {
     }
     const jobs = report.outcomes.filter((o) => o.jobKey && o.state).map((o) => ({ jobKey: o.jobKey!, state: o.state! }));
     const final = await target.follow(jobs);
-    return [...final.values()].every((s) => bucketOf(s) === 'done') ? 0 : 1;
+    for (const [jobKey, f] of final) {
+      if (f.waitingFor) io.stdout(`${jobKey} stays QUEUED: ${f.waitingFor} (the next sketchflow local on this folder continues)\n`);
+    }
+    return [...final.values()].some((f) => bucketOf(f.state) === 'failed' || (!isFinished(f.state) && !f.waitingFor)) ? 1 : 0;
   } finally {
     await target.close();
   }

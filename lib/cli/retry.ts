@@ -31,7 +31,11 @@ export const retry: Command = async (args, io) => {
       return outcome.state && bucketOf(outcome.state) === 'failed' ? 1 : 0;
     }
     const final = (await target.follow([{ jobKey, state: outcome.state ?? 'QUEUED' }])).get(jobKey);
-    return final && isFinished(final) && bucketOf(final) === 'done' ? 0 : 1;
+    if (final?.waitingFor) {
+      io.stdout(`${jobKey} stays QUEUED: ${final.waitingFor} (the next sketchflow local on this folder continues)\n`);
+      return 0;
+    }
+    return final && isFinished(final.state) && bucketOf(final.state) === 'done' ? 0 : 1;
   } finally {
     await target.close();
   }

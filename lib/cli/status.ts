@@ -29,7 +29,7 @@ function detailOf(job: PipelineStatus['jobs'][number]): string {
     case 'AWAITING_PROMPT':
       return 'waiting for a prompt (a .json or .txt sidecar, or x-oss-meta-prompt)';
     case 'QUEUED':
-      return `waiting for ${job.waitingFor ?? 'a free DashScope slot'}`;
+      return job.waitingFor ? `waiting: ${job.waitingFor}` : 'waiting for a free DashScope slot';
     case 'SUCCEEDED':
       return job.taskId ? `task ${job.taskId}` : '';
     default:

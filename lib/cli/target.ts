@@ -31,8 +31,14 @@ export interface OperatorTarget {
    * Only where this process runs the pipeline itself: waits until these jobs finish (showing
    * progress) and returns their final states. Elsewhere a running pipeline picks the work up.
    */
-  follow?(jobs: Array<{ jobKey: string; state: string }>): Promise<Map<string, string>>;
+  follow?(jobs: Array<{ jobKey: string; state: string }>): Promise<Map<string, FollowedJob>>;
   close(): Promise<void>;
+}
+
+export interface FollowedJob {
+  state: string;
+  /** Set when the job cannot move now (e.g. the daily budget): following stopped there. */
+  waitingFor?: string;
 }
 
 export interface TargetOptions {
@@ -113,12 +119,41 @@ async function openLocal(io: CliIo, dirOption: string, writes: boolean): Promise
     timer: writes,
   });
   const target = withDeps(session.deps, `the local bucket folder ${displayPath(dir)}`, session.settings.prefix, () => session.close());
-  target.follow = async (jobs0) => {
-    for (const j of jobs0) session.progress.expect(j.jobKey, j.state);
-    const keys = new Set(jobs0.map((j) => j.jobKey));
+  target.follow = async (wanted) => {
+    for (const j of wanted) session.progress.expect(j.jobKey, j.state);
+    const keys = new Set(wanted.map((j) => j.jobKey));
     const jobs = () => [...session.progress.jobs.values()].filter((j) => keys.has(j.jobKey));
-    await session.progress.until(() => jobs().length === keys.size && jobs().every((j) => isFinished(j.state)), interrupt.signal);
-    return new Map(jobs().map((j) => [j.jobKey, session.progress.manifest(j.jobKey)?.status ?? j.state]));
+    const finished = () => jobs().length === keys.size && jobs().every((j) => isFinished(j.state));
+    // Stop early when what is left cannot move now (a QUEUED job that says why, e.g. the budget).
+    const stop = new AbortController();
+    interrupt.signal.addEventListener('abort', () => stop.abort(), { once: true });
+    const waiting = new Map<string, string>();
+    let checking = false;
+    const check = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      pipelineStatus(session.deps(), '')
+        .then((st) => {
+          const open = st.jobs.filter((j) => keys.has(j.jobKey) && !isFinished(session.progress.jobs.get(j.jobKey)?.state));
+          if (open.length && open.every((j) => j.state === 'QUEUED' && j.waitingFor)) {
+            for (const j of open) waiting.set(j.jobKey, j.waitingFor!);
+            stop.abort();
+          }
+        })
+        .catch(() => {})
+        .finally(() => (checking = false));
+    }, 1000);
+    try {
+      await session.progress.until(finished, stop.signal);
+    } finally {
+      clearInterval(check);
+    }
+    return new Map(
+      jobs().map((j) => [
+        j.jobKey,
+        { state: session.progress.manifest(j.jobKey)?.status ?? j.state, ...(waiting.has(j.jobKey) ? { waitingFor: waiting.get(j.jobKey)! } : {}) },
+      ]),
+    );
   };
   return target;
 }
