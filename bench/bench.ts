@@ -1,0 +1,227 @@
+/**
+ * `npm run bench` (issue 9): speed and cost figures against the limits that bind us — DashScope's
+ * one task at a time, 2 submissions a second, CNY 0.06 an image — side by side with a naive
+ * baseline run in the same process. `runBench` is what run.ts and the smoke test call.
+ *
+ * How each figure is measured, and why that way, is at the top of the module that measures it:
+ *   1 backlog.ts (virtual time: virtual-time.ts)   2, 3 latency.ts (real time)
+ *   4 reads.ts                                      5, 6 resources.ts (built bundles, fresh node)
+ *   7 cost.ts with prices.ts (unit prices and their sources)
+ */
+import { execSync } from 'node:child_process';
+import os from 'node:os';
+import { runBacklog, type BacklogRun } from './backlog.js';
+import { costPerImage, type CostFigure } from './cost.js';
+import { measureResultLatency, measureSubmitLatency, type ResultLatency, type SubmitLatency } from './latency.js';
+import { PRICES, PRICES_READ_ON } from './prices.js';
+import { measurePollerReads, type PollerReads } from './reads.js';
+import { buildBundles, measureBundles, measureMemory, type BundleFigure, type MemoryFigure } from './resources.js';
+
+export interface BenchOptions {
+  /** Sketches dropped at once in the backlog runs (figure 1, and the cost). */
+  backlogJobs: number;
+  /** Mean simulated DashScope task time in the backlog runs, seconds. */
+  taskSeconds: number;
+  latency: { jobs: number; taskSeconds: number; pollIntervalSeconds: number };
+  submissions: number;
+  reads: { active: number; finished: number[] };
+  memory: { sketchSide: number; n: number };
+  loadRuns: number;
+  /** Progress lines (stderr in run.ts). */
+  progress?: (line: string) => void;
+}
+
+export const FULL: BenchOptions = {
+  backlogJobs: 50,
+  taskSeconds: 20,
+  latency: { jobs: 10, taskSeconds: 2, pollIntervalSeconds: 2 },
+  submissions: 16,
+  reads: { active: 20, finished: [0, 1000, 10000] },
+  memory: { sketchSide: 2640, n: 4 },
+  loadRuns: 7,
+};
+
+/** Seconds, for `npm test`: every figure computed the same way on tiny inputs. */
+export const SMOKE: BenchOptions = {
+  backlogJobs: 3,
+  taskSeconds: 20,
+  latency: { jobs: 2, taskSeconds: 0.4, pollIntervalSeconds: 0.2 },
+  submissions: 2,
+  reads: { active: 3, finished: [0, 5, 20] },
+  memory: { sketchSide: 600, n: 4 },
+  loadRuns: 1,
+};
+
+export type Verdict = 'met' | 'MISSED' | 'no target';
+
+export interface BenchResults {
+  kind: 'sketchflow-bench';
+  version: 1;
+  startedAt: string;
+  seconds: number;
+  machine: { cpus: number; node: string; platform: string; commit?: string };
+  options: Omit<BenchOptions, 'progress'>;
+  figures: {
+    utilization: { ours: number; naive: number; target: number; verdict: Verdict; ours_run: BacklogSummary; naive_run: BacklogSummary };
+    resultLatency: ResultLatency & { target: number; verdict: Verdict; schedulingOnly: { ours: BacklogSummary['resultWaitS']; naive: BacklogSummary['resultWaitS'] } };
+    submitLatency: SubmitLatency & { verdict: Verdict };
+    pollerReads: PollerReads & { verdict: Verdict };
+    memory: MemoryFigure & { limitMiB: number; headroom: number; verdict: Verdict };
+    bundles: { bundles: BundleFigure[]; bareNodeMs: number; runs: number; verdict: Verdict };
+    cost: CostFigure & { naive: CostFigure; target: number; verdict: Verdict };
+  };
+  prices: typeof PRICES;
+  pricesReadOn: string;
+  table: string;
+}
+
+type BacklogSummary = Omit<BacklogRun, 'invocations' | 'tablestore' | 'tablestoreCu' | 'oss' | 'objectBytes'>;
+
+function summary(run: BacklogRun): BacklogSummary {
+  const { invocations: _i, tablestore: _t, tablestoreCu: _c, oss: _o, objectBytes: _b, ...rest } = run;
+  return rest;
+}
+
+const MEMORY_LIMIT_MIB = 256;
+const MEMORY_HEADROOM = 1.5;
+
+export async function runBench(options: BenchOptions = FULL): Promise<BenchResults> {
+  const { progress = () => undefined, ...plain } = options;
+  const started = Date.now();
+  const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    progress(`${name} …`);
+    const out = await run();
+    progress(`${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return out;
+  };
+
+  const bundles = await phase('build bundles', () => buildBundles());
+  let load: Awaited<ReturnType<typeof measureBundles>>;
+  let memory: MemoryFigure;
+  try {
+    load = await phase(`6 bundle load (${options.loadRuns}× fresh node each)`, () => measureBundles(bundles, options.loadRuns));
+    memory = await phase('5 memory (fresh node per invocation)', () => measureMemory(bundles, options.memory));
+  } finally {
+    await bundles.cleanup();
+  }
+  const reads = await phase(`4 poller reads (${options.reads.active} active; ${options.reads.finished.join(' / ')} finished)`, () =>
+    measurePollerReads({ active: options.reads.active, finishedCounts: options.reads.finished }),
+  );
+  const submit = await phase(`3 submit latency (${options.submissions} uploads)`, () => measureSubmitLatency({ submissions: options.submissions }));
+  const latency = await phase(`2 result latency (real time, ${options.latency.jobs} jobs)`, () => measureResultLatency(options.latency));
+  const ours = await phase(`1 backlog, ours (${options.backlogJobs} jobs, virtual time)`, () => runBacklog('ours', { jobs: options.backlogJobs, taskSeconds: options.taskSeconds }));
+  const naive = await phase(`1 backlog, naive baseline`, () => runBacklog('naive', { jobs: options.backlogJobs, taskSeconds: options.taskSeconds }));
+  const cost = costPerImage(ours);
+  const naiveCost = costPerImage(naive);
+
+  const peak = Math.max(memory.submit.peakMiB, memory.finalize.peakMiB);
+  const readsFlat = (['sweepRows', 'waitingPassRows', 'finishingPassRows'] as const).every((k) => new Set(reads.points.map((p) => p[k])).size === 1);
+  let commit: string | undefined;
+  try {
+    commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    commit = undefined;
+  }
+  const results: BenchResults = {
+    kind: 'sketchflow-bench',
+    version: 1,
+    startedAt: new Date(started).toISOString(),
+    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}`, ...(commit ? { commit } : {}) },
+    options: plain,
+    figures: {
+      utilization: { ours: ours.utilization, naive: naive.utilization, target: 0.97, verdict: ours.utilization >= 0.97 ? 'met' : 'MISSED', ours_run: summary(ours), naive_run: summary(naive) },
+      resultLatency: { ...latency, target: 3, verdict: latency.p95S <= 3 ? 'met' : 'MISSED', schedulingOnly: { ours: ours.resultWaitS, naive: naive.resultWaitS } },
+      submitLatency: { ...submit, verdict: 'no target' },
+      pollerReads: { ...reads, verdict: readsFlat ? 'met' : 'MISSED' },
+      memory: { ...memory, limitMiB: MEMORY_LIMIT_MIB, headroom: MEMORY_LIMIT_MIB / peak, verdict: peak * MEMORY_HEADROOM <= MEMORY_LIMIT_MIB ? 'met' : 'MISSED' },
+      bundles: { ...load, runs: options.loadRuns, verdict: 'no target' },
+      cost: { ...cost, naive: naiveCost, target: 1, verdict: cost.percentOfModel < 1 ? 'met' : 'MISSED' },
+    },
+    prices: PRICES,
+    pricesReadOn: PRICES_READ_ON,
+    table: '',
+    seconds: (Date.now() - started) / 1000,
+  };
+  results.table = renderTable(results);
+  return results;
+}
+
+const s = (x: number, digits = 2) => `${x.toFixed(digits)} s`;
+const ms = (x: number) => `${Math.round(x)} ms`;
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const cny = (x: number) => `CNY ${x.toPrecision(2)}`;
+
+/** The table `npm run bench` prints and the README quotes (Markdown). */
+export function renderTable(r: BenchResults): string {
+  const f = r.figures;
+  const o = r.options;
+  const reads = f.pollerReads.points;
+  const col = (k: 'sweepRows' | 'waitingPassRows' | 'finishingPassRows') => reads.map((p) => p[k]).join(' / ');
+  const top = [...f.cost.lines].sort((a, b) => b.cnyPerImage - a.cnyPerImage);
+  const poller = f.cost.lines.find((l) => l.item === 'FC poller time')!;
+  const rows: string[][] = [
+    [
+      '1',
+      `Slot utilization, ${o.backlogJobs} sketches dropped at once (${o.taskSeconds} s tasks)`,
+      f.utilization.ours.toFixed(3),
+      '≥ 0.97',
+      `naive baseline ${f.utilization.naive.toFixed(3)} (MAX_IN_FLIGHT=1, one-minute timer only); makespan ${Math.round(f.utilization.ours_run.makespanS)} s vs ${Math.round(f.utilization.naive_run.makespanS)} s; virtual time`,
+      f.utilization.verdict,
+    ],
+    [
+      '2',
+      'Result latency, task end → manifest (real seconds)',
+      `p50 ${s(f.resultLatency.p50S)}, p95 ${s(f.resultLatency.p95S)}`,
+      'p95 ≤ 3 s',
+      `timeScale 1, ${f.resultLatency.jobs} jobs of ${f.resultLatency.taskSeconds} s, POLL_INTERVAL_SECONDS=${f.resultLatency.pollIntervalSeconds}; scheduling wait alone (backlog run): p95 ${s(f.resultLatency.schedulingOnly.ours.p95)}, naive ${s(f.resultLatency.schedulingOnly.naive.p95, 0)}`,
+      f.resultLatency.verdict,
+    ],
+    [
+      '3',
+      'Submit latency, event delivered → DashScope task created',
+      `p50 ${ms(f.submitLatency.toTaskCreatedMs.p50)}, p95 ${ms(f.submitLatency.toTaskCreatedMs.p95)}`,
+      '— (none set)',
+      `whole handler p50 ${ms(f.submitLatency.handlerMs.p50)}, p95 ${ms(f.submitLatency.handlerMs.p95)}; ${f.submitLatency.submissions} uploads, real time, loopback emulators`,
+      f.submitLatency.verdict,
+    ],
+    [
+      '4',
+      `Poller rows read per tick, ${reads[0]?.active ?? '?'} active, ${reads.map((p) => p.finished).join(' / ')} finished jobs stored`,
+      col('waitingPassRows'),
+      'the same for all',
+      `pass that finishes a task ${col('finishingPassRows')}; once per invocation (lease + sweep) ${col('sweepRows')}`,
+      f.pollerReads.verdict,
+    ],
+    [
+      '5',
+      `Peak RSS: submit of a ${mib(f.memory.sketchBytes)} sketch / finalize of ${f.memory.results} results (${mib(f.memory.resultBytes)})`,
+      `${f.memory.submit.peakMiB.toFixed(0)} MiB / ${f.memory.finalize.peakMiB.toFixed(0)} MiB`,
+      `fits ${f.memory.limitMiB} MB with room (× ${MEMORY_HEADROOM})`,
+      `fresh node each, bundle loaded: ${f.memory.submit.afterLoadMiB.toFixed(0)} MiB; s.yaml: submit ${f.cost.fc.sizes.submit.memoryMB} MB, poller ${f.cost.fc.sizes.poller.memoryMB} MB`,
+      f.memory.verdict,
+    ],
+    [
+      '6',
+      'Bundles: size, fresh-node load (median)',
+      f.bundles.bundles.map((b) => `${b.name} ${mib(b.bytes)}, ${ms(b.requireMs)}`).join('; '),
+      '— (none set)',
+      `require() inside a fresh node, ${f.bundles.runs} runs; whole process ${f.bundles.bundles.map((b) => ms(b.processMs)).join(' / ')} (bare node ${ms(f.bundles.bareNodeMs)})`,
+      f.bundles.verdict,
+    ],
+    [
+      '7',
+      'Cost per image beyond the model (CNY 0.06)',
+      `${cny(f.cost.totalCnyPerImage)} = ${f.cost.percentOfModel.toFixed(2)} %`,
+      '< 1 %',
+      `largest: ${top
+        .slice(0, 3)
+        .map((l) => `${l.item} ${cny(l.cnyPerImage)}`)
+        .join(', ')}; poller ${poller.quantityPerImage.toFixed(1)} s/image; naive baseline ${f.cost.naive.percentOfModel.toFixed(2)} %`,
+      f.cost.verdict,
+    ],
+  ];
+  const header = ['#', 'Figure', 'Measured', 'Target', 'Baseline / how', 'Verdict'];
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

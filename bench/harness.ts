@@ -1,0 +1,181 @@
+/**
+ * The local pipeline as the bench runs it: the real handlers under LocalFunctionCompute, built
+ * here rather than by startLocalPipeline so the bench can hand them a clock (virtual time), a
+ * kicker, and wrap every invocation to time it.
+ *
+ * The kicker is in-process — `fc.invokeAsync(poller)`, exactly what the loopback FC 3.0 API does
+ * on an async InvokeFunction — because the real one cannot run under tsx yet: lib/adapters/fc.ts
+ * default-imports the CommonJS `@alicloud/fc20230330`, which under Node's ESM loader (and in the
+ * bundles) is the exports object, so `new FcClient()` throws "is not a constructor" and, with
+ * POLLER_FUNCTION_NAME set, every invocation fails (reported; test/deploy/bundle-e2e.test.ts).
+ */
+import { performance } from 'node:perf_hooks';
+import OSS from 'ali-oss';
+import sharp from 'sharp';
+import { createSubmitHandler } from '../functions/submit/index.js';
+import { createPollerHandler } from '../functions/poller/index.js';
+import { kickEvent } from '../lib/adapters/fc.js';
+import type { Checkpoint } from '../lib/core/deps.js';
+import type { Clock, PollerKicker } from '../lib/core/ports.js';
+import type { FcHandler } from '../lib/local/fc.js';
+import { POLLER_FUNCTION, startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../lib/local/pipeline.js';
+import { invocationScope, type SleepAccount } from './virtual-time.js';
+
+export interface InvocationTiming extends SleepAccount {
+  fn: 'submit' | 'poller';
+  /** 'oss' for submit; the timer event's triggerName ('timer', 'kick') for the poller. */
+  trigger: string;
+  /** Date.now() at delivery (comparable with the emulators' real timestamps). */
+  startedAtMs: number;
+  realStart: number;
+  realEnd?: number;
+  virtStart: number;
+  virtEnd?: number;
+  ok?: boolean;
+  result?: unknown;
+}
+
+/** What FC bills for one invocation: wall time, i.e. virtual time slept plus real processing. */
+export function billedMs(inv: InvocationTiming): number {
+  const real = (inv.realEnd ?? performance.now()) - inv.realStart;
+  const virt = (inv.virtEnd ?? inv.virtStart) - inv.virtStart;
+  // Under the system clock virt already contains the real time slept.
+  const processing = Math.max(0, real - inv.sleptRealMs);
+  return Math.ceil(virt > 0 && inv.sleptRealMs > 0 ? virt + processing : Math.max(virt, real));
+}
+
+export interface BenchPipeline extends LocalPipeline {
+  client: OSS;
+  invocations: InvocationTiming[];
+  kicks: number;
+  logs: string[];
+  warnings: number;
+  put(key: string, body: Buffer | string): Promise<void>;
+}
+
+export interface BenchPipelineOptions extends Omit<LocalPipelineOptions, 'handlers' | 'logSink' | 'checkpoint' | 'timer' | 'timerEveryMs'> {
+  clock?: Clock;
+  /** Kick the poller when work remains (SPEC §4). Off: POLLER_FUNCTION_NAME is left empty. */
+  kick: boolean;
+  /** Run kicked pollers (default true); false counts kicks without running anything. */
+  runKicks?: boolean;
+  /** Real ms between timer firings; omitted: no FC timer (virtual phases fire it themselves). */
+  timerEveryMs?: number;
+  checkpoint?: Checkpoint;
+}
+
+export async function startBenchPipeline(options: BenchPipelineOptions): Promise<BenchPipeline> {
+  const invocations: InvocationTiming[] = [];
+  const logs: string[] = [];
+  let warnings = 0;
+  const handlers: { submit?: FcHandler; poller?: FcHandler } = {};
+  const now = () => (options.clock ?? { now: () => Date.now() }).now();
+  const wrap =
+    (fn: 'submit' | 'poller'): FcHandler =>
+    (event, context) => {
+      let trigger = 'oss';
+      if (fn === 'poller') {
+        try {
+          trigger = String((JSON.parse(event.toString('utf8')) as { triggerName?: string }).triggerName ?? '?');
+        } catch {
+          trigger = '?';
+        }
+      }
+      const inv: InvocationTiming = { fn, trigger, startedAtMs: Date.now(), realStart: performance.now(), virtStart: now(), sleptRealMs: 0 };
+      invocations.push(inv);
+      return invocationScope.run(inv, async () => {
+        try {
+          const result = await handlers[fn]!(event, context);
+          inv.ok = true;
+          inv.result = result;
+          return result;
+        } catch (err) {
+          inv.ok = false;
+          throw err;
+        } finally {
+          inv.realEnd = performance.now();
+          inv.virtEnd = now();
+        }
+      });
+    };
+  const p = await startLocalPipeline({
+    ...options,
+    timer: options.timerEveryMs !== undefined,
+    ...(options.timerEveryMs !== undefined ? { timerEveryMs: options.timerEveryMs } : {}),
+    retryDelayMs: options.retryDelayMs ?? (() => 5),
+    handlers: { submit: wrap('submit'), poller: wrap('poller') },
+  });
+  let kicks = 0;
+  const kicker: PollerKicker = {
+    kick: async (reason) => {
+      kicks++;
+      if (options.runKicks !== false) p.fc.invokeAsync(POLLER_FUNCTION, Buffer.from(kickEvent(reason, now())));
+    },
+  };
+  const env = { ...p.env, ...(options.kick ? {} : { POLLER_FUNCTION_NAME: '' }) };
+  const runtime = {
+    env,
+    logSink: (line: string) => {
+      if (/"level":"(warn|error)"/.test(line)) warnings++;
+      logs.push(line);
+      if (logs.length > 400) logs.splice(0, 200);
+    },
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.kick ? { kicker } : {}),
+    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+    ...(options.decorate ? { decorate: options.decorate } : {}),
+  };
+  handlers.submit = createSubmitHandler(runtime) as FcHandler;
+  handlers.poller = createPollerHandler(runtime) as FcHandler;
+
+  const d = p.stack.describe();
+  const client = new OSS({
+    bucket: d.oss.bucket,
+    region: d.oss.region,
+    endpoint: d.oss.endpoint,
+    accessKeyId: d.oss.accessKeyId,
+    accessKeySecret: d.oss.accessKeySecret,
+    authorizationV4: true,
+    secure: false,
+  } as OSS.Options);
+  return {
+    ...p,
+    client,
+    invocations,
+    logs,
+    get kicks() {
+      return kicks;
+    },
+    get warnings() {
+      return warnings;
+    },
+    async put(key, body) {
+      await client.put(key, typeof body === 'string' ? Buffer.from(body) : body);
+    },
+  };
+}
+
+/** A hand-drawn-looking line sketch (a house and a sun), as PNG. */
+export async function lineSketch(side = 512, variant = 0): Promise<Buffer> {
+  const s = side;
+  const sun = 0.7 + (variant % 5) * 0.04;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${s}" height="${s}">
+    <rect width="100%" height="100%" fill="white"/>
+    <g stroke="black" stroke-width="${Math.max(2, s / 60)}" fill="none" stroke-linecap="round">
+      <rect x="${s * 0.2}" y="${s * 0.45}" width="${s * 0.45}" height="${s * 0.4}"/>
+      <polyline points="${s * 0.15},${s * 0.48} ${s * 0.425},${s * 0.2} ${s * 0.7},${s * 0.48}"/>
+      <circle cx="${s * sun}" cy="${s * 0.2}" r="${s * 0.08}"/>
+    </g></svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  // Nearest rank: the smallest value with at least p % of the values at or below it.
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}

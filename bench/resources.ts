@@ -1,0 +1,200 @@
+/**
+ * Figures 5 and 6, on the built bundles (`buildFunctions` into a temporary folder, as deployed).
+ *
+ * 5. Memory: each invocation in a fresh `node` (fc-child.cjs) against the emulators running here:
+ *    the submit of a sketch just under the 20 MB limit (its sidecar asks for n: 4; the sketch is
+ *    too big for DashScope, so OSS image processing serves it a normalized view), then — once the
+ *    simulator has finished that task — the poller pass that streams its 4 results into the bucket
+ *    and writes the manifest. Peak RSS is the process's high-water mark, module loading included.
+ * 6. Bundles: size, and the median over N fresh `node -e "require(bundle)"` processes of the
+ *    require itself (hrtime inside the process) and of the whole process (spawn to exit).
+ */
+import { fork, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { buildFunctions, type BundleReport } from '../scripts/build.js';
+import { ensureTable } from '../lib/adapters/tablestore.js';
+import { manifestKey } from '../lib/contract/keys.js';
+import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../lib/local/pipeline.js';
+import { startLocalStack } from '../lib/local/stack.js';
+import { median } from './harness.js';
+
+const CHILD = path.join(import.meta.dirname, 'fc-child.cjs');
+const MIB = 1024 * 1024;
+
+export interface Bundles {
+  dir: string;
+  reports: BundleReport[];
+  cleanup(): Promise<void>;
+}
+
+export async function buildBundles(): Promise<Bundles> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sketchflow-bench-'));
+  const reports = await buildFunctions(dir);
+  return { dir, reports, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+interface ChildReport {
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  ms: number;
+  loadMs: number;
+  rssAfterLoad: number;
+  sampledPeak: number;
+  maxRssKb: number;
+}
+
+/** One invocation of `bundle` in a fresh process with the function's environment. */
+function invokeFresh(bundle: string, fn: string, env: Record<string, string>, event: Buffer, context: unknown): Promise<ChildReport> {
+  return new Promise((resolve, reject) => {
+    const child = fork(CHILD, [bundle], {
+      cwd: path.dirname(bundle),
+      execArgv: [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Only what FC gives an instance: the function's variables and its built-ins (fc.md §1.4).
+      env: { ...env, PATH: process.env.PATH ?? '', FC_FUNCTION_NAME: fn, FC_FUNCTION_HANDLER: 'index.handler', FC_REGION: 'cn-beijing', FC_ACCOUNT_ID: '1234567890123456' },
+    });
+    const output: string[] = [];
+    child.stdout!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
+    child.stderr!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
+    let report: ChildReport | undefined;
+    child.on('message', (msg: { type: string } & ChildReport) => {
+      if (msg.type === 'ready') child.send({ event: event.toString('base64'), context });
+      else if (msg.type === 'done') report = msg;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (!report) return reject(new Error(`${fn} instance exited (${code}) without a report\n${output.join('').slice(-2000)}`));
+      if (!report.ok) return reject(new Error(`${fn} invocation failed: ${report.error}\n${output.join('').slice(-2000)}`));
+      resolve(report);
+    });
+  });
+}
+
+export interface MemoryFigure {
+  sketchBytes: number;
+  resultBytes: number;
+  results: number;
+  submit: { peakMiB: number; sampledPeakMiB: number; afterLoadMiB: number; ms: number };
+  finalize: { peakMiB: number; sampledPeakMiB: number; afterLoadMiB: number; ms: number };
+}
+
+/** A PNG of noise, stored uncompressed: `side`² × 3 bytes and a little more (2640 → 19.95 MiB). */
+async function bigSketch(side: number): Promise<Buffer> {
+  return sharp({ create: { width: side, height: side, channels: 3, background: '#ffffff', noise: { type: 'gaussian', mean: 170, sigma: 40 } } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+}
+
+export async function measureMemory(bundles: Bundles, o: { sketchSide: number; n: number }): Promise<MemoryFigure> {
+  const stack = await startLocalStack({ timeScale: 1e6, dashscope: { seed: 23 } });
+  try {
+    const d = stack.describe();
+    await ensureTable({ endpoint: d.tablestore.endpoint, instance: d.tablestore.instance, table: 'sketchflow_jobs' }, d.tablestore);
+    const events: Array<{ key: string; body: Buffer }> = [];
+    stack.oss.onObjectCreated({ prefix: 'sketches/' }, (event) => {
+      const key = (event.events[0] as { oss: { object: { key: string } } }).oss.object.key;
+      events.push({ key, body: Buffer.from(JSON.stringify(event)) });
+    });
+    const env: Record<string, string> = {
+      DASHSCOPE_API_KEY: d.dashscope.apiKey,
+      DASHSCOPE_BASE_URL: d.dashscope.baseUrl,
+      OSS_BUCKET: d.oss.bucket,
+      OSS_REGION: d.oss.region,
+      OSS_ENDPOINT: d.oss.endpoint,
+      TABLESTORE_ENDPOINT: d.tablestore.endpoint,
+      TABLESTORE_INSTANCE: d.tablestore.instance,
+      // One pass: the poller finalizes and stops. No POLLER_FUNCTION_NAME: no kick (see harness.ts).
+      POLL_INTERVAL_SECONDS: '2',
+      POLL_BUDGET_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+    };
+    const context = (name: string, memory: number) => ({
+      requestId: randomUUID(),
+      credentials: stack.credentials.issueStsToken(),
+      function: { name, handler: 'index.handler', memory, timeout: 60 },
+      region: 'cn-beijing',
+      accountId: '1234567890123456',
+    });
+    const sketch = await bigSketch(o.sketchSide);
+    stack.oss.putObject('sketches/memory/big.json', JSON.stringify({ prompt: 'a very large drawing', n: o.n }), { contentType: 'application/json' });
+    stack.oss.putObject('sketches/memory/big.png', sketch, { contentType: 'image/png' });
+    await stack.oss.settled();
+    const sketchEvent = events.find((e) => e.key === 'sketches/memory/big.png');
+    if (!sketchEvent) throw new Error('memory: no event for the sketch');
+    const bundle = (name: string) => path.join(bundles.dir, name, 'index.js');
+
+    const submit = await invokeFresh(bundle('submit'), SUBMIT_FUNCTION, env, sketchEvent.body, context(SUBMIT_FUNCTION, 512));
+    const sim = stack.dashscope;
+    const created = sim.records.creates.find((c) => c.taskId);
+    if (!created?.taskId) throw new Error(`memory: the submit created no task (${JSON.stringify(submit.result)})`);
+    await sim.flush();
+    const task = sim.task(created.taskId)!;
+    sim.advance(Math.max(1, (task.scheduledAt ?? sim.now()) + task.duration - sim.now() + 1));
+    await sim.flush();
+    if (sim.task(created.taskId)?.status !== 'SUCCEEDED') throw new Error(`memory: the task ended ${sim.task(created.taskId)?.status}`);
+
+    const timer = Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload: 'bench' }));
+    const finalize = await invokeFresh(bundle('poller'), POLLER_FUNCTION, env, timer, context(POLLER_FUNCTION, 256));
+    const manifest = stack.oss.peek(manifestKey('sketches/memory/big'));
+    const parsed = manifest ? (JSON.parse(manifest.body.toString('utf8')) as { status: string; results: Array<{ bytes?: number }> }) : undefined;
+    if (parsed?.status !== 'SUCCEEDED' || parsed.results.length !== o.n) throw new Error(`memory: the poller did not finalize ${o.n} results (${JSON.stringify(parsed ?? finalize.result)})`);
+    const figure = (r: ChildReport) => ({ peakMiB: r.maxRssKb / 1024, sampledPeakMiB: r.sampledPeak / MIB, afterLoadMiB: r.rssAfterLoad / MIB, ms: r.ms });
+    return {
+      sketchBytes: sketch.length,
+      resultBytes: parsed.results.reduce((s, r) => s + (r.bytes ?? 0), 0),
+      results: parsed.results.length,
+      submit: figure(submit),
+      finalize: figure(finalize),
+    };
+  } finally {
+    await stack.close();
+  }
+}
+
+export interface BundleFigure {
+  name: string;
+  bytes: number;
+  requireMs: number;
+  processMs: number;
+}
+
+function timeNode(script: string): Promise<{ requireMs: number; processMs: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const processMs = performance.now() - t0;
+      const requireMs = Number(/REQUIRE_MS=([\d.]+)/.exec(out)?.[1]);
+      if (code !== 0 || Number.isNaN(requireMs)) return reject(new Error(`node -e failed (${code}): ${out.slice(-500)}`));
+      resolve({ requireMs, processMs });
+    });
+  });
+}
+
+export async function measureBundles(bundles: Bundles, runs: number): Promise<{ bundles: BundleFigure[]; bareNodeMs: number }> {
+  const measure = async (target?: string) => {
+    const script = target
+      ? `const t=process.hrtime.bigint();require(${JSON.stringify(target)});console.log('REQUIRE_MS='+Number(process.hrtime.bigint()-t)/1e6)`
+      : `console.log('REQUIRE_MS=0')`;
+    const samples: Array<{ requireMs: number; processMs: number }> = [];
+    for (let i = 0; i < runs; i++) samples.push(await timeNode(script));
+    return { requireMs: median(samples.map((s) => s.requireMs)), processMs: median(samples.map((s) => s.processMs)) };
+  };
+  const bare = await measure();
+  const out: BundleFigure[] = [];
+  for (const r of bundles.reports) {
+    const m = await measure(r.file);
+    out.push({ name: r.name, bytes: r.bytes, ...m });
+  }
+  return { bundles: out, bareNodeMs: bare.processMs };
+}
