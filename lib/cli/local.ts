@@ -4,6 +4,7 @@
  * seeded with the example sketches on first run). Files copied into DIR/sketches/ become uploads;
  * results appear next to them; progress is shown as it happens and DIR/index.html shows it all.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { isTerminal, type JobState } from '../core/records.js';
 import { backfill } from '../core/operations.js';
@@ -45,6 +46,7 @@ export const local: Command = async (args, io) => {
   const once = values.once === true;
   // Every setting is checked before the folder is touched (a ConfigError is exit 2).
   const settings = localSettings({ dir, env: io.env, dashscope, ...(taskSeconds !== undefined ? { taskSeconds } : {}), once });
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`${displayPath(dir)} is not a folder`);
   const running = await findRunning(dir);
   if (running) throw new UsageError(`sketchflow local is already running on ${displayPath(dir)} (pid ${running.info.pid}); use 'sketchflow status --dir ${displayPath(dir)}' to look at it`);
 

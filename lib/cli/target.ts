@@ -115,8 +115,9 @@ async function openLocal(io: CliIo, dirOption: string, writes: boolean): Promise
     stderr: io.stderr,
     tty: isTty(io),
     watch: false,
-    // Looking must not start work left over from an earlier run.
+    // Looking must not start work left over from an earlier run, nor rewrite the gallery.
     timer: writes,
+    gallery: writes,
   });
   const target = withDeps(session.deps, `the local bucket folder ${displayPath(dir)}`, session.settings.prefix, () => session.close());
   target.follow = async (wanted) => {

@@ -128,7 +128,9 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
   const { dir } = options;
   fs.mkdirSync(path.join(dir, STATE_DIR_NAME), { recursive: true });
   const logFile = path.join(dir, STATE_DIR_NAME, LOG_FILE);
-  const log = fs.createWriteStream(logFile, { flags: 'w' });
+  // Appended to (operator commands on the folder add to it); started afresh past 10 MB.
+  if ((fs.statSync(logFile, { throwIfNoEntry: false })?.size ?? 0) > 10 * 1024 * 1024) fs.renameSync(logFile, `${logFile}.1`);
+  const log = fs.createWriteStream(logFile, { flags: 'a' });
   log.on('error', () => {}); // a full disk must not stop the pipeline
   let gallery: GalleryWriter | undefined;
   const progress = new Progress({
@@ -143,7 +145,7 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
   const logSink = (line: string) => {
     log.write(`${line}\n`);
     progress.onLogLine(line);
-    if (line.includes('"level":"error"')) {
+    if (!stopping && line.includes('"level":"error"')) {
       try {
         const r = JSON.parse(line) as { msg?: string; fn?: string; error?: { message?: string }; problem?: string };
         progress.error(`sketchflow: ${r.fn ? `${r.fn}: ` : ''}${r.msg ?? 'error'}${r.error?.message ? `: ${r.error.message}` : r.problem ? `: ${r.problem}` : ''}`);
@@ -153,6 +155,13 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
     }
   };
   const decorate: PortDecorators = settings.real ? { model: (m) => withTemporaryUploads(m, settings.real!) } : {};
+  // Stopping (Ctrl-C) ends each running function at its next step boundary, as a crash there
+  // would: the pipeline resumes from any step (SPEC §4 invariant 1), so nothing is lost, and the
+  // poller does not keep looping for the rest of its budget (up to 50 s with the real model).
+  let stopping = false;
+  const checkpoint = () => {
+    if (stopping) throw new StoppedError();
+  };
   let pipeline: LocalPipeline;
   try {
     pipeline = await startLocalPipeline({
@@ -170,6 +179,7 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
       dashscope: { submitsPerSecond: 2 / settings.factor, queriesPerSecond: 20 / settings.factor },
       logSink,
       decorate,
+      checkpoint,
       ...(settings.real ? { realDashScope: { apiKey: settings.real.apiKey, baseUrl: settings.real.baseUrl } } : {}),
       onDropped: (fn, _event, lastError) => progress.error(`sketchflow: ${fn}: an event was given up after Function Compute's retries: ${lastError}`),
     });
@@ -219,6 +229,7 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
     async close() {
       if (closed) return;
       closed = true;
+      stopping = true;
       await control?.close();
       await pipeline.close();
       gallery?.close();
@@ -227,4 +238,12 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
       await new Promise<void>((resolve) => log.end(resolve));
     },
   };
+}
+
+/** Thrown at a step boundary once the session is stopping (never reaches the user). */
+export class StoppedError extends Error {
+  override readonly name = 'StoppedError';
+  constructor() {
+    super('sketchflow local is stopping');
+  }
 }
