@@ -1,24 +1,18 @@
 /**
  * The local pipeline as the bench runs it: the real handlers under LocalFunctionCompute, built
- * here rather than by startLocalPipeline so the bench can hand them a clock (virtual time), a
- * kicker, and wrap every invocation to time it.
- *
- * The kicker is in-process — `fc.invokeAsync(poller)`, exactly what the loopback FC 3.0 API does
- * on an async InvokeFunction — because the real one cannot run under tsx yet: lib/adapters/fc.ts
- * default-imports the CommonJS `@alicloud/fc20230330`, which under Node's ESM loader (and in the
- * bundles) is the exports object, so `new FcClient()` throws "is not a constructor" and, with
- * POLLER_FUNCTION_NAME set, every invocation fails (reported; test/deploy/bundle-e2e.test.ts).
+ * here rather than by startLocalPipeline so the bench can hand them a clock (virtual time) and
+ * wrap every invocation to time it. Kicks take the production path: the `@alicloud/fc20230330`
+ * client's async InvokeFunction against the runner's loopback FC 3.0 API.
  */
 import { performance } from 'node:perf_hooks';
 import OSS from 'ali-oss';
 import sharp from 'sharp';
 import { createSubmitHandler } from '../functions/submit/index.js';
 import { createPollerHandler } from '../functions/poller/index.js';
-import { kickEvent } from '../lib/adapters/fc.js';
 import type { Checkpoint } from '../lib/core/deps.js';
-import type { Clock, PollerKicker } from '../lib/core/ports.js';
+import type { Clock } from '../lib/core/ports.js';
 import type { FcHandler } from '../lib/local/fc.js';
-import { POLLER_FUNCTION, startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../lib/local/pipeline.js';
+import { startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../lib/local/pipeline.js';
 import { invocationScope, type SleepAccount } from './virtual-time.js';
 
 export interface InvocationTiming extends SleepAccount {
@@ -47,6 +41,7 @@ export function billedMs(inv: InvocationTiming): number {
 export interface BenchPipeline extends LocalPipeline {
   client: OSS;
   invocations: InvocationTiming[];
+  /** Kicks sent through the FC API (to the poller, or to the stand-in when runKicks is false). */
   kicks: number;
   logs: string[];
   warnings: number;
@@ -57,7 +52,7 @@ export interface BenchPipelineOptions extends Omit<LocalPipelineOptions, 'handle
   clock?: Clock;
   /** Kick the poller when work remains (SPEC §4). Off: POLLER_FUNCTION_NAME is left empty. */
   kick: boolean;
-  /** Run kicked pollers (default true); false counts kicks without running anything. */
+  /** Run kicked pollers (default true); false sends kicks to a function that does nothing. */
   runKicks?: boolean;
   /** Real ms between timer firings; omitted: no FC timer (virtual phases fire it themselves). */
   timerEveryMs?: number;
@@ -105,14 +100,17 @@ export async function startBenchPipeline(options: BenchPipelineOptions): Promise
     retryDelayMs: options.retryDelayMs ?? (() => 5),
     handlers: { submit: wrap('submit'), poller: wrap('poller') },
   });
+  const NULL_FUNCTION = 'bench-kick-sink';
   let kicks = 0;
-  const kicker: PollerKicker = {
-    kick: async (reason) => {
+  p.fc.register({
+    name: NULL_FUNCTION,
+    handler: async () => {
       kicks++;
-      if (options.runKicks !== false) p.fc.invokeAsync(POLLER_FUNCTION, Buffer.from(kickEvent(reason, now())));
+      return null;
     },
-  };
-  const env = { ...p.env, ...(options.kick ? {} : { POLLER_FUNCTION_NAME: '' }) };
+    timeout: 10,
+  });
+  const env = { ...p.env, ...(options.kick ? (options.runKicks === false ? { POLLER_FUNCTION_NAME: NULL_FUNCTION } : {}) : { POLLER_FUNCTION_NAME: '' }) };
   const runtime = {
     env,
     logSink: (line: string) => {
@@ -121,7 +119,6 @@ export async function startBenchPipeline(options: BenchPipelineOptions): Promise
       if (logs.length > 400) logs.splice(0, 200);
     },
     ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.kick ? { kicker } : {}),
     ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
     ...(options.decorate ? { decorate: options.decorate } : {}),
   };
@@ -144,7 +141,7 @@ export async function startBenchPipeline(options: BenchPipelineOptions): Promise
     invocations,
     logs,
     get kicks() {
-      return kicks;
+      return kicks + invocations.filter((i) => i.fn === 'poller' && i.trigger === 'kick').length;
     },
     get warnings() {
       return warnings;
