@@ -12,7 +12,7 @@ import { findRunning } from '../local/control.js';
 import { GALLERY_FILE } from '../local/gallery.js';
 import { bucketOf, displayPath, failureLine, formatElapsed, isFinished } from '../local/progress.js';
 import { seedExamples } from '../local/seed.js';
-import { DEFAULT_TASK_SECONDS, localSettings, startLocalSession, type LocalSession } from '../local/session.js';
+import { DEFAULT_TASK_SECONDS, localSettings, startLocalSession, type LocalSession, type SettledJob } from '../local/session.js';
 import { manifestKey } from '../contract/keys.js';
 import { parse, UsageError, type CliIo, type Command } from './io.js';
 import { isTty, noExtraArgs, resolveDir, watchInterrupt } from './terminal.js';
@@ -99,28 +99,28 @@ export const local: Command = async (args, io) => {
       await close();
       return 0;
     }
-    await session.progress.until(() => [...session.progress.jobs.values()].every((j) => isFinished(j.state)), interrupt.signal);
+    const settled = await session.settle(undefined, interrupt.signal);
     await close();
-    return summary(io, session, started, interrupt.fired);
+    return summary(io, session, settled, started, interrupt.fired);
   } finally {
     await close();
   }
 };
 
 /** The end of `--once`: one line per job with its result paths (or its error), then the verdict. */
-function summary(io: CliIo, session: LocalSession, started: number, interrupted: boolean): number {
+function summary(io: CliIo, session: LocalSession, settled: SettledJob[], started: number, interrupted: boolean): number {
   const { progress } = session;
-  const jobs = [...progress.jobs.values()].sort((a, b) => (a.jobKey < b.jobKey ? -1 : 1));
+  const jobs = [...settled].sort((a, b) => (a.jobKey < b.jobKey ? -1 : 1));
   const lines: string[] = [''];
   let failed = 0;
   let unfinished = 0;
   for (const job of jobs) {
     const name = progress.name(job.jobKey).padEnd(16);
     const manifest = progress.manifest(job.jobKey);
-    const state = manifest && isFinished(job.state) ? manifest.status : job.state;
+    const { state } = job;
     if (!isFinished(state)) {
       unfinished++;
-      lines.push(`  ${name} ${state.padEnd(10)} not finished`);
+      lines.push(`  ${name} ${state.padEnd(10)} ${job.waitingFor ? `waiting: ${job.waitingFor}` : 'not finished'}`);
       continue;
     }
     const results = (manifest?.results ?? []).filter((r) => r.key).map((r) => progress.shown(r.key!));

@@ -13,7 +13,7 @@ import { backfill, pipelineStatus, retryJob, type BackfillReport, type PipelineS
 import type { SubmitOutcome } from '../core/submit.js';
 import { createRuntime } from '../runtime.js';
 import { findRunning } from '../local/control.js';
-import { displayPath, isFinished } from '../local/progress.js';
+import { displayPath } from '../local/progress.js';
 import { startLocalSession, type LocalSession } from '../local/session.js';
 import fs from 'node:fs';
 import { UsageError, type CliIo } from './io.js';
@@ -122,39 +122,8 @@ async function openLocal(io: CliIo, dirOption: string, writes: boolean): Promise
   const target = withDeps(session.deps, `the local bucket folder ${displayPath(dir)}`, session.settings.prefix, () => session.close());
   target.follow = async (wanted) => {
     for (const j of wanted) session.progress.expect(j.jobKey, j.state);
-    const keys = new Set(wanted.map((j) => j.jobKey));
-    const jobs = () => [...session.progress.jobs.values()].filter((j) => keys.has(j.jobKey));
-    const finished = () => jobs().length === keys.size && jobs().every((j) => isFinished(j.state));
-    // Stop early when what is left cannot move now (a QUEUED job that says why, e.g. the budget).
-    const stop = new AbortController();
-    interrupt.signal.addEventListener('abort', () => stop.abort(), { once: true });
-    const waiting = new Map<string, string>();
-    let checking = false;
-    const check = setInterval(() => {
-      if (checking) return;
-      checking = true;
-      pipelineStatus(session.deps(), '')
-        .then((st) => {
-          const open = st.jobs.filter((j) => keys.has(j.jobKey) && !isFinished(session.progress.jobs.get(j.jobKey)?.state));
-          if (open.length && open.every((j) => j.state === 'QUEUED' && j.waitingFor)) {
-            for (const j of open) waiting.set(j.jobKey, j.waitingFor!);
-            stop.abort();
-          }
-        })
-        .catch(() => {})
-        .finally(() => (checking = false));
-    }, 1000);
-    try {
-      await session.progress.until(finished, stop.signal);
-    } finally {
-      clearInterval(check);
-    }
-    return new Map(
-      jobs().map((j) => [
-        j.jobKey,
-        { state: session.progress.manifest(j.jobKey)?.status ?? j.state, ...(waiting.has(j.jobKey) ? { waitingFor: waiting.get(j.jobKey)! } : {}) },
-      ]),
-    );
+    const settled = await session.settle(wanted.map((j) => j.jobKey), interrupt.signal);
+    return new Map(settled.map((j) => [j.jobKey, { state: j.state, ...(j.waitingFor ? { waitingFor: j.waitingFor } : {}) }]));
   };
   return target;
 }

@@ -13,7 +13,7 @@ import { createRuntime, type PortDecorators } from '../runtime.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { GalleryWriter } from './gallery.js';
 import { startLocalPipeline, type LocalPipeline } from './pipeline.js';
-import { Progress } from './progress.js';
+import { isFinished, Progress } from './progress.js';
 import { STATE_DIR_NAME } from './stack.js';
 import { withTemporaryUploads } from './temp-upload.js';
 
@@ -93,6 +93,14 @@ export function localSettings(options: LocalModeOptions): LocalSettings {
   return { env, timerEveryMs: Math.max(500, Math.round(60_000 * factor)), taskSeconds, factor, prefix: config.sketchPrefix, ...(realSettings ? { real: realSettings } : {}) };
 }
 
+export interface SettledJob {
+  jobKey: string;
+  /** The manifest's status when finished, else the last state seen. */
+  state: string;
+  /** Why a job that is left QUEUED cannot move now. */
+  waitingFor?: string;
+}
+
 export interface SessionOptions extends LocalModeOptions {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
@@ -120,6 +128,12 @@ export interface LocalSession {
   logFile: string;
   /** CoreDeps on the same services, for the operator operations (their journal lines show as progress). */
   deps(): CoreDeps;
+  /**
+   * Resolves when every job in `jobKeys` (default: every job this run has seen, including those
+   * that show up meanwhile) has finished, or what is left cannot move now (QUEUED jobs that say
+   * why, e.g. the daily budget), or `signal` fires.
+   */
+  settle(jobKeys?: string[], signal?: AbortSignal): Promise<SettledJob[]>;
   close(): Promise<void>;
 }
 
@@ -216,6 +230,42 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
       throw err;
     }
   }
+  const settle = async (jobKeys?: string[], signal?: AbortSignal): Promise<SettledJob[]> => {
+    const keys = jobKeys ? new Set(jobKeys) : undefined;
+    const jobs = () => [...progress.jobs.values()].filter((j) => !keys || keys.has(j.jobKey));
+    const finished = () => (!keys || jobs().length === keys.size) && jobs().every((j) => isFinished(j.state));
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    if (signal?.aborted) stop.abort();
+    const waiting = new Map<string, string>();
+    let checking = false;
+    const check = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      pipelineStatus(deps(), '')
+        .then((st) => {
+          const open = st.jobs.filter((j) => (!keys || keys.has(j.jobKey)) && progress.jobs.has(j.jobKey) && !isFinished(progress.jobs.get(j.jobKey)!.state));
+          if (open.length && open.every((j) => j.state === 'QUEUED' && j.waitingFor)) {
+            for (const j of open) waiting.set(j.jobKey, j.waitingFor!);
+            stop.abort();
+          }
+        })
+        .catch(() => {})
+        .finally(() => (checking = false));
+    }, 1000);
+    try {
+      await progress.until(finished, stop.signal);
+    } finally {
+      clearInterval(check);
+      signal?.removeEventListener('abort', abort);
+    }
+    return jobs().map((j) => ({
+      jobKey: j.jobKey,
+      state: (isFinished(j.state) ? progress.manifest(j.jobKey)?.status : undefined) ?? j.state,
+      ...(waiting.has(j.jobKey) ? { waitingFor: waiting.get(j.jobKey)! } : {}),
+    }));
+  };
   let closed = false;
   return {
     dir,
@@ -226,6 +276,7 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
     ...(control ? { control } : {}),
     logFile,
     deps,
+    settle,
     async close() {
       if (closed) return;
       closed = true;

@@ -46,6 +46,18 @@ describe('sketchflow local --once: exit codes', () => {
     expect(stdout).toMatch(/^\s+broken\s+FAILED: InvalidSidecar: /m);
   }, 35_000);
 
+  it('exits 1, without waiting forever, when a job cannot move (the daily budget), saying why', async () => {
+    const dir = tmpDir();
+    putFiles(dir, { 'cat.png': { example: 'cat.png' }, 'cat.json': { example: 'cat.json' }, 'tree.png': { example: 'tree.png' }, 'tree.txt': { example: 'tree.txt' } });
+    const { code, stdout, stderr } = await run(['local', '--once', '--dir', dir, '--task-seconds', '0.2'], { env: { MAX_IMAGES_PER_DAY: '1' }, timeoutMs: 20_000 });
+    expect(stderr).toBe('');
+    expect(code).toBe(1);
+    expect(readManifest(dir, 'sketches/cat')?.status).toBe('SUCCEEDED');
+    expect(readManifest(dir, 'sketches/tree')).toBeUndefined();
+    expect(stdout).toMatch(/^\s+tree\s+QUEUED\s+waiting: the daily image budget \(MAX_IMAGES_PER_DAY=1\) is used up for \d{4}-\d\d-\d\d; it resumes after midnight Asia\/Shanghai$/m);
+    expect(stdout).toMatch(/^2 jobs in \d+\.\ds: 1 succeeded, 0 failed, 1 not finished$/m);
+  }, 25_000);
+
   it('exits 2 on a bad option, without touching the folder', async () => {
     const dir = path.join(tmpDir(), 'never');
     const { code, stdout, stderr } = await run(['local', '--once', '--dir', dir, '--fast']);

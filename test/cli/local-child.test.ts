@@ -29,7 +29,8 @@ describe('sketchflow local (child process)', () => {
   it('seeds the examples on first run and processes them', async () => {
     await cli.waitForOutput(/Ctrl-C to stop/);
     expect(cli.stdout).toMatch(/first run: copied 6 example sketches into/);
-    expect(fs.readdirSync(path.join(dir, 'sketches')).sort()).toEqual(fs.readdirSync(EXAMPLES).sort());
+    const inputs = fs.readdirSync(path.join(dir, 'sketches')).filter((n) => !/\.result(-\d+)?\.\w+$/.test(n));
+    expect(inputs.sort()).toEqual(fs.readdirSync(EXAMPLES).sort());
     const manifests = await waitFor('the examples to finish', () => {
       const all = EXAMPLE_JOBS.map((n) => readManifest(dir, `sketches/${n}`));
       return all.every(Boolean) ? all : undefined;
