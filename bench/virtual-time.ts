@@ -101,13 +101,12 @@ export interface VirtualWorld {
   sim: DashScopeSimulator;
 }
 
-const tick = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Resolves once nothing can happen without time moving: every asynchronous invocation (the only
  * kind the virtual phases use) is asleep on the virtual clock or done, no trigger delivery is
- * queued and the simulator fetches no sketch. Checked twice in a row, a millisecond apart, so a
- * reply on its way through a socket is not mistaken for silence.
+ * queued and the simulator fetches no sketch. Checked twice in a row, an event-loop turn apart and
+ * with the trigger queue and the fetches awaited each time, so a delivery queued by the last
+ * write of an invocation that has just gone to sleep is not mistaken for silence.
  */
 export async function quiescent(w: VirtualWorld, realDeadline: number): Promise<void> {
   let stable = 0;
@@ -115,7 +114,7 @@ export async function quiescent(w: VirtualWorld, realDeadline: number): Promise<
     if (Date.now() > realDeadline) throw new Error(`virtual run: no quiescence before the real-time deadline (busy ${w.fc.busy}, sleeping ${w.clock.sleeping})`);
     await w.oss.settled();
     await w.sim.flush();
-    await tick(1);
+    await new Promise<void>((resolve) => setImmediate(resolve));
     stable = w.fc.busy === w.clock.sleeping ? stable + 1 : 0;
   }
 }
