@@ -15,9 +15,16 @@ commands:
                       run the whole pipeline on this machine (npm start)
   emulators [--json]  start the loopback OSS, Tablestore and DashScope stand-ins
   setup               create the Tablestore table(s) and check access
-  status [PREFIX]     list jobs with state and age
-  retry KEY           process a sketch again
-  backfill PREFIX     queue existing sketches that have no manifest
+  status [PREFIX] [--json] [--dir DIR]
+                      list jobs with state and age
+  retry KEY [--dir DIR]
+                      process a sketch again
+  backfill PREFIX [--dir DIR]
+                      queue existing sketches that have no manifest
+
+status, retry and backfill act on the services configured in the environment (SPEC §6 settings,
+ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET), or with --dir on a local bucket folder.
+exit codes: 0 success, 1 job failures, 2 usage or configuration error
 `;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
