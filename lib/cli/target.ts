@@ -6,6 +6,7 @@
  * - `--dir DIR` otherwise: the local stack started on DIR in this process, closed at the end; work
  *   that a command queues is run to the end here, with progress, before it closes.
  */
+import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { loadConfig } from '../config.js';
 import type { CoreDeps } from '../core/deps.js';
@@ -15,7 +16,6 @@ import { createRuntime } from '../runtime.js';
 import { findRunning } from '../local/control.js';
 import { displayPath } from '../local/progress.js';
 import { startLocalSession, type LocalSession } from '../local/session.js';
-import fs from 'node:fs';
 import { UsageError, type CliIo } from './io.js';
 import { isTty, resolveDir, watchInterrupt } from './terminal.js';
 
