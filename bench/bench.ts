@@ -206,7 +206,7 @@ export function renderTable(r: BenchResults): string {
       'Bundles: size, fresh-node load (median)',
       f.bundles.bundles.map((b) => `${b.name} ${mib(b.bytes)}, ${ms(b.requireMs)}`).join('; '),
       '— (none set)',
-      `require() inside a fresh node, ${f.bundles.runs} runs; whole process ${f.bundles.bundles.map((b) => ms(b.processMs)).join(' / ')} (bare node ${ms(f.bundles.bareNodeMs)})`,
+      `require() in a fresh node, median of ${f.bundles.runs}; its CPU time ${f.bundles.bundles.map((b) => ms(b.requireCpuMs)).join(' / ')}; whole process ${f.bundles.bundles.map((b) => ms(b.processMs)).join(' / ')} (bare node ${ms(f.bundles.bareNodeMs)})`,
       f.bundles.verdict,
     ],
     [

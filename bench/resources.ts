@@ -7,7 +7,8 @@
  *    simulator has finished that task — the poller pass that streams its 4 results into the bucket
  *    and writes the manifest. Peak RSS is the process's high-water mark, module loading included.
  * 6. Bundles: size, and the median over N fresh `node -e "require(bundle)"` processes of the
- *    require itself (hrtime inside the process) and of the whole process (spawn to exit).
+ *    require itself (wall time inside the process, and its CPU time, which a busy machine disturbs
+ *    least) and of the whole process (spawn to exit).
  */
 import { fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -160,11 +161,15 @@ export async function measureMemory(bundles: Bundles, o: { sketchSide: number; n
 export interface BundleFigure {
   name: string;
   bytes: number;
+  /** Wall time of the require() inside the fresh process. */
   requireMs: number;
+  /** CPU time (user + system) of that require(): what a loaded machine disturbs least. */
+  requireCpuMs: number;
+  /** Spawn to exit. */
   processMs: number;
 }
 
-function timeNode(script: string): Promise<{ requireMs: number; processMs: number }> {
+function timeNode(script: string): Promise<{ requireMs: number; requireCpuMs: number; processMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
@@ -175,8 +180,9 @@ function timeNode(script: string): Promise<{ requireMs: number; processMs: numbe
     child.on('exit', (code) => {
       const processMs = performance.now() - t0;
       const requireMs = Number(/REQUIRE_MS=([\d.]+)/.exec(out)?.[1]);
-      if (code !== 0 || Number.isNaN(requireMs)) return reject(new Error(`node -e failed (${code}): ${out.slice(-500)}`));
-      resolve({ requireMs, processMs });
+      const requireCpuMs = Number(/CPU_MS=([\d.]+)/.exec(out)?.[1]);
+      if (code !== 0 || Number.isNaN(requireMs) || Number.isNaN(requireCpuMs)) return reject(new Error(`node -e failed (${code}): ${out.slice(-500)}`));
+      resolve({ requireMs, requireCpuMs, processMs });
     });
   });
 }
@@ -184,11 +190,16 @@ function timeNode(script: string): Promise<{ requireMs: number; processMs: numbe
 export async function measureBundles(bundles: Bundles, runs: number): Promise<{ bundles: BundleFigure[]; bareNodeMs: number }> {
   const measure = async (target?: string) => {
     const script = target
-      ? `const t=process.hrtime.bigint();require(${JSON.stringify(target)});console.log('REQUIRE_MS='+Number(process.hrtime.bigint()-t)/1e6)`
-      : `console.log('REQUIRE_MS=0')`;
-    const samples: Array<{ requireMs: number; processMs: number }> = [];
+      ? `const c=process.cpuUsage(),t=process.hrtime.bigint();require(${JSON.stringify(target)});const u=process.cpuUsage(c);` +
+        `console.log('REQUIRE_MS='+Number(process.hrtime.bigint()-t)/1e6+' CPU_MS='+(u.user+u.system)/1000)`
+      : `console.log('REQUIRE_MS=0 CPU_MS=0')`;
+    const samples: Array<{ requireMs: number; requireCpuMs: number; processMs: number }> = [];
     for (let i = 0; i < runs; i++) samples.push(await timeNode(script));
-    return { requireMs: median(samples.map((s) => s.requireMs)), processMs: median(samples.map((s) => s.processMs)) };
+    return {
+      requireMs: median(samples.map((s) => s.requireMs)),
+      requireCpuMs: median(samples.map((s) => s.requireCpuMs)),
+      processMs: median(samples.map((s) => s.processMs)),
+    };
   };
   const bare = await measure();
   const out: BundleFigure[] = [];

@@ -18,7 +18,7 @@ describe('bench smoke run', () => {
       '3 submit latency': [f.submitLatency.toTaskCreatedMs.p50, f.submitLatency.toTaskCreatedMs.p95, f.submitLatency.handlerMs.p50, f.submitLatency.handlerMs.p95],
       '4 poller reads': f.pollerReads.points.flatMap((p) => [p.waitingPassRows, p.finishingPassRows, p.sweepRows]),
       '5 memory': [f.memory.submit.peakMiB, f.memory.finalize.peakMiB],
-      '6 bundles': f.bundles.bundles.flatMap((b) => [b.bytes, b.requireMs]),
+      '6 bundles': f.bundles.bundles.flatMap((b) => [b.bytes, b.requireMs, b.requireCpuMs]),
       '7 cost': [f.cost.totalCnyPerImage, f.cost.percentOfModel, ...f.cost.lines.map((l) => l.cnyPerImage)],
     };
     for (const [name, values] of Object.entries(figures)) {
