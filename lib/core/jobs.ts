@@ -92,8 +92,8 @@ export class Jobs {
     return (await this.rows.scan<QueueRecord>(KIND.queue, { limit })).rows;
   }
 
-  async queueLength(max = 1000): Promise<number> {
-    return (await this.rows.scan<QueueRecord>(KIND.queue, { limit: max })).rows.length;
+  async queueNotEmpty(): Promise<boolean> {
+    return (await this.rows.scan<QueueRecord>(KIND.queue, { limit: 1 })).rows.length > 0;
   }
 
   // ------------------------------------------------------------ slots

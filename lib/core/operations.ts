@@ -70,7 +70,8 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
     jobs: list,
     counts,
     slots,
-    queued: await jobs.queueLength(),
+    // From the jobs themselves: queue rows are hints and may hold stale duplicates.
+    queued: counts.QUEUED ?? 0,
     budget: { day, used: await jobs.imagesUsed(day), max: deps.config.maxImagesPerDay },
     ...(poller ? { poller } : {}),
   };

@@ -107,7 +107,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   // already written its slot or queue row, so one of us notices the other's work.
   if (!workLeft) {
     const slots = await jobs.readSlots(config.maxInFlight);
-    workLeft = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueLength(1)) > 0;
+    workLeft = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty());
   }
   if (workLeft && deps.kicker) {
     await deps.kicker.kick('continuation').catch((err: unknown) => deps.log.warn('poller kick failed', { error: asError(err) }));
