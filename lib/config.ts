@@ -73,6 +73,11 @@ export const ConfigSchema = z.object({
   POLL_INTERVAL_SECONDS: seconds(2, 0.01),
   POLL_BUDGET_SECONDS: seconds(50, 0.1),
   PROMPT_GRACE_SECONDS: seconds(600, 0),
+  /**
+   * The shortest a DashScope task takes. While the running task is younger than this, the poller
+   * rests outside Function Compute (one delayed kick) instead of being billed for sleeping. 0 = never.
+   */
+  TASK_MIN_SECONDS: seconds(15, 0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: "must be 'debug', 'info', 'warn' or 'error'" }).default('info'),
   /** Name of the poller function, for the continuation kick (README: "Why the FC 3.0 client"). Empty = no kick. */
   POLLER_FUNCTION_NAME: optionalString,
@@ -100,6 +105,7 @@ export interface Config {
   pollIntervalMs: number;
   pollBudgetMs: number;
   promptGraceMs: number;
+  taskMinMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   fc: { pollerFunctionName?: string; endpoint?: string; accountId?: string; region?: string };
 }
@@ -120,6 +126,7 @@ function toConfig(p: Parsed): Config {
     pollIntervalMs: p.POLL_INTERVAL_SECONDS * 1000,
     pollBudgetMs: p.POLL_BUDGET_SECONDS * 1000,
     promptGraceMs: p.PROMPT_GRACE_SECONDS * 1000,
+    taskMinMs: p.TASK_MIN_SECONDS * 1000,
     logLevel: p.LOG_LEVEL,
     fc: { pollerFunctionName: p.POLLER_FUNCTION_NAME, endpoint: p.FC_ENDPOINT, accountId: p.FC_ACCOUNT_ID, region: p.FC_REGION },
   };

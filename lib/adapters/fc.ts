@@ -50,12 +50,15 @@ export function createPollerKicker(settings: FcSettings, credentials: CloudCrede
     }),
   );
   return {
-    async kick(reason: string) {
+    async kick(reason: string, delayMs = 0) {
+      // x-fc-async-delay: whole seconds, 0–3600 (FC "asynchronous invocation: deferred invocation").
+      // Rounded down: waking a little early costs a pass; waking late would delay a result.
+      const delay = Math.min(3600, Math.floor(delayMs / 1000));
       try {
         await client.invokeFunctionWithOptions(
           settings.functionName,
           new InvokeFunctionRequest({ body: Readable.from([Buffer.from(kickEvent(reason))]) }),
-          new InvokeFunctionHeaders({ xFcInvocationType: 'Async' }),
+          new InvokeFunctionHeaders({ xFcInvocationType: 'Async', ...(delay > 0 ? { commonHeaders: { 'x-fc-async-delay': String(delay) } } : {}) }),
           {} as never,
         );
       } catch (err) {

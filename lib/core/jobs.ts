@@ -17,6 +17,9 @@ import {
   type VersionRecord,
 } from './records.js';
 
+/** A pending wake this close after the one wanted serves it (kick delays are whole seconds). */
+const WAKE_TOLERANCE_MS = 1000;
+
 const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
 
 export const activeId = (jobId: string, versionId: string) => `${jobId}:${versionId}`;
@@ -113,12 +116,13 @@ export class Jobs {
   }
 
   // ------------------------------------------------------------ poller lease
-  /** Takes the scheduler lease if it is free, expired, or already ours. */
+  /** Takes the scheduler lease if it is free, expired, or already ours. A wake that is due is ours to serve. */
   async acquireLease(owner: string, now: number, until: number): Promise<boolean> {
     const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
     if (row && row.value.owner !== owner && row.value.until > now) return false;
+    const pendingWake = row?.value.wakeAt !== undefined && row.value.wakeAt > now ? row.value.wakeAt : undefined;
     try {
-      await this.rows.put<LeaseRecord>(KIND.lease, 'poller', { owner, until }, row ? { rev: row.rev } : { absent: true });
+      await this.rows.put<LeaseRecord>(KIND.lease, 'poller', { owner, until, ...(pendingWake ? { wakeAt: pendingWake } : {}) }, row ? { rev: row.rev } : { absent: true });
       return true;
     } catch (err) {
       if (err instanceof ConditionFailedError) return false;
@@ -126,19 +130,36 @@ export class Jobs {
     }
   }
 
-  async releaseLease(owner: string): Promise<void> {
+  /**
+   * Releases the lease. With `wakeAt`, a poller must run then: returns true when the caller has to
+   * send that kick, false when a kick for that time or earlier is already on its way. Recording the
+   * wake here, under the lease, keeps kicks from multiplying into parallel chains.
+   */
+  async releaseLease(owner: string, now: number, wakeAt?: number): Promise<boolean> {
     const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
-    if (!row || row.value.owner !== owner) return;
+    if (!row || row.value.owner !== owner) return false; // our lease ran out: its new holder decides
+    const pending = row.value.wakeAt !== undefined && row.value.wakeAt > now ? row.value.wakeAt : undefined;
+    const kick = wakeAt !== undefined && !(pending !== undefined && pending <= wakeAt + WAKE_TOLERANCE_MS);
+    const next = kick ? wakeAt : pending;
     try {
-      await this.rows.put<LeaseRecord>(KIND.lease, 'poller', { owner: '', until: 0 }, { rev: row.rev });
+      await this.rows.put<LeaseRecord>(KIND.lease, 'poller', { owner: '', until: 0, ...(next !== undefined ? { wakeAt: next } : {}) }, { rev: row.rev });
+      return kick;
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
+      return false;
     }
   }
 
   async leaseHolder(now: number): Promise<LeaseRecord | undefined> {
     const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
     return row && row.value.until > now && row.value.owner ? row.value : undefined;
+  }
+
+  /** Is a poller running, or asked to run later? (Then a submit need not kick one.) */
+  async pollerScheduled(now: number): Promise<boolean> {
+    const row = await this.rows.get<LeaseRecord>(KIND.lease, 'poller');
+    if (!row) return false;
+    return (row.value.until > now && Boolean(row.value.owner)) || (row.value.wakeAt !== undefined && row.value.wakeAt > now);
   }
 
   // ------------------------------------------------------------ daily budget

@@ -4,6 +4,7 @@
  * and stopping before the function's budget runs out rather than at the platform's timeout.
  */
 import { asError } from '../errors.js';
+import type { Config } from '../config.js';
 import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
 import { fillSlots } from './dispatch.js';
@@ -33,6 +34,31 @@ export function pollBudgetMs(configured: number, functionTimeoutSeconds?: number
   return Math.max(0, Math.min(configured, functionTimeoutSeconds * 1000 - STOP_BEFORE_TIMEOUT_MS));
 }
 
+/**
+ * When the poller may stop and rest outside Function Compute (paid by the ms while it sleeps
+ * inside), and until when: only while every busy slot holds a task DashScope has, at least one is
+ * RUNNING and none can end for a while (TASK_MIN_SECONDS from when we saw it start), and nothing
+ * else needs doing now. It wakes one poll interval before the earliest possible end, so results
+ * still land within a poll interval of DashScope finishing.
+ */
+export function restUntil(
+  config: Pick<Config, 'taskMinMs' | 'pollIntervalMs'>,
+  slots: SlotView[],
+  now: number,
+  pending: { finishing: boolean; canSubmit: boolean },
+): number | undefined {
+  if (config.taskMinMs <= 0 || pending.finishing || pending.canSubmit) return undefined;
+  const busy = slots.filter((s) => s.slot.state !== 'free');
+  if (busy.length === 0 || busy.some((s) => s.slot.state !== 'inflight')) return undefined;
+  const starts = busy.map((s) => s.slot.runningSince).filter((t): t is number => t !== undefined);
+  if (starts.length === 0) return undefined; // a PENDING task is about to start: keep watching
+  const wake = Math.min(...starts) + config.taskMinMs - config.pollIntervalMs;
+  return wake - now >= Math.max(3 * config.pollIntervalMs, MIN_REST_MS) ? wake : undefined;
+}
+
+/** Resting for less than this is not worth an invocation's start-up. */
+const MIN_REST_MS = 1000;
+
 export interface PollerReport {
   ran: boolean;
   reason?: string;
@@ -40,6 +66,8 @@ export interface PollerReport {
   freed: number;
   submitted: number;
   inFlightAtExit: number;
+  /** Set when the poller stopped to rest until a task could end (see restUntil). */
+  restUntil?: number;
   sweep?: SweepReport;
 }
 
@@ -55,6 +83,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   }
   report.ran = true;
   let workLeft = false;
+  let kick = false;
   try {
     const finished: Finished = new Map();
     report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight), finished);
@@ -97,20 +126,30 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
       report.inFlightAtExit = inFlight;
       workLeft = inFlight > 0 || waiting > 0 || finished.size > 0;
       if (!workLeft) break;
+      if (deps.kicker) {
+        const canSubmit = waiting > 0 && after.some((s) => s.slot.state === 'free');
+        report.restUntil = restUntil(config, after, clock.now(), { finishing: finished.size > 0, canSubmit });
+        if (report.restUntil !== undefined) break;
+      }
       if (deadline - clock.now() < config.pollIntervalMs) break;
       await clock.sleep(config.pollIntervalMs);
     }
   } finally {
-    await jobs.releaseLease(deps.owner).catch((err: unknown) => deps.log.warn('lease release failed', { error: asError(err) }));
+    const wakeAt = workLeft && deps.kicker ? (report.restUntil ?? clock.now()) : undefined;
+    kick = await jobs.releaseLease(deps.owner, clock.now(), wakeAt).catch((err: unknown) => {
+      deps.log.warn('lease release failed', { error: asError(err) });
+      return wakeAt !== undefined;
+    });
   }
   // Checked after releasing the lease: a submit that saw our lease held and did not kick has
   // already written its slot or queue row, so one of us notices the other's work.
-  if (!workLeft) {
+  if (!workLeft && deps.kicker) {
     const slots = await jobs.readSlots(config.maxInFlight);
-    workLeft = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty());
+    kick = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty());
   }
-  if (workLeft && deps.kicker) {
-    await deps.kicker.kick('continuation').catch((err: unknown) => deps.log.warn('poller kick failed', { error: asError(err) }));
+  if (kick && deps.kicker) {
+    const delayMs = Math.max(0, (report.restUntil ?? 0) - clock.now());
+    await deps.kicker.kick(delayMs > 0 ? 'rest' : 'continuation', delayMs).catch((err: unknown) => deps.log.warn('poller kick failed', { error: asError(err) }));
   }
   return report;
 }

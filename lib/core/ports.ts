@@ -123,7 +123,7 @@ export interface ImageModel {
   downloadResult(url: string): Promise<{ body: Readable; contentLength?: number }>;
 }
 
-/** Asks Function Compute to run the poller now (asynchronously); a no-op where there is none. */
+/** Asks Function Compute to run the poller (asynchronously), now or after `delayMs`. */
 export interface PollerKicker {
-  kick(reason: string): Promise<void>;
+  kick(reason: string, delayMs?: number): Promise<void>;
 }

@@ -117,6 +117,8 @@ export interface SlotRecord {
   acquiredAt?: number;
   /** For 'submitting': after this, the holder is presumed dead (reconcile.ts). */
   leaseUntil?: number;
+  /** When we first saw the task RUNNING (our clock): it cannot end before this + TASK_MIN_SECONDS. */
+  runningSince?: number;
   owner?: string;
   /** Images reserved from the daily budget for this submission (refunded if refused). */
   images?: number;
@@ -126,6 +128,8 @@ export interface SlotRecord {
 export interface LeaseRecord {
   owner: string;
   until: number;
+  /** A poller has been asked (a delayed kick) to run at this time; no one else needs to ask. */
+  wakeAt?: number;
 }
 
 export interface BudgetRecord {

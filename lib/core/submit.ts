@@ -139,7 +139,7 @@ async function afterRecord(deps: CoreDeps, jobs: Jobs, jobId: string, v: Version
 /** Submit at once if a slot is free (SPEC §4), and make sure a poller is there to follow up. */
 async function startWork(deps: CoreDeps, jobs: Jobs): Promise<void> {
   await fillSlots(deps, jobs, { maxSubmissions: 1 });
-  if (deps.kicker && !(await jobs.leaseHolder(deps.clock.now()))) {
+  if (deps.kicker && !(await jobs.pollerScheduled(deps.clock.now()))) {
     await deps.kicker.kick('submit').catch((err: unknown) => deps.log.warn('poller kick failed', { error: err }));
   }
 }

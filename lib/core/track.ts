@@ -39,10 +39,14 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
 
   const lost = view.status === 'UNKNOWN' || (view.status === 'FAILED' && view.code === 'InternalError.Timeout');
   if (lost) return handleLost(deps, jobs, s, view);
-  if (view.status === 'RUNNING' && current.state === 'SUBMITTED') {
-    const startedAt = dashscopeTimeToIso(view.scheduledTime) ?? isoTime(deps.clock.now());
-    const updated = await jobs.updateVersion(slot.jobId!, current.id, (v) => (v.state === 'SUBMITTED' ? { ...v, state: 'RUNNING', startedAt, updatedAt: deps.clock.now() } : undefined));
-    if (updated) logState(deps, row!.value.jobKey, updated.job.current);
+  if (view.status === 'RUNNING') {
+    // Our own clock, not DashScope's: the poller's rest (poller.ts) is reckoned from it.
+    if (slot.runningSince === undefined) await jobs.putSlot(s.index, s.rev, { ...slot, runningSince: deps.clock.now() });
+    if (current.state === 'SUBMITTED') {
+      const startedAt = dashscopeTimeToIso(view.scheduledTime) ?? isoTime(deps.clock.now());
+      const updated = await jobs.updateVersion(slot.jobId!, current.id, (v) => (v.state === 'SUBMITTED' ? { ...v, state: 'RUNNING', startedAt, updatedAt: deps.clock.now() } : undefined));
+      if (updated) logState(deps, row!.value.jobKey, updated.job.current);
+    }
     return 'busy';
   }
   if (view.status === 'SUCCEEDED' || view.status === 'FAILED' || view.status === 'CANCELED') {

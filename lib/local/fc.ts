@@ -163,7 +163,11 @@ export class LocalFunctionCompute {
         if (!this.functions.has(name)) return reply(404, { code: 'FunctionNotFound', message: `function ${name} does not exist` });
         const event = Buffer.concat(chunks);
         if (String(req.headers['x-fc-invocation-type'] ?? '').toLowerCase() === 'async') {
-          this.invokeAsync(name, event);
+          // Deferred invocation: FC starts it x-fc-async-delay seconds (0–3600) from now.
+          const delay = Number(req.headers['x-fc-async-delay'] ?? 0);
+          if (!Number.isFinite(delay) || delay < 0 || delay > 3600) return reply(400, { code: 'InvalidArgument', message: 'x-fc-async-delay must be 0–3600 seconds' });
+          if (delay > 0) void this.delay(delay * 1000).then(() => this.invokeAsync(name, event));
+          else this.invokeAsync(name, event);
           return reply(202, {});
         }
         this.invoke(name, event).then(

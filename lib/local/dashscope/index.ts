@@ -9,8 +9,10 @@ import type { FaultSpec, RequestKind } from './faults.js';
 import type { Records } from './records.js';
 import { createSimulator } from './simulator.js';
 import type { Task } from './tasks.js';
+import type { RenderInput } from './renderer.js';
 
 export type { FaultSpec, RequestKind } from './faults.js';
+export type { RenderInput } from './renderer.js';
 export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
 
 export interface DashScopeSimulatorOptions {
@@ -48,6 +50,11 @@ export interface DashScopeSimulatorOptions {
   downloadFailMs?: number;
   /** Model names the create endpoint accepts (default ['wanx-sketch-to-image-lite']). */
   models?: string[];
+  /**
+   * Draws a result image (default: the full renderer, a few hundred ms of CPU per image). Long
+   * runs that only need distinct, valid PNGs per task and index (the soak) pass a cheap one.
+   */
+  renderResult?: (input: RenderInput) => Promise<Buffer>;
 }
 
 /** A read-only view of a task, for assertions. */

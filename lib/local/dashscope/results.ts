@@ -26,6 +26,8 @@ export class ResultImages {
     /** The render input of image `index` (1-based) of a task, if that image exists now. */
     private readonly source: (taskId: string, index: number) => RenderInput | undefined,
     private readonly records: Records,
+    /** Draws image `index` of a task (default: the full renderer; the soak run passes a cheap one). */
+    private readonly draw: (input: RenderInput) => Promise<Buffer> = renderResult,
   ) {}
 
   /** The signed URL of image `index` (1-based), valid until `expiresAt` (simulated epoch ms). */
@@ -103,7 +105,7 @@ export class ResultImages {
       this.cache.set(key, hit);
       return hit;
     }
-    const p = renderResult(input);
+    const p = this.draw(input);
     p.catch(() => this.cache.delete(key));
     this.cache.set(key, p);
     while (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);

@@ -45,6 +45,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
       return { sketch: found.sketch, style: r.style, index: index - 1, sketchWeight: r.sketchWeight, sketchExtraction: r.sketchExtraction, sketchColor: r.sketchColor };
     },
     records,
+    o.renderResult,
   );
   engine = new TaskEngine({
     clock,

@@ -1,0 +1,53 @@
+/**
+ * The poller's rest (SPEC §4, cost): while DashScope works on a task that cannot end yet, the
+ * poller stops and asks Function Compute for one delayed kick instead of being billed for sleeping;
+ * it wakes one poll interval before the task could end, so results still land promptly, and the
+ * kicks never multiply into parallel chains.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lineSketch } from '../helpers/images.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { POLLER_FUNCTION } from '../../lib/local/pipeline.js';
+import type { PollerReport } from '../../lib/core/poller.js';
+
+let p: TestPipeline;
+
+beforeAll(async () => {
+  // Tasks of 2 s ± 25 % in real time, and a pipeline that knows they take at least 1.5 s.
+  p = await startTestPipeline({ timeScale: 0.1, timer: false, env: { TASK_MIN_SECONDS: '1.5', POLL_BUDGET_SECONDS: '20' } });
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+describe('the poller rests outside Function Compute', () => {
+  it('rests while tasks run, is woken by its delayed kick, and delivers promptly', async () => {
+    const sketch = await lineSketch(512);
+    const names = ['a', 'b', 'c', 'd'].map((x) => `sketches/rest/${x}`);
+    for (const n of names) await p.put(`${n}.json`, JSON.stringify({ prompt: n }));
+    for (const n of names) await p.put(`${n}.png`, sketch);
+    const manifests = await Promise.all(names.map((n) => p.waitForManifest(n, 40_000)));
+    expect(manifests.map((m) => m.status)).toEqual(Array(4).fill('SUCCEEDED'));
+
+    const pollers = p.fc.records.filter((r) => r.fn === POLLER_FUNCTION && r.outcome === 'ok');
+    const rested = pollers.filter((r) => (r.result as PollerReport).restUntil !== undefined);
+    expect(rested.length).toBeGreaterThan(0);
+
+    // Billed poller time is less than DashScope's working time: the poller did not sleep through it.
+    const billed = pollers.reduce((s, r) => s + (r.endedAt! - r.startedAt), 0);
+    const working = p.stack.dashscope.records.busy.reduce((s, b) => s + (b.realEnd! - b.realStart), 0);
+    expect(billed).toBeLessThan(working * 0.8);
+
+    // No runaway: with no timer, every poller run came from a submit or a kick, at most one chain.
+    expect(pollers.length).toBeLessThan(40);
+    const overlapping = pollers.filter((r) => (r.result as PollerReport).ran).some((r, i, ran) => ran.some((o, j) => j !== i && o.startedAt < r.endedAt! && r.startedAt < o.endedAt!));
+    expect(overlapping).toBe(false);
+
+    // Results still land within about a poll interval (plus the copy) of DashScope finishing.
+    for (const b of p.stack.dashscope.records.busy) {
+      const m = manifests.find((x) => x.task?.id === b.taskId)!;
+      const put = p.stack.oss.records.find((r) => r.action === 'oss:PutObject' && r.key === `${m.source.key.replace(/\.png$/, '')}.result.json`)!;
+      expect(put.at - b.realEnd!).toBeLessThan(1500);
+    }
+  });
+});
