@@ -99,6 +99,8 @@ export async function startBenchPipeline(options: BenchPipelineOptions): Promise
     ...(options.timerEveryMs !== undefined ? { timerEveryMs: options.timerEveryMs } : {}),
     retryDelayMs: options.retryDelayMs ?? (() => 5),
     handlers: { submit: wrap('submit'), poller: wrap('poller') },
+    // A deferred kick (the poller's rest) waits on the same clock as everything else.
+    ...(options.clock ? { deferredSleep: (ms: number) => options.clock!.sleep(ms) } : {}),
   });
   const NULL_FUNCTION = 'bench-kick-sink';
   let kicks = 0;

@@ -14,6 +14,7 @@ import {
   type QueueRecord,
   type SlotRecord,
   type TaskRecord,
+  type TaskStatsRecord,
   type VersionRecord,
 } from './records.js';
 
@@ -206,6 +207,18 @@ export class Jobs {
   async knownTasks(taskIds: string[]): Promise<Set<string>> {
     if (taskIds.length === 0) return new Set();
     return new Set((await this.rows.getMany<TaskRecord>(KIND.task, taskIds)).keys());
+  }
+
+  // ------------------------------------------------------------ task durations
+  /** Keeps the last few observed task durations (best effort: a lost sample changes nothing). */
+  async recordTaskDuration(ms: number, keep = 8): Promise<void> {
+    const row = await this.rows.get<TaskStatsRecord>(KIND.stats, 'tasks');
+    const durationsMs = [...(row?.value.durationsMs ?? []), Math.round(ms)].slice(-keep);
+    await this.rows.put<TaskStatsRecord>(KIND.stats, 'tasks', { durationsMs }, 'any');
+  }
+
+  async taskDurations(): Promise<number[]> {
+    return (await this.rows.get<TaskStatsRecord>(KIND.stats, 'tasks'))?.value.durationsMs ?? [];
   }
 
   // ------------------------------------------------------------ helpers

@@ -42,22 +42,35 @@ export function pollBudgetMs(configured: number, functionTimeoutSeconds?: number
  * still land within a poll interval of DashScope finishing.
  */
 export function restUntil(
-  config: Pick<Config, 'taskMinMs' | 'pollIntervalMs'>,
+  floorMs: number,
+  pollIntervalMs: number,
   slots: SlotView[],
   now: number,
   pending: { finishing: boolean; canSubmit: boolean },
 ): number | undefined {
-  if (config.taskMinMs <= 0 || pending.finishing || pending.canSubmit) return undefined;
+  if (floorMs <= 0 || pending.finishing || pending.canSubmit) return undefined;
   const busy = slots.filter((s) => s.slot.state !== 'free');
   if (busy.length === 0 || busy.some((s) => s.slot.state !== 'inflight')) return undefined;
   const starts = busy.map((s) => s.slot.runningSince).filter((t): t is number => t !== undefined);
   if (starts.length === 0) return undefined; // a PENDING task is about to start: keep watching
-  const wake = Math.min(...starts) + config.taskMinMs - config.pollIntervalMs;
-  return wake - now >= Math.max(3 * config.pollIntervalMs, MIN_REST_MS) ? wake : undefined;
+  const wake = Math.min(...starts) + floorMs - pollIntervalMs;
+  return wake - now >= Math.max(3 * pollIntervalMs, MIN_REST_MS) ? wake : undefined;
 }
 
-/** Resting for less than this is not worth an invocation's start-up. */
+/** Resting for less than this is not worth an invocation's start-up (and kick delays are whole seconds). */
 const MIN_REST_MS = 1000;
+/** Observed durations needed before the poller trusts them enough to rest. */
+const MIN_SAMPLES = 3;
+
+/**
+ * How long a task surely runs: the shortest recent one, less two poll intervals (our observation of
+ * its start and end can each be an interval late), never above TASK_MIN_SECONDS. Until enough
+ * tasks have been seen, 0: poll throughout (a model that got faster must not delay results).
+ */
+export function restFloorMs(config: Pick<Config, 'taskMinMs' | 'pollIntervalMs'>, durationsMs: number[]): number {
+  if (config.taskMinMs <= 0 || durationsMs.length < MIN_SAMPLES) return 0;
+  return Math.max(0, Math.min(config.taskMinMs, Math.min(...durationsMs) - 2 * config.pollIntervalMs));
+}
 
 export interface PollerReport {
   ran: boolean;
@@ -86,6 +99,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   let kick = false;
   try {
     const finished: Finished = new Map();
+    const floorMs = deps.kicker ? restFloorMs(config, await jobs.taskDurations()) : 0;
     report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight), finished);
     await checkpoint(deps, 'poller:swept');
     for (;;) {
@@ -128,7 +142,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
       if (!workLeft) break;
       if (deps.kicker) {
         const canSubmit = waiting > 0 && after.some((s) => s.slot.state === 'free');
-        report.restUntil = restUntil(config, after, clock.now(), { finishing: finished.size > 0, canSubmit });
+        report.restUntil = restUntil(floorMs, config.pollIntervalMs, after, clock.now(), { finishing: finished.size > 0, canSubmit });
         if (report.restUntil !== undefined) break;
       }
       if (deadline - clock.now() < config.pollIntervalMs) break;

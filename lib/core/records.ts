@@ -9,6 +9,7 @@
  *   lease/poller                 the one scheduler
  *   budget/<yyyy-mm-dd>          images requested that day (Asia/Shanghai)
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
+ *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
  * Index rows (active, queue) are hints that always point at the job row; a stale one is dropped
  * when read, so they never need to be written atomically with the job.
  */
@@ -23,6 +24,7 @@ export const KIND = {
   lease: 'lease',
   budget: 'budget',
   task: 'task',
+  stats: 'stats',
 } as const;
 
 export type JobState =
@@ -141,6 +143,11 @@ export interface TaskRecord {
   jobKey: string;
   versionId: string;
   createdAt: number;
+}
+
+export interface TaskStatsRecord {
+  /** Observed RUNNING-to-finished times of the most recent tasks (our clock), newest last. */
+  durationsMs: number[];
 }
 
 export const FREE_SLOT: SlotRecord = { state: 'free' };

@@ -129,6 +129,9 @@ export async function closeTask(deps: CoreDeps, jobs: Jobs, s: SlotView, view: T
   );
   if (updated) logState(deps, updated.job.jobKey, updated.job.current, { taskStatus: view.status });
   await jobs.putSlot(s.index, s.rev, FREE_SLOT);
+  if (view.status === 'SUCCEEDED' && slot.runningSince !== undefined) {
+    await jobs.recordTaskDuration(now - slot.runningSince).catch((err: unknown) => deps.log.debug('task duration not recorded', { error: err }));
+  }
   return 'freed';
 }
 

@@ -50,6 +50,8 @@ export interface LocalFcOptions {
   retryDelayMs?: (attempt: number) => number;
   /** Called when an async event exhausts its retries (FC would send it to the failure destination). */
   onDropped?: (fn: string, event: Buffer, lastError: string) => void;
+  /** Waits out a deferred invocation (`x-fc-async-delay`); a virtual clock can drive it. Default: real time. */
+  deferredSleep?: (ms: number) => Promise<void>;
 }
 
 export class LocalFunctionCompute {
@@ -166,7 +168,7 @@ export class LocalFunctionCompute {
           // Deferred invocation: FC starts it x-fc-async-delay seconds (0–3600) from now.
           const delay = Number(req.headers['x-fc-async-delay'] ?? 0);
           if (!Number.isFinite(delay) || delay < 0 || delay > 3600) return reply(400, { code: 'InvalidArgument', message: 'x-fc-async-delay must be 0–3600 seconds' });
-          if (delay > 0) void this.delay(delay * 1000).then(() => this.invokeAsync(name, event));
+          if (delay > 0) void (this.options.deferredSleep ?? ((ms: number) => this.delay(ms)))(delay * 1000).then(() => this.invokeAsync(name, event));
           else this.invokeAsync(name, event);
           return reply(202, {});
         }

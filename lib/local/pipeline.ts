@@ -37,6 +37,8 @@ export interface LocalPipelineOptions extends LocalStackOptions {
   /** Load handlers from built bundles instead of the sources (deploy conformance). */
   handlers?: { submit: FcHandler; poller: FcHandler };
   onDropped?: (fn: string, event: Buffer, lastError: string) => void;
+  /** How deferred invocations wait (a virtual clock in the benchmark). */
+  deferredSleep?: (ms: number) => Promise<void>;
 }
 
 export interface LocalPipeline {
@@ -49,7 +51,7 @@ export interface LocalPipeline {
 
 export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   const stack = await startLocalStack(options);
-  const fc = new LocalFunctionCompute({ credentials: stack.credentials, retryDelayMs: options.retryDelayMs, onDropped: options.onDropped });
+  const fc = new LocalFunctionCompute({ credentials: stack.credentials, retryDelayMs: options.retryDelayMs, onDropped: options.onDropped, deferredSleep: options.deferredSleep });
   try {
     const fcEndpoint = await fc.serveApi();
     const described = stack.describe();
