@@ -1,0 +1,76 @@
+/**
+ * The soak's own reading of the bucket contract (SPEC §1), from what it uploaded: which files make
+ * a job now, and which version is the newest. It is an oracle kept apart from lib/core on purpose:
+ * the pipeline's own picking logic is what is being tested.
+ */
+import { versionIdOf } from '../lib/contract/keys.js';
+
+export interface UploadRecord {
+  t: number;
+  key: string;
+  /** Uppercase MD5 hex without quotes, as in events and listings. */
+  etag: string;
+  size: number;
+  job?: number;
+  role: 'sketch' | 'sidecar' | 'defaults' | 'ignored';
+}
+
+export interface VersionFiles {
+  sketchKey: string;
+  sketchEtag: string;
+  sidecarKey?: string;
+  sidecarEtag?: string;
+  /** The pipeline's id of this version (the identity SPEC §4 defines: sketch ETag + sidecar ETag). */
+  id: string;
+}
+
+/** `a/b/cat.v2.png` → `a/b/cat.v2` (folder + stem; a leading dot is not an extension). */
+export function jobKeyOfSketchKey(key: string): string {
+  const slash = key.lastIndexOf('/');
+  const name = key.slice(slash + 1);
+  const dot = name.lastIndexOf('.');
+  return dot <= 0 ? key : key.slice(0, slash + 1) + name.slice(0, dot);
+}
+
+export function manifestKeyOf(jobKey: string): string {
+  return `${jobKey}.result.json`;
+}
+
+export function resultKeyOf(jobKey: string, index: number): string {
+  return `${jobKey}.result-${index}.png`;
+}
+
+function lastUpload(uploads: UploadRecord[], key: string): UploadRecord | undefined {
+  for (let i = uploads.length - 1; i >= 0; i--) if (uploads[i]!.key === key) return uploads[i];
+  return undefined;
+}
+
+/** The version the bucket holds for `jobKey` now: the newest sketch upload, and `.json` over `.txt`. */
+export function newestVersionOf(jobKey: string, uploads: UploadRecord[]): VersionFiles | undefined {
+  let sketch: UploadRecord | undefined;
+  for (const u of uploads) if (u.role === 'sketch' && jobKeyOfSketchKey(u.key) === jobKey) sketch = u;
+  if (!sketch) return undefined;
+  const sidecar = lastUpload(uploads, `${jobKey}.json`) ?? lastUpload(uploads, `${jobKey}.txt`);
+  const files = {
+    sketchKey: sketch.key,
+    sketchEtag: lastUpload(uploads, sketch.key)!.etag,
+    ...(sidecar ? { sidecarKey: sidecar.key, sidecarEtag: sidecar.etag } : {}),
+  };
+  return { ...files, id: versionIdOf(files) };
+}
+
+/** Every version the uploads made for a job, oldest first (each upload of the job's files makes one). */
+export function versionsOf(jobKey: string, uploads: UploadRecord[]): Array<VersionFiles & { t: number }> {
+  const out: Array<VersionFiles & { t: number }> = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < uploads.length; i++) {
+    const u = uploads[i]!;
+    if ((u.role !== 'sketch' && u.role !== 'sidecar') || jobKeyOfSketchKey(u.key) !== jobKey) continue;
+    const v = newestVersionOf(jobKey, uploads.slice(0, i + 1));
+    if (v && !seen.has(v.id)) {
+      seen.add(v.id);
+      out.push({ ...v, t: u.t });
+    }
+  }
+  return out;
+}
