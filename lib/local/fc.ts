@@ -128,6 +128,15 @@ export class LocalFunctionCompute {
     void run.finally(() => this.pending.delete(run));
   }
 
+  /** An asynchronous invocation that FC holds back for `delayMs`; it counts as queued meanwhile. */
+  invokeDeferred(name: string, event: Buffer, delayMs: number): void {
+    if (this.closed) return;
+    const wait = (this.options.deferredSleep ?? ((ms: number) => this.delay(ms)))(delayMs);
+    const deferred = wait.then(() => this.invokeAsync(name, event));
+    this.pending.add(deferred);
+    void deferred.finally(() => this.pending.delete(deferred));
+  }
+
   /** An OSS trigger: created objects matching `rule` invoke `fn` asynchronously. */
   connectOssTrigger(oss: OssEmulator, rule: TriggerRule, fn: string): void {
     this.unsubscribers.push(oss.onObjectCreated(rule, (event) => this.invokeAsync(fn, Buffer.from(JSON.stringify(event)))));
@@ -168,7 +177,7 @@ export class LocalFunctionCompute {
           // Deferred invocation: FC starts it x-fc-async-delay seconds (0–3600) from now.
           const delay = Number(req.headers['x-fc-async-delay'] ?? 0);
           if (!Number.isFinite(delay) || delay < 0 || delay > 3600) return reply(400, { code: 'InvalidArgument', message: 'x-fc-async-delay must be 0–3600 seconds' });
-          if (delay > 0) void (this.options.deferredSleep ?? ((ms: number) => this.delay(ms)))(delay * 1000).then(() => this.invokeAsync(name, event));
+          if (delay > 0) this.invokeDeferred(name, event, delay * 1000);
           else this.invokeAsync(name, event);
           return reply(202, {});
         }
