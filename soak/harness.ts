@@ -46,7 +46,8 @@ export const TIME = {
   retryDelayMs: (attempt: number) => 40 * 2 ** (attempt - 1),
   /** Function timeouts (s), counted from when an instance takes the event, as in FC. */
   submitTimeout: 10,
-  pollerTimeout: 6,
+  // Below the scheduler lease (budget 3 s + margin 0.75 s), as s.yaml keeps 60 s below 62.5 s.
+  pollerTimeout: 3.6,
   /** s.yaml reservedConcurrency: FC runs at most this many at once and holds the rest back. */
   submitConcurrency: 10,
   pollerConcurrency: 2,
@@ -109,6 +110,8 @@ export interface Invocation {
   /** Stopped dead at a checkpoint (never finishes). */
   dead?: boolean;
   timedOut?: boolean;
+  /** Past its timeout: cut off (see killable). */
+  killed?: boolean;
   /** --break pay-once: this invocation has had its first look at a job row. */
   sawJob?: boolean;
   keys: string[];
@@ -133,6 +136,7 @@ export interface Recorded {
   uploads: UploadRecord[];
   redelivered: { duplicates: number; stale: number; encoded: number; sync: number; foreign: number };
   clockJumps: Array<{ t: number; simBefore: number; ms: number }>;
+  /** Invocations stopped dead at a checkpoint. */
   deadInvocations: number;
   /** Deferred faults that never found their moment before the mix ended. */
   faultsNotInjected: number;
@@ -225,6 +229,22 @@ class Instances {
 
 const current = new AsyncLocalStorage<Invocation>();
 
+/**
+ * Function Compute kills an invocation at its timeout; in one process we cannot, so a timed-out
+ * invocation is cut off from the world instead: every later call it makes to OSS, Tablestore or
+ * DashScope never returns (and nothing it logs is kept). Without this, a poller that outlived its
+ * lease would keep working beside its successor, which the deployed timeouts rule out (s.yaml).
+ */
+function killable<T extends object>(port: T): T {
+  return new Proxy(port, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => (current.getStore()?.killed ? new Promise(() => {}) : (value as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
+}
+
 export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutput> {
   const startEpoch = Date.now();
   const now = () => Date.now() - startEpoch;
@@ -254,6 +274,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   // ---------------------------------------------------------------- log sink
   const lastSubmitting = new Map<string, { version: string; attempts: number }>();
   const logSink = (line: string) => {
+    if (current.getStore()?.killed) return;
     const entry: LogEntry = { t: now(), line };
     try {
       entry.rec = JSON.parse(line) as Record<string, unknown>;
@@ -287,6 +308,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     throw new Error(`soak: injected crash at ${step}${jobKey ? ` for ${jobKey}` : ''}`);
   };
   const checkpoint = (name: string, jobKey?: string): void | Promise<void> => {
+    if (current.getStore()?.killed) return new Promise<void>(() => {});
     if (calm) return;
     if (jobKey) {
       const k = `${name}@${jobKey}`;
@@ -302,9 +324,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   };
 
   // ---------------------------------------------------------------- decorators
-  let rawObjects: ObjectStore | undefined;
   const decorate = {
-    model: (m: ImageModel): ImageModel => ({
+    model: (m: ImageModel): ImageModel => killable<ImageModel>({
       async createTask(input) {
         const sketchKey = keyOfPresignedUrl(input.sketchUrl);
         const jobKey = jobKeyOfSketchKey(sketchKey);
@@ -340,8 +361,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       },
     }),
     objects: (o: ObjectStore): ObjectStore => {
-      rawObjects = o;
-      return {
+      return killable<ObjectStore>({
         list: (p) => o.list(p),
         head: (k) => o.head(k),
         getRange: (k, s, e) => o.getRange(k, s, e),
@@ -396,10 +416,10 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
             put.t1 = now();
           }
         },
-      };
+      });
     },
     rows: (r: RowStore): RowStore =>
-      hooks.breakMode === 'pay-once'
+      killable<RowStore>(hooks.breakMode === 'pay-once'
         ? {
             // --break pay-once: the duplicate-event check is gone. The submit function's first look
             // at a job (the one that decides "this version is already recorded") sees another
@@ -419,7 +439,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
             delete: (k, id, expect) => r.delete(k, id, k === KIND.job ? 'any' : expect),
             scan: (k, o) => r.scan(k, o),
           }
-        : r,
+        : r),
   };
 
   // ---------------------------------------------------------------- handlers, as FC runs them
@@ -437,12 +457,11 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     try {
       const timeoutMs = (fn === 'submit' ? TIME.submitTimeout : TIME.pollerTimeout) * 1000;
       const result = await Promise.race([
-        current.run(inv, () => real()!(event, context)).finally(() => {
-          if (inv.timedOut) running.delete(inv);
-        }),
+        current.run(inv, () => real()!(event, context)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             inv.timedOut = true;
+            inv.killed = true;
             reject(new Error(`Function timed out after ${timeoutMs / 1000} seconds`));
           }, timeoutMs);
         }),
@@ -456,8 +475,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       clearTimeout(timer);
       inv.t1 = now();
       release();
-      // A timed-out invocation may still be running here (FC would kill it): it stays "running".
-      if (!inv.timedOut) running.delete(inv);
+      running.delete(inv); // done, or killed (cut off: it can do nothing more)
     }
   };
   const busyInvocations = () => [...running].filter((i) => !i.dead).length;
@@ -478,7 +496,6 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   const runtimeOptions = { env: pipeline.env, logSink, checkpoint, decorate };
   submitReal = createSubmitHandler(runtimeOptions) as FcHandler;
   pollerReal = createPollerHandler(runtimeOptions) as FcHandler;
-  void rawObjects;
 
   const { stack, fc } = pipeline;
   const { oss, dashscope: ds, tablestore: ts } = stack;
