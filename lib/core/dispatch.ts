@@ -36,7 +36,8 @@ export function backoffMs(refusals: number, pollIntervalMs: number): number {
 
 export interface FillResult {
   submitted: number;
-  /** Valid queued versions seen but not submitted (no slot yet, or backing off). */
+  /** Valid queued versions seen but not submitted (backing off, or left for want of a slot); not
+   *  counted when every slot was busy from the start (the queue is not read then). */
   waiting: number;
   blocked?: 'budget' | 'no-slot' | 'empty';
 }
@@ -49,9 +50,10 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
   let waiting = 0;
   let slots = await jobs.readSlots(config.maxInFlight);
   let free = slots.filter((s) => s.slot.state === 'free');
-  const queue = await jobs.peekQueue(Math.max(1, free.length) * 4 + 8);
+  // With every slot busy there is nothing to fill: the queue is not read (most passes are these).
+  if (free.length === 0) return { submitted, waiting, blocked: 'no-slot' };
+  const queue = await jobs.peekQueue(free.length * 4 + 8);
   if (queue.length === 0) return { submitted, waiting, blocked: 'empty' };
-  if (free.length === 0) return { submitted, waiting: queue.length, blocked: 'no-slot' };
   for (const [position, entry] of queue.entries()) {
     if (submitted >= max || free.length === 0) {
       waiting += queue.length - position;

@@ -63,13 +63,16 @@ const MIN_REST_MS = 1000;
 const MIN_SAMPLES = 3;
 
 /**
- * How long a task surely runs: the shortest recent one, less two poll intervals (our observation of
- * its start and end can each be an interval late), never above TASK_MIN_SECONDS. Until enough
- * tasks have been seen, 0: poll throughout (a model that got faster must not delay results).
+ * How long a task surely runs: the shortest recent one, less one poll interval, never above
+ * TASK_MIN_SECONDS. An observed duration is at most one interval shorter than the real one (we may
+ * see the start late by up to an interval, the end on time), so the floor is at most the real
+ * shortest; and the wake (restUntil) is a further interval earlier, for the late-seen start.
+ * Until enough tasks have been seen, 0: poll throughout (a model that got faster must not delay
+ * results).
  */
 export function restFloorMs(config: Pick<Config, 'taskMinMs' | 'pollIntervalMs'>, durationsMs: number[]): number {
   if (config.taskMinMs <= 0 || durationsMs.length < MIN_SAMPLES) return 0;
-  return Math.max(0, Math.min(config.taskMinMs, Math.min(...durationsMs) - 2 * config.pollIntervalMs));
+  return Math.max(0, Math.min(config.taskMinMs, Math.min(...durationsMs) - config.pollIntervalMs));
 }
 
 export interface PollerReport {

@@ -30,8 +30,8 @@ describe("the poller's rest", () => {
   it('trusts observed durations only after three, never beyond TASK_MIN_SECONDS', () => {
     expect(restFloorMs(config, [20_000, 22_000])).toBe(0);
     expect(restFloorMs(config, [20_000, 22_000, 24_000])).toBe(15_000);
-    expect(restFloorMs(config, [5000, 22_000, 24_000])).toBe(1000);
-    expect(restFloorMs(config, [3000, 3000, 3000])).toBe(0);
+    expect(restFloorMs(config, [5000, 22_000, 24_000])).toBe(3000);
+    expect(restFloorMs(config, [2000, 2000, 2000])).toBe(0);
     expect(restFloorMs({ ...config, taskMinMs: 0 }, [20_000, 20_000, 20_000])).toBe(0);
   });
 
