@@ -47,7 +47,7 @@ export interface Summary {
   fit: string;
   breakMode?: string;
   excluded: string[];
-  timing: { mixSeconds: number; drainSeconds: number; totalSeconds: number; drained: boolean };
+  timing: { mixSeconds: number; drainSeconds: number; totalSeconds: number; drained: boolean; dashscopeClockSkewHours: number };
   inputs: { valid: number; invalid: number; hostile: number; ignoredUploads: number; uploads: number; versions: number; edited: number };
   events: { duplicates: number; stale: number; encodedKeys: number; foreign: number; droppedByFc: number; submitInvocations: number; pollerInvocations: number };
   outcomes: Record<string, number>;
@@ -192,7 +192,29 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
 
   // ---------------------------------------------------------------- §4.3 bounded in flight
   const maxInFlight = records.maxInFlight[ds.apiKeyId] ?? 0;
-  if (maxInFlight > options.maxInFlight) find('bounded-in-flight', `DashScope had ${maxInFlight} tasks PENDING or RUNNING at once (MAX_IN_FLIGHT=${options.maxInFlight})`);
+  if (maxInFlight > options.maxInFlight) {
+    // Replay the transitions to name the moment and the tasks.
+    const live = new Set<string>();
+    let named = false;
+    for (const t of records.transitions) {
+      if (t.to === 'PENDING' || t.to === 'RUNNING') live.add(t.taskId);
+      else live.delete(t.taskId);
+      if (live.size > options.maxInFlight && !named) {
+        named = true;
+        const who = [...live].map((id) => {
+          const c = createByTask.get(id);
+          return `${id.slice(0, 8)} for ${JSON.stringify(c ? sketchKeyOf(c) : '?')} (version ${versionOfTask.get(id)?.slice(0, 8) ?? '?'}, created ${c ? ((c.realAt - rec.startEpoch) / 1000).toFixed(3) : '?'} s${stored.has(id) ? '' : ', id never stored'})`;
+        });
+        const first = createByTask.get([...live].at(-1)!);
+        find(
+          'bounded-in-flight',
+          `DashScope had ${live.size} tasks PENDING or RUNNING at once (MAX_IN_FLIGHT=${options.maxInFlight}) at ${((t.realAt - rec.startEpoch) / 1000).toFixed(3)} s: ${who.join('; ')}`,
+          first ? jobKeyOfSketchKey(sketchKeyOf(first)) : undefined,
+        );
+      }
+    }
+    if (!named) find('bounded-in-flight', `DashScope had ${maxInFlight} tasks PENDING or RUNNING at once (MAX_IN_FLIGHT=${options.maxInFlight})`);
+  }
 
   // ---------------------------------------------------------------- §4.4 outputs never trigger work
   let outputsTriggeringWork = 0;
@@ -415,6 +437,7 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
       drainSeconds: round((rec.drainEndedAt - rec.mixEndedAt) / 1000),
       totalSeconds: round(rec.drainEndedAt / 1000),
       drained: rec.drained,
+      dashscopeClockSkewHours: rec.finalSkewHours,
     },
     inputs: {
       valid: plan.jobs.filter((j) => j.valid).length,

@@ -28,8 +28,6 @@ export type BreakMode = 'pay-once' | 'outputs';
 export const TIME = {
   timeScale: 0.005,
   taskSeconds: 20,
-  /** The simulator's rate-limit window (real ms): one mean task, so "2 submits per window" stays meaningful. */
-  rateWindowMs: 100,
   timerEveryMs: 250,
   env: {
     POLL_INTERVAL_SECONDS: '0.02',
@@ -52,6 +50,29 @@ export const TIME = {
   submitConcurrency: 10,
   pollerConcurrency: 2,
 } as const;
+
+/**
+ * DashScope's simulated clock runs 1/timeScale times faster than every other clock here, and jumps
+ * 25 h once. Real clocks agree within seconds, and the pipeline relies on it within a day (its
+ * live-task listing asks DashScope for a ±24 h window around our clock). So the simulator's clock
+ * starts in the past by half of the whole drift (the run's expected length, compressed, plus the
+ * jump), staying within a day of ours from start to end; a run too long for that at the default
+ * compression is compressed less.
+ */
+export function clocksFor(plan: Pick<Plan, 'mixMs' | 'actions'>, now = Date.now()) {
+  const expectedSeconds = (plan.mixMs * 1.3) / 1000 + 60;
+  const jumpHours = plan.actions.reduce((h, a) => h + (a.type === 'clock-jump' ? a.ms / 3600_000 : 0), 0);
+  const budgetHours = 46 - jumpHours; // ±23 h around our clock, centred
+  let timeScale: number = TIME.timeScale;
+  if ((expectedSeconds * (1 / timeScale - 1)) / 3600 > budgetHours) timeScale = 1 / (1 + (budgetHours * 3600) / expectedSeconds);
+  const driftHours = (expectedSeconds * (1 / timeScale - 1)) / 3600 + jumpHours;
+  return {
+    timeScale,
+    // One mean task: "2 submits per window" stays meaningful at any compression.
+    rateWindowMs: Math.round(TIME.taskSeconds * 1000 * timeScale),
+    simulatorStart: now - Math.round((driftHours / 2) * 3600_000),
+  };
+}
 
 export interface LogEntry {
   t: number;
@@ -140,6 +161,8 @@ export interface Recorded {
   deadInvocations: number;
   /** Deferred faults that never found their moment before the mix ended. */
   faultsNotInjected: number;
+  /** DashScope's clock minus ours at the end, hours (must stay within a day: clocksFor). */
+  finalSkewHours: number;
 }
 
 export interface FinalState {
@@ -267,6 +290,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     clockJumps: [],
     deadInvocations: 0,
     faultsNotInjected: 0,
+    finalSkewHours: 0,
   };
   const plannedJobs = new Map(plan.jobs.map((j) => [j.jobKey, j]));
   let calm = false;
@@ -480,10 +504,18 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   };
   const busyInvocations = () => [...running].filter((i) => !i.dead).length;
 
+  const clocks = clocksFor(plan);
   const pipeline = await startLocalPipeline({
-    timeScale: TIME.timeScale,
+    timeScale: clocks.timeScale,
     taskSeconds: TIME.taskSeconds,
-    dashscope: { seed: plan.seed, submitsPerSecond: 2, queriesPerSecond: 20, rateWindowMs: TIME.rateWindowMs, renderResult: quickResult },
+    dashscope: {
+      seed: plan.seed,
+      submitsPerSecond: 2,
+      queriesPerSecond: 20,
+      rateWindowMs: clocks.rateWindowMs,
+      renderResult: quickResult,
+      startTime: clocks.simulatorStart,
+    },
     timerEveryMs: TIME.timerEveryMs,
     retryDelayMs: TIME.retryDelayMs,
     // FC's own timeout would count the time an event waits for an instance: ours (above) does not.
@@ -773,6 +805,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       if (now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) break;
     }
     rec.drainEndedAt = now();
+    rec.finalSkewHours = Math.round(((ds.now() - Date.now()) / 3600_000) * 10) / 10;
     clearInterval(curse);
     if (ticker) clearInterval(ticker);
     unsubscribe();

@@ -750,6 +750,7 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
   for (let k = 0; k < per100(5); k++) actions.push({ type: 'oss', at: at(), action: rng.pick(['oss:PutObject', 'oss:ListObjects', 'oss:DeleteObject'] as const), count: rng.int(1, 2), kind: rng.pick(['error', 'reset'] as const) });
   for (let k = 0; k < Math.max(1, per100(3)); k++) actions.push({ type: 'poller-crash', at: at(), step: rng.pick(POLLER_STEPS), mode: rng.chance(0.2) ? 'die' : 'throw' });
   for (let k = 0; k < Math.max(1, per100(4)); k++) actions.push({ type: 'poller-overlap', at: at(), count: rng.int(2, 3) });
+  // Past DashScope's 24 h retention: results expire, tasks are forgotten (harness.ts clocksFor).
   if (M >= 10) actions.push({ type: 'clock-jump', at: Math.floor(mixMs * (0.35 + 0.35 * rng.float())), ms: 25 * 3600_000 });
 
   // Invariant 6: in about a third of the runs the daily image budget binds near the end.

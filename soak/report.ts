@@ -49,7 +49,7 @@ export function formatTable(s: Summary): string {
   const extraAllowed = e.crashBeforeStore + e.lostReply + e.storeFailed + e.lostTask;
   const rows: Array<[string, string] | 'rule'> = [
     ['run', `seed ${s.seed}, ${s.sketches} sketches, FIT=${s.fit}${s.breakMode ? `, BROKEN BUILD --break ${s.breakMode}` : ''}${s.excluded.length ? `, excluded ${s.excluded.join(', ')}` : ''}`],
-    ['time', `${s.timing.totalSeconds} s (mix ${s.timing.mixSeconds} s, drain ${s.timing.drainSeconds} s${s.timing.drained ? '' : ', did NOT drain'})`],
+    ['time', `${s.timing.totalSeconds} s (mix ${s.timing.mixSeconds} s, drain ${s.timing.drainSeconds} s${s.timing.drained ? '' : ', did NOT drain'}); DashScope clock ${s.timing.dashscopeClockSkewHours >= 0 ? '+' : ''}${s.timing.dashscopeClockSkewHours} h${Math.abs(s.timing.dashscopeClockSkewHours) >= 24 ? ' — MORE THAN A DAY OFF: results not meaningful' : ''}`],
     'rule',
     ['sketches', `${s.sketches}: ${s.inputs.valid} valid, ${s.inputs.invalid} invalid (${s.inputs.hostile} hostile)`],
     ['uploads', `${s.inputs.uploads} (${s.inputs.versions} versions, ${s.inputs.edited} jobs edited in flight, ${s.inputs.ignoredUploads} reserved/non-sketch)`],
