@@ -5,7 +5,7 @@
  * client's async InvokeFunction against the runner's loopback FC 3.0 API.
  */
 import { performance } from 'node:perf_hooks';
-import OSS from 'ali-oss';
+import type OSS from 'ali-oss';
 import sharp from 'sharp';
 import { createSubmitHandler } from '../functions/submit/index.js';
 import { createPollerHandler } from '../functions/poller/index.js';
@@ -127,16 +127,7 @@ export async function startBenchPipeline(options: BenchPipelineOptions): Promise
   handlers.submit = createSubmitHandler(runtime) as FcHandler;
   handlers.poller = createPollerHandler(runtime) as FcHandler;
 
-  const d = p.stack.describe();
-  const client = new OSS({
-    bucket: d.oss.bucket,
-    region: d.oss.region,
-    endpoint: d.oss.endpoint,
-    accessKeyId: d.oss.accessKeyId,
-    accessKeySecret: d.oss.accessKeySecret,
-    authorizationV4: true,
-    secure: false,
-  } as OSS.Options);
+  const client = p.stack.ossClient();
   return {
     ...p,
     client,

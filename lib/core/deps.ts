@@ -3,10 +3,27 @@ import type { Logger } from '../log.js';
 import type { Clock, ImageModel, ObjectStore, PollerKicker, RowStore } from './ports.js';
 
 /**
- * Named points between the pipeline's steps. Production passes none; tests and the soak run use
- * them to crash a function exactly there ("a crash at any step", issue 5/8).
+ * Named points between the pipeline's steps. Production passes no hook; tests and the soak run use
+ * them to crash a function exactly there ("a crash at any step", issue 5/8). These lists are the
+ * one source of the names.
  */
-export type Checkpoint = (name: string, jobKey?: string) => void | Promise<void>;
+export const JOB_CHECKPOINTS = [
+  'submit:version-built',
+  'submit:version-recorded',
+  'dispatch:slot-claimed',
+  'dispatch:job-claimed',
+  'dispatch:task-created',
+  'dispatch:slot-recorded',
+  'finalize:started',
+  'finalize:results-copied',
+  'finalize:decided',
+  'finalize:manifest-written',
+] as const;
+/** Points of the poller's loop, not tied to one job. */
+export const POLLER_CHECKPOINTS = ['poller:swept', 'poller:slots-serviced'] as const;
+export type CheckpointName = (typeof JOB_CHECKPOINTS)[number] | (typeof POLLER_CHECKPOINTS)[number];
+
+export type Checkpoint = (name: CheckpointName, jobKey?: string) => void | Promise<void>;
 
 export interface CoreDeps {
   config: Config;
@@ -21,6 +38,6 @@ export interface CoreDeps {
   checkpoint?: Checkpoint;
 }
 
-export async function checkpoint(deps: CoreDeps, name: string, jobKey?: string): Promise<void> {
+export async function checkpoint(deps: CoreDeps, name: CheckpointName, jobKey?: string): Promise<void> {
   if (deps.checkpoint) await deps.checkpoint(name, jobKey);
 }

@@ -3,6 +3,7 @@
  * (as Function Compute's STS keys work for both), and the DashScope simulator.
  */
 import path from 'node:path';
+import OSS from 'ali-oss';
 import { CredentialStore } from './credentials.js';
 import { startOssEmulator, type OssEmulator } from './oss/index.js';
 import { startTablestoreEmulator, type TablestoreEmulator } from './tablestore/index.js';
@@ -30,6 +31,8 @@ export interface LocalStack {
   dashscope: DashScopeSimulator;
   /** The one-line description printed by `sketchflow emulators --json` (SPEC §7). */
   describe(): EmulatorEndpoints;
+  /** An ali-oss client of the bucket with the stack's key, as a user uploading sketches has. */
+  ossClient(): OSS;
   close(): Promise<void>;
 }
 
@@ -65,16 +68,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     started.push(tablestore);
     const dashscope = await startDashScopeSimulator({ ...options.dashscope, timeScale: options.timeScale, taskSeconds: options.taskSeconds });
     started.push(dashscope);
+    const describe = (): EmulatorEndpoints => ({
+        oss: { endpoint: oss.endpoint, bucket: oss.bucket, region: oss.region, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret },
+        tablestore: { endpoint: tablestore.endpoint, instance: tablestore.instance, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret },
+        dashscope: { baseUrl: dashscope.baseUrl, apiKey: dashscope.apiKey },
+      });
     return {
       credentials,
       oss,
       tablestore,
       dashscope,
-      describe: () => ({
-        oss: { endpoint: oss.endpoint, bucket: oss.bucket, region: oss.region, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret },
-        tablestore: { endpoint: tablestore.endpoint, instance: tablestore.instance, accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret },
-        dashscope: { baseUrl: dashscope.baseUrl, apiKey: dashscope.apiKey },
-      }),
+      describe,
+      ossClient: () =>
+        new OSS({
+          bucket: oss.bucket,
+          region: oss.region,
+          endpoint: oss.endpoint,
+          accessKeyId: key.accessKeyId,
+          accessKeySecret: key.accessKeySecret,
+          authorizationV4: true,
+          secure: false,
+        } as OSS.Options),
       close: async () => {
         await Promise.allSettled(started.reverse().map((s) => s.close()));
       },

@@ -8,7 +8,6 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import OSS from 'ali-oss';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunctions, type BundleReport } from '../../scripts/build.js';
@@ -109,7 +108,7 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
 
   it('sketch + sidecar uploaded with ali-oss → submit bundle → poller bundle → manifest SUCCEEDED', async () => {
     const d = stack.describe();
-    const client = new OSS({ bucket: d.oss.bucket, region: d.oss.region, endpoint: d.oss.endpoint, accessKeyId: d.oss.accessKeyId, accessKeySecret: d.oss.accessKeySecret, authorizationV4: true, secure: false } as OSS.Options);
+    const client = stack.ossClient();
     await client.put('sketches/bundle/cat.json', Buffer.from(JSON.stringify({ prompt: 'a cat on a roof', n: 2 })));
     await client.put('sketches/bundle/cat.png', sketch);
     await stack.oss.settled();

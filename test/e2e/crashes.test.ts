@@ -6,21 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { JOB_CHECKPOINTS, POLLER_CHECKPOINTS } from '../../lib/core/deps.js';
 
-/** Every named step of the pipeline that carries the job it is working on. */
-const JOB_STEPS = [
-  'submit:version-built',
-  'submit:version-recorded',
-  'dispatch:slot-claimed',
-  'dispatch:job-claimed',
-  'dispatch:task-created',
-  'dispatch:slot-recorded',
-  'finalize:started',
-  'finalize:results-copied',
-  'finalize:decided',
-  'finalize:manifest-written',
-];
-const POLLER_STEPS = ['poller:swept', 'poller:slots-serviced'];
+const JOB_STEPS: readonly string[] = JOB_CHECKPOINTS;
+const POLLER_STEPS: readonly string[] = POLLER_CHECKPOINTS;
 
 let p: TestPipeline;
 const crashed = new Set<string>();

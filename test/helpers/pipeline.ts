@@ -2,7 +2,7 @@
  * End-to-end harness: the local pipeline (real handlers, real SDKs, loopback stand-ins) with
  * compressed time, plus helpers to upload like a user and wait for manifests like a reader.
  */
-import OSS from 'ali-oss';
+import type OSS from 'ali-oss';
 import { manifestKey } from '../../lib/contract/keys.js';
 import { ManifestSchema, type Manifest } from '../../lib/contract/manifest.js';
 import { startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../../lib/local/pipeline.js';
@@ -41,16 +41,7 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
     env: { ...FAST_ENV, ...options.env },
     dashscope: { seed: 1, ...options.dashscope },
   });
-  const d = p.stack.describe();
-  const client = new OSS({
-    bucket: d.oss.bucket,
-    region: d.oss.region,
-    endpoint: d.oss.endpoint,
-    accessKeyId: d.oss.accessKeyId,
-    accessKeySecret: d.oss.accessKeySecret,
-    authorizationV4: true,
-    secure: false,
-  } as OSS.Options);
+  const client = p.stack.ossClient();
 
   const manifest = (jobKey: string): Manifest | undefined => {
     const obj = p.stack.oss.peek(manifestKey(jobKey));
