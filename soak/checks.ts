@@ -174,11 +174,12 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
     const reasons: Array<keyof ExtraSubmissions> = [];
     let kept = 0;
     for (const t of tasks) {
-      if (isLost(t)) reasons.push('lostTask');
-      else if (!stored.has(t)) {
+      // An id never stored is case (a) whatever became of the task: the pipeline could not know it.
+      if (!stored.has(t)) {
         const call = callOfTask.get(t);
         reasons.push(crashedAtCreate.has(jobKey) ? 'crashBeforeStore' : call?.error ? 'lostReply' : 'storeFailed');
-      } else kept++;
+      } else if (isLost(t)) reasons.push('lostTask');
+      else kept++;
     }
     if (kept === 0) reasons.pop(); // one of them was the first submission
     for (const r of reasons) extra[r]++;
@@ -186,7 +187,7 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
       extra.unexplained += kept - 1;
       find('pay-once', `version ${version} was submitted ${tasks.length} times (${tasks.join(', ')}); ${kept} of those tasks were stored and not lost`, jobKey);
     }
-    const lostCount = tasks.filter(isLost).length;
+    const lostCount = tasks.filter((t) => stored.has(t) && isLost(t)).length;
     if (lostCount > options.maxAttempts) find('pay-once', `version ${version} was resubmitted after ${lostCount} lost tasks (MAX_ATTEMPTS=${options.maxAttempts})`, jobKey);
   }
 

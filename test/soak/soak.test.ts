@@ -20,6 +20,12 @@ import { runSoak } from '../../soak/soak.js';
  *   resubmit a task that finished (pay-once).
  * - budget: reconciliation refunds the images of a create whose outcome was unknown, so a day
  *   can exceed MAX_IMAGES_PER_DAY.
+ * Two more races cannot be left out without gutting the mix, so this test can fail now and then
+ * until they are fixed (the failure names the seed, the invariant and the job's history):
+ * - reconciliation adopts a live task that belongs to another submission still waiting for its
+ *   reply (one job gets another's image, the other pays twice);
+ * - completeVersion can put a job that a concurrent invocation just finished back to FINALIZING;
+ *   if it then fails, the job stays FINALIZING with no active row (stuck).
  */
 const KNOWN_BUGS = ['dot-segments', 'late-defaults', 'tablestore-writes', 'budget'];
 const CI = { seed: 7, sketches: 40, exclude: KNOWN_BUGS };
