@@ -37,7 +37,8 @@ export function createSubmitHandler(options: RuntimeOptions = {}) {
     for (const record of parsed.data.events) {
       const outcome = await onObjectCreated(deps, record);
       outcomes.push(outcome);
-      deps.log[outcome.action === 'skipped' ? 'debug' : 'info']('object handled', { ...outcome });
+      const level = outcome.action === 'skipped' ? 'debug' : outcome.action === 'refused' ? 'warn' : 'info';
+      deps.log[level](outcome.action === 'refused' ? 'object refused' : 'object handled', { ...outcome });
     }
     return { outcomes };
   };

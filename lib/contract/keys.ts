@@ -14,7 +14,9 @@ export type KeyKind =
   | { kind: 'defaults'; folder: string }
   /** Our own outputs (`.result`, `.result-N`): never input, never work (SPEC §4 invariant 4). */
   | { kind: 'output'; jobKey: string }
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+  /** Looks like input but cannot be processed: the user must rename it (logged as a warning). */
+  | { kind: 'refused'; reason: string };
 
 const RESERVED_STEM = /\.result(-\d+)?$/;
 
@@ -32,6 +34,11 @@ export function splitKey(key: string): { folder: string; name: string; stem: str
 export function classifyKey(key: string, prefix: string): KeyKind {
   if (!key.startsWith(prefix)) return { kind: 'ignored', reason: `outside the watched prefix '${prefix}'` };
   if (key.endsWith('/')) return { kind: 'ignored', reason: 'a folder marker' };
+  if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
+    // ali-oss (like URL handling everywhere) collapses these before signing, so the object cannot
+    // be read, and no output can be written, under its own name.
+    return { kind: 'refused', reason: `'${key}' has a '.' or '..' path segment, which OSS clients collapse; rename it without one` };
+  }
   const { folder, name, stem, ext } = splitKey(key);
   if (name === DEFAULTS_FILE) return { kind: 'defaults', folder };
   if (RESERVED_STEM.test(stem)) return { kind: 'output', jobKey: folder + stem.replace(RESERVED_STEM, '') };

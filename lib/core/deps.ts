@@ -13,6 +13,7 @@ export const JOB_CHECKPOINTS = [
   'dispatch:slot-claimed',
   'dispatch:job-claimed',
   'dispatch:task-created',
+  'dispatch:task-recorded',
   'dispatch:slot-recorded',
   'finalize:started',
   'finalize:results-copied',

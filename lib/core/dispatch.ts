@@ -88,6 +88,7 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
       owner: deps.owner,
       images: n,
       budgetDay: day,
+      attempt: v.attempts + 1,
     };
     let slotRev: number;
     try {
@@ -148,7 +149,10 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim): Promise<boo
   }
   await checkpoint(deps, 'dispatch:task-created', jobKey);
   const now = clock.now();
+  // First the record reconciliation looks for by attempt, then the one it looks for by task.
+  await jobs.recordAttempt(jobId, v.id, v.attempts, taskId, now);
   await jobs.recordTask(taskId, { jobId, jobKey, versionId: v.id, createdAt: now });
+  await checkpoint(deps, 'dispatch:task-recorded', jobKey);
   await jobs.putSlot(slot.index, slot.rev, { ...slot.slot, state: 'inflight', taskId, leaseUntil: undefined });
   await checkpoint(deps, 'dispatch:slot-recorded', jobKey);
   const updated = await jobs.updateVersion(jobId, v.id, (cur) =>

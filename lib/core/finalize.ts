@@ -164,9 +164,19 @@ export async function completeVersion(
     return true;
   }
   // Persist the decision first: a crash from here on resumes with the same outcome.
-  const decided = await jobs.updateVersion(jobId, versionId, (v) =>
-    v.state === 'FINALIZING' && v.outcome ? v : { ...v, state: 'FINALIZING', outcome, updatedAt: deps.clock.now() },
-  );
+  let finishedMeanwhile = false;
+  const decided = await jobs.updateVersion(jobId, versionId, (v) => {
+    if (isTerminal(v.state)) {
+      finishedMeanwhile = true; // another invocation finished it since we looked: nothing to do
+      return undefined;
+    }
+    return v.state === 'FINALIZING' && v.outcome ? v : { ...v, state: 'FINALIZING', outcome, updatedAt: deps.clock.now() };
+  });
+  if (finishedMeanwhile) {
+    await jobs.clearActive(jobId, versionId);
+    if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+    return true;
+  }
   if (!decided) {
     await releaseStale(deps, jobs, jobId, versionId, slot);
     return false;

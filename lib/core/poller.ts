@@ -112,7 +112,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
       slots.sort((a, b) => (a.slot.acquiredAt ?? 0) - (b.slot.acquiredAt ?? 0));
       for (const s of slots) {
         try {
-          if ((await serviceSlot(deps, jobs, s, finished)) === 'freed') report.freed++;
+          if ((await serviceSlot(deps, jobs, s, slots, finished)) === 'freed') report.freed++;
         } catch (err) {
           // One slot's trouble (a store hiccup) must not stop the others; the next pass retries.
           deps.log.warn('slot pass failed', { slot: s.index, jobKey: s.slot.jobKey, taskId: s.slot.taskId, error: asError(err) });
@@ -171,12 +171,12 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   return report;
 }
 
-async function serviceSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished: Finished): Promise<'busy' | 'freed' | 'idle'> {
+async function serviceSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, all: SlotView[], finished: Finished): Promise<'busy' | 'freed' | 'idle'> {
   switch (s.slot.state) {
     case 'free':
       return 'idle';
     case 'submitting':
-      return (s.slot.leaseUntil ?? 0) > deps.clock.now() ? 'busy' : reconcileSlot(deps, jobs, s);
+      return (s.slot.leaseUntil ?? 0) > deps.clock.now() ? 'busy' : reconcileSlot(deps, jobs, s, all);
     case 'inflight':
       return trackSlot(deps, jobs, s, finished);
   }

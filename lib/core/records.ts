@@ -9,6 +9,7 @@
  *   lease/poller                 the one scheduler
  *   budget/<yyyy-mm-dd>          images requested that day (Asia/Shanghai)
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
+ *   attempt/<jobId>:<ver>:<n>    the task of the n-th create call of a version (crash reconciliation)
  *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
  * Index rows (active, queue) are hints that always point at the job row; a stale one is dropped
  * when read, so they never need to be written atomically with the job.
@@ -24,6 +25,7 @@ export const KIND = {
   lease: 'lease',
   budget: 'budget',
   task: 'task',
+  attempt: 'attempt',
   stats: 'stats',
 } as const;
 
@@ -122,6 +124,10 @@ export interface SlotRecord {
   /** When we first saw the task RUNNING (our clock): it cannot end before this + TASK_MIN_SECONDS. */
   runningSince?: number;
   owner?: string;
+  /** Which create call of the version this is (its `attempts` count), to find its `attempt/` row. */
+  attempt?: number;
+  /** A task orphaned by a crash that could not be matched to its job: followed only until it ends. */
+  orphan?: boolean;
   /** Images reserved from the daily budget for this submission (refunded if refused). */
   images?: number;
   budgetDay?: string;

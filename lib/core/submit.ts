@@ -18,6 +18,7 @@ import { isTerminal, type JobRecord, type VersionRecord } from './records.js';
 
 export type SubmitAction =
   | 'skipped' // not ours to look at (output, other bucket, not a sketch)
+  | 'refused' // looks like input but cannot be processed under its name (logged as a warning)
   | 'no-sketch' // a sidecar whose sketch has not arrived (or was deleted)
   | 'duplicate' // this version is already recorded
   | 'recorded' // a new version: queued, submitted, awaiting a prompt, or failed its checks
@@ -43,6 +44,7 @@ export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): P
     .filter((c): c is { key: string; kind: Relevant } => c.kind.kind === 'sketch' || c.kind.kind === 'sidecar' || c.kind.kind === 'defaults');
   if (candidates.length === 0) {
     const kind = classifyKey(rawKey, deps.config.sketchPrefix);
+    if (kind.kind === 'refused') return { key: rawKey, action: 'refused', detail: kind.reason };
     return { key: rawKey, action: 'skipped', detail: kind.kind === 'output' ? 'an output of sketchflow' : kind.kind === 'ignored' ? kind.reason : kind.kind };
   }
   let chosen = candidates[0]!;

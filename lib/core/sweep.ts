@@ -5,6 +5,7 @@
  */
 import type { CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome } from './finalize.js';
+import { evaluateJob } from './submit.js';
 import { queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord } from './records.js';
@@ -41,6 +42,10 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
     switch (v.state) {
       case 'AWAITING_PROMPT':
         if (now - v.createdAt >= config.promptGraceMs) {
+          // A `_defaults.json` (or sidecar) event can race the sketch's own evaluation and find
+          // nothing waiting yet: look at the bucket once more before giving up on the prompt.
+          const again = await evaluateJob(deps, jobs, jobKey);
+          if (again.action !== 'no-sketch' && again.state !== 'AWAITING_PROMPT') break;
           const { stem } = splitKey(jobKey);
           await completeVersion(
             deps,

@@ -33,6 +33,7 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
     deps.log.warn('task query failed', { jobKey: slot.jobKey, taskId, disposition: dispositionOf(err), error: asError(err) });
     return 'busy';
   }
+  if (slot.orphan) return followOrphan(deps, jobs, s, view);
   const row = await jobs.getJob(slot.jobId!);
   const current = row?.value.current;
   if (!current || current.id !== slot.versionId) return retireSuperseded(deps, jobs, s, view);
@@ -55,6 +56,18 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
     return progress;
   }
   return 'busy';
+}
+
+/** A task reconciliation could not match to its job (reconcile.ts): cancel it if we can, else wait it out. */
+async function followOrphan(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
+  if (view.status === 'RUNNING' || view.status === 'SUSPENDED') return 'busy';
+  if (view.status === 'PENDING') {
+    const canceled = await deps.model.cancelTask(view.taskId).catch(() => false);
+    if (!canceled) return 'busy';
+  }
+  deps.log.info('orphaned task let go', { taskId: view.taskId, taskStatus: view.status === 'PENDING' ? 'CANCELED' : view.status });
+  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
+  return 'freed';
 }
 
 /** An older version's task: cancel it while PENDING, discard its results once it ends. */

@@ -66,7 +66,7 @@ describe('create with no answer', () => {
     expect(m.status).toBe('SUCCEEDED');
     expect(p.submissions('sketches/faults/lost-answer.png')).toBe(1);
     expect(m.task?.attempts).toBe(1);
-    expect(p.logs.some((l) => l.includes('"adopted":true') && l.includes('lost-answer'))).toBe(true);
+    expect(p.logs.some((l) => l.includes('"adopted":"the only orphaned task"') && l.includes('lost-answer'))).toBe(true);
   });
 
   it('the request never arrived (hang before): nothing to adopt, so it is sent again, counted', async () => {

@@ -40,6 +40,13 @@ describe('classifyKey', () => {
     expect(classifyKey('sketches/cat.v2.png', P)).toMatchObject({ jobKey: 'sketches/cat.v2' });
   });
 
+  it("refuses '.' and '..' path segments, which OSS clients collapse before signing", () => {
+    expect(classifyKey('sketches/x/../cat.png', P)).toMatchObject({ kind: 'refused' });
+    expect(classifyKey('sketches/./cat.json', P)).toMatchObject({ kind: 'refused' });
+    expect(classifyKey('sketches/..cat.png', P).kind).toBe('sketch');
+    expect(classifyKey('sketches/cat../a.png', P).kind).toBe('sketch');
+  });
+
   it('keeps odd characters exactly', () => {
     const key = 'sketches/深い/猫 + 100% 🐱.png';
     expect(classifyKey(key, P)).toMatchObject({ kind: 'sketch', jobKey: 'sketches/深い/猫 + 100% 🐱' });

@@ -1,0 +1,73 @@
+/**
+ * Races the soak run found (issue 8), pinned down deterministically:
+ * - a key with a '.' or '..' segment cannot be addressed through OSS clients: refused, with a
+ *   warning naming it, instead of failing the function until FC drops the event;
+ * - a `_defaults.json` whose event is handled while the sketch's own evaluation is still under way
+ *   finds nothing waiting, so the job is recorded AWAITING_PROMPT after it: the prompt must still
+ *   be found before the job is given up as MissingPrompt;
+ * - a crash after the task was recorded but before its slot was: the recorded task is adopted
+ *   even though it already finished, not paid again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lineSketch } from '../helpers/images.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
+
+let p: TestPipeline;
+let holdBuilt: ((release: () => void) => void) | undefined;
+let crashRecorded = false;
+
+beforeAll(async () => {
+  p = await startTestPipeline({
+    env: { PROMPT_GRACE_SECONDS: '1', DASHSCOPE_TIMEOUT_SECONDS: '0.2' },
+    checkpoint: (name, jobKey) => {
+      if (name === 'submit:version-built' && jobKey === 'sketches/race/late' && holdBuilt) {
+        const hold = holdBuilt;
+        holdBuilt = undefined;
+        return new Promise<void>((resolve) => hold(resolve));
+      }
+      if (name === 'dispatch:task-recorded' && jobKey === 'sketches/race/recorded' && !crashRecorded) {
+        crashRecorded = true;
+        throw new Error('injected crash after the task was recorded');
+      }
+    },
+  });
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+describe('races', () => {
+  it("a key with a '..' segment is refused with a warning, not retried until dropped", async () => {
+    const key = 'sketches/race/x/../dots.png';
+    const event = { events: [{ eventName: 'ObjectCreated:PutObject', eventSource: 'acs:oss', eventTime: new Date().toISOString(), region: 'cn-beijing', oss: { bucket: { name: p.stack.oss.bucket, arn: 'a' }, object: { key, size: 10, eTag: 'E' } } }] };
+    const result = (await p.fc.invoke(SUBMIT_FUNCTION, Buffer.from(JSON.stringify(event)))) as { outcomes: Array<{ action: string; detail: string }> };
+    expect(result.outcomes[0]).toMatchObject({ action: 'refused', detail: expect.stringContaining("'.' or '..' path segment") });
+    expect(p.logs.some((l) => l.includes('"level":"warn"') && l.includes('object refused') && l.includes('x/../dots.png'))).toBe(true);
+  });
+
+  it('a _defaults.json handled while the sketch is being evaluated still supplies the prompt', async () => {
+    const released = new Promise<() => void>((resolve) => {
+      holdBuilt = resolve;
+    });
+    await p.put('sketches/race/late.png', await lineSketch(512));
+    const release = await released; // the sketch's version is built (no prompt), not yet recorded
+    await p.put('sketches/race/_defaults.json', JSON.stringify({ prompt: 'from the late defaults' }));
+    await p.waitFor('the defaults event to find nothing waiting', () => p.logs.some((l) => l.includes('_defaults.json') && l.includes('0 waiting job(s)')));
+    release();
+    const m = await p.waitForManifest('sketches/race/late');
+    expect(m.status).toBe('SUCCEEDED');
+    expect(m.request?.prompt).toBe('from the late defaults');
+  });
+
+  it('a crash after the task was recorded: the task is adopted, even finished, not paid again', async () => {
+    await p.put('sketches/race/recorded.json', JSON.stringify({ prompt: 'recorded' }));
+    await p.put('sketches/race/recorded.png', await lineSketch(512));
+    const m = await p.waitForManifest('sketches/race/recorded');
+    expect(crashRecorded).toBe(true);
+    expect(m.status).toBe('SUCCEEDED');
+    expect(p.submissions('sketches/race/recorded.png')).toBe(1);
+    expect(m.task?.attempts).toBe(1);
+    expect(p.logs.some((l) => l.includes('"adopted":"recorded"'))).toBe(true);
+  });
+});
