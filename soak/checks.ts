@@ -262,6 +262,20 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
   for (const job of plan.jobs) {
     const newest = newestVersionOf(job.jobKey, rec.uploads);
     if (!newest) continue;
+    if (job.expect.kind === 'refused') {
+      // SPEC §1: refused by name, with a warning naming it; nothing recorded, sent or written.
+      outcomes['refused (key)'] = (outcomes['refused (key)'] ?? 0) + 1;
+      const stem = job.jobKey.slice(job.jobKey.lastIndexOf('/') + 1);
+      if (!rec.logs.some((l) => l.line.includes('object refused') && l.line.includes(stem))) {
+        wrongAnswers++;
+        find('answers', `${job.label}: no warning in the log refusing it`, job.jobKey);
+      }
+      if ((tasksOfVersion.get(newest.id) ?? []).length > 0 || rowByKey.has(job.jobKey)) {
+        wrongAnswers++;
+        find('answers', `${job.label}: refused by name, yet it has a job row or DashScope tasks`, job.jobKey);
+      }
+      continue;
+    }
     const mkey = manifestKeyOf(job.jobKey);
     const finalObj = final.objects.get(mkey);
     const m = parse(finalObj?.body);
@@ -492,7 +506,7 @@ export function historyOf(jobKey: string | undefined, plan: Plan, out: RunOutput
   const records = out.pipeline.stack.dashscope.records;
   const lines: Array<[number, string]> = [];
   const job: JobPlan | undefined = plan.jobs.find((j) => j.jobKey === jobKey);
-  if (job) lines.push([-1, `plan: ${job.label}; expected ${job.expect.kind === 'valid' ? `an answer (n=${job.expect.n})` : `FAILED ${job.expect.code}`}; crashes ${job.crashes.map((c) => `${c.step}/${c.mode}`).join(', ') || 'none'}; edits ${job.edits.join(', ') || 'none'}${job.cursed ? '; cursed (every task lost)' : ''}`]);
+  if (job) lines.push([-1, `plan: ${job.label}; expected ${job.expect.kind === 'valid' ? `an answer (n=${job.expect.n})` : job.expect.kind === 'refused' ? 'refused by name' : `FAILED ${job.expect.code}`}; crashes ${job.crashes.map((c) => `${c.step}/${c.mode}`).join(', ') || 'none'}; edits ${job.edits.join(', ') || 'none'}${job.cursed ? '; cursed (every task lost)' : ''}`]);
   for (const u of rec.uploads) if (jobKeyOfSketchKey(u.key) === jobKey) lines.push([u.t, `upload ${u.role} ${JSON.stringify(u.key)} etag ${u.etag} (${u.size} bytes)`]);
   for (const l of rec.logs) {
     const r = l.rec;

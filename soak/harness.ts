@@ -777,7 +777,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       }
       const jobsDone = plan.jobs.every((job) => {
         const newest = newestVersionOf(job.jobKey, rec.uploads);
-        if (!newest) return true;
+        if (!newest || job.expect.kind === 'refused') return true; // refused by name: no manifest to wait for
         const m = oss.peek(manifestKeyOf(job.jobKey));
         if (!m) return false;
         try {

@@ -4,6 +4,7 @@
  * time), re-deliveries of events, and the whole fault schedule. The same seed gives the same plan;
  * only the wall-clock timing of its execution varies.
  */
+import { JOB_CHECKPOINTS, POLLER_CHECKPOINTS } from '../lib/core/deps.js';
 import { Rng } from './rng.js';
 import { extensionFor, fitsModel, NOT_IMAGES, oversizedPng, pngClaiming, renderSketch, truncated, type ImageFormat, type ImageSpec, type NotImage } from './images.js';
 
@@ -13,33 +14,14 @@ export type Expectation =
   /** SUCCEEDED, or PARTIAL / FAILED only for a reason the records show was injected. */
   | { kind: 'valid'; prompt: string; n: number }
   /** FAILED with this pipeline error code, nothing sent to DashScope. */
-  | { kind: 'invalid'; code: 'InvalidSidecar' | 'UnsupportedImage' | 'ImageTooLarge' | 'MissingPrompt' | 'ImageRejected' };
+  | { kind: 'invalid'; code: 'InvalidSidecar' | 'UnsupportedImage' | 'ImageTooLarge' | 'MissingPrompt' | 'ImageRejected' }
+  /** Refused by name with a warning in the log ('.'/'..' key segments, SPEC §1): no job, no task, no outputs. */
+  | { kind: 'refused' };
 
-export type JobStep =
-  | 'submit:version-built'
-  | 'submit:version-recorded'
-  | 'dispatch:slot-claimed'
-  | 'dispatch:job-claimed'
-  | 'dispatch:task-created'
-  | 'dispatch:slot-recorded'
-  | 'finalize:started'
-  | 'finalize:results-copied'
-  | 'finalize:decided'
-  | 'finalize:manifest-written';
-
-export const JOB_STEPS: readonly JobStep[] = [
-  'submit:version-built',
-  'submit:version-recorded',
-  'dispatch:slot-claimed',
-  'dispatch:job-claimed',
-  'dispatch:task-created',
-  'dispatch:slot-recorded',
-  'finalize:started',
-  'finalize:results-copied',
-  'finalize:decided',
-  'finalize:manifest-written',
-];
-export const POLLER_STEPS = ['poller:swept', 'poller:slots-serviced'] as const;
+/** The pipeline's own step names (lib/core/deps.ts), so a new step is crashed at too. */
+export type JobStep = (typeof JOB_CHECKPOINTS)[number];
+export const JOB_STEPS: readonly JobStep[] = JOB_CHECKPOINTS;
+export const POLLER_STEPS = POLLER_CHECKPOINTS;
 
 /** throw: the invocation fails (FC retries it); die: it stops dead, no finally block runs. */
 export type CrashMode = 'throw' | 'die';
@@ -648,7 +630,8 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
     let expect: Expectation;
     const rejected = fit === 'reject' && !finalSketch.fits && !finalSketch.invalid;
     const metaInvalid = meta !== undefined && (meta.style === 'pastel' || [...decodeURIComponent(meta.prompt ?? '')].length > 800);
-    if (finalSketch.invalid) expect = { kind: 'invalid', code: finalSketch.invalid };
+    if (folder.path.split('/').some((segment) => segment === '.' || segment === '..')) expect = { kind: 'refused' };
+    else if (finalSketch.invalid) expect = { kind: 'invalid', code: finalSketch.invalid };
     else if (metaInvalid) expect = { kind: 'invalid', code: 'InvalidSidecar' };
     else if (finalSidecar?.invalid) expect = { kind: 'invalid', code: 'InvalidSidecar' };
     else if (folder.invalidDefaults) expect = { kind: 'invalid', code: 'InvalidSidecar' };
