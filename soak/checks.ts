@@ -49,7 +49,7 @@ export interface Summary {
   excluded: string[];
   timing: { mixSeconds: number; drainSeconds: number; totalSeconds: number; drained: boolean; dashscopeClockSkewHours: number };
   inputs: { valid: number; invalid: number; hostile: number; ignoredUploads: number; uploads: number; versions: number; edited: number };
-  events: { duplicates: number; stale: number; encodedKeys: number; foreign: number; droppedByFc: number; submitInvocations: number; pollerInvocations: number };
+  events: { duplicates: number; stale: number; encodedKeys: number; foreign: number; replayedAfterFinish: number; droppedByFc: number; submitInvocations: number; pollerInvocations: number };
   outcomes: Record<string, number>;
   faults: Record<string, number>;
   dashscope: {
@@ -468,6 +468,7 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
       stale: rec.redelivered.stale,
       encodedKeys: rec.redelivered.encoded,
       foreign: rec.redelivered.foreign,
+      replayedAfterFinish: rec.redelivered.afterFinish,
       droppedByFc: rec.dropped.length,
       submitInvocations: rec.invocations.filter((i) => i.fn === 'submit').length,
       pollerInvocations: rec.invocations.filter((i) => i.fn === 'poller').length,

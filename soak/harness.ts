@@ -155,7 +155,7 @@ export interface Recorded {
   invocations: Invocation[];
   dropped: Array<{ t: number; fn: string; keys: string[]; error: string }>;
   uploads: UploadRecord[];
-  redelivered: { duplicates: number; stale: number; encoded: number; sync: number; foreign: number };
+  redelivered: { duplicates: number; stale: number; encoded: number; sync: number; foreign: number; afterFinish: number };
   clockJumps: Array<{ t: number; simBefore: number; ms: number }>;
   /** Invocations stopped dead at a checkpoint. */
   deadInvocations: number;
@@ -286,7 +286,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     invocations: [],
     dropped: [],
     uploads: [],
-    redelivered: { duplicates: 0, stale: 0, encoded: 0, sync: 0, foreign: 0 },
+    redelivered: { duplicates: 0, stale: 0, encoded: 0, sync: 0, foreign: 0, afterFinish: 0 },
     clockJumps: [],
     deadInvocations: 0,
     faultsNotInjected: 0,
@@ -761,48 +761,64 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     const creds = stack.describe().tablestore;
     const rows = createRowStore(pipeline.config.tablestore, { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret });
     const jobsView = new Jobs(rows);
-    const deadline = now() + (hooks.drainTimeoutMs ?? 60_000 + plan.sketches * 150);
-    let quietChecks = 0;
-    // Progress: anything written, submitted or logged as a state change. No progress for this long
-    // while the table is idle means nothing will answer the missing jobs any more: they are lost.
-    const stallMs = pipeline.config.promptGraceMs + 4000;
-    let lastSignature = '';
-    let lastProgressAt = now();
-    while (now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      const signature = `${rec.puts.length}/${ds.records.creates.length}/${rec.logs.filter((l) => l.rec?.msg === 'job state').length}`;
-      if (signature !== lastSignature) {
-        lastSignature = signature;
-        lastProgressAt = now();
-      }
-      const jobsDone = plan.jobs.every((job) => {
-        const newest = newestVersionOf(job.jobKey, rec.uploads);
-        if (!newest || job.expect.kind === 'refused') return true; // refused by name: no manifest to wait for
-        const m = oss.peek(manifestKeyOf(job.jobKey));
-        if (!m) return false;
-        try {
-          const source = (JSON.parse(m.body.toString('utf8')) as { source?: { etag?: string; sidecar?: { etag?: string } } }).source;
-          return source?.etag === newest.sketchEtag && (source?.sidecar?.etag ?? undefined) === newest.sidecarEtag;
-        } catch {
-          return false;
+    const drain = async (): Promise<boolean> => {
+      const deadline = now() + (hooks.drainTimeoutMs ?? 60_000 + plan.sketches * 150);
+      let quietChecks = 0;
+      // Progress: anything written, submitted or logged as a state change. No progress for this long
+      // while the table is idle means nothing will answer the missing jobs any more: they are lost.
+      const stallMs = pipeline.config.promptGraceMs + 4000;
+      let lastSignature = '';
+      let lastProgressAt = now();
+      while (now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        const signature = `${rec.puts.length}/${ds.records.creates.length}/${rec.logs.filter((l) => l.rec?.msg === 'job state').length}`;
+        if (signature !== lastSignature) {
+          lastSignature = signature;
+          lastProgressAt = now();
         }
-      });
-      const storeIdle = await (async () => {
-        const [jobRows, activeRows, queueRows, slots] = await Promise.all([
-          jobsView.scanAll<JobRecord>(KIND.job),
-          jobsView.scanAll<ActiveRecord>(KIND.active),
-          jobsView.scanAll<QueueRecord>(KIND.queue),
-          jobsView.readSlots(pipeline.config.maxInFlight),
-        ]);
-        return jobRows.every((r) => isTerminal(r.value.current.state)) && activeRows.length === 0 && queueRows.length === 0 && slots.every((s) => s.slot.state === 'free');
-      })().catch(() => false);
-      const quiet = busyInvocations() === 0 && fc.busy === 0;
-      quietChecks = jobsDone && storeIdle && quiet ? quietChecks + 1 : 0;
-      if (quietChecks >= 2) {
-        rec.drained = true;
-        break;
+        const jobsDone = plan.jobs.every((job) => {
+          const newest = newestVersionOf(job.jobKey, rec.uploads);
+          if (!newest || job.expect.kind === 'refused') return true; // refused by name: no manifest to wait for
+          const m = oss.peek(manifestKeyOf(job.jobKey));
+          if (!m) return false;
+          try {
+            const source = (JSON.parse(m.body.toString('utf8')) as { source?: { etag?: string; sidecar?: { etag?: string } } }).source;
+            return source?.etag === newest.sketchEtag && (source?.sidecar?.etag ?? undefined) === newest.sidecarEtag;
+          } catch {
+            return false;
+          }
+        });
+        const storeIdle = await (async () => {
+          const [jobRows, activeRows, queueRows, slots] = await Promise.all([
+            jobsView.scanAll<JobRecord>(KIND.job),
+            jobsView.scanAll<ActiveRecord>(KIND.active),
+            jobsView.scanAll<QueueRecord>(KIND.queue),
+            jobsView.readSlots(pipeline.config.maxInFlight),
+          ]);
+          return jobRows.every((r) => isTerminal(r.value.current.state)) && activeRows.length === 0 && queueRows.length === 0 && slots.every((s) => s.slot.state === 'free');
+        })().catch(() => false);
+        const quiet = busyInvocations() === 0 && fc.busy === 0;
+        quietChecks = jobsDone && storeIdle && quiet ? quietChecks + 1 : 0;
+        if (quietChecks >= 2) {
+          return true;
+        }
+        if (now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) return false;
       }
-      if (now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) break;
+      return false;
+    };
+    rec.drained = await drain();
+    if (rec.drained) {
+      // At-least-once delivery, once more after everything finished: every sketch's last event
+      // again. A pipeline that keeps its promise submits nothing new (SPEC §4.2, "replayed after
+      // the job finished: still one task"); one that lost its duplicate check pays again here,
+      // whatever the timing of the mixed phase was.
+      for (const list of delivered.values()) {
+        const last = list[list.length - 1];
+        if (!last) continue;
+        fc.invokeAsync(SUBMIT_FUNCTION, Buffer.from(JSON.stringify(last.event)));
+        rec.redelivered.afterFinish++;
+      }
+      rec.drained = await drain();
     }
     rec.drainEndedAt = now();
     rec.finalSkewHours = Math.round(((ds.now() - Date.now()) / 3600_000) * 10) / 10;
