@@ -17,7 +17,7 @@ export const PRICES = {
   model: {
     value: 0.06,
     unit: 'CNY per image',
-    source: 'wanx-sketch-to-image-lite, shared/reference/dashscope.md (Model Studio pricing, S-EN/S-ZH-A)',
+    source: 'wanx-sketch-to-image-lite, docs/reference/dashscope.md (Model Studio pricing, S-EN/S-ZH-A)',
   },
   fcCu: {
     value: 0.00002,

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 export interface RamStatement {
@@ -45,7 +46,7 @@ export const PolicyParamsSchema = z.object({
     .regex(/^[A-Za-z][A-Za-z0-9-]{2,15}$/, { message: 'must be a Tablestore instance name (TABLESTORE_INSTANCE)' })
     .transform((v) => v.toLowerCase()),
   table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,254}$/, { message: 'must be a table name (TABLESTORE_TABLE)' }),
-  pollerFunction: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, { message: 'must be a function name (POLLER_FUNCTION_NAME)' }),
+  pollerFunction: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, { message: 'must be a function name (s.yaml vars.pollerName)' }),
   failureDestination: z
     .string()
     .regex(/^acs:(mns|fc|eventbridge|mq):[a-z0-9-]*:\d*:\S+$/, { message: 'must be an ARN of an MNS queue or topic, an FC function, an EventBridge bus or a RocketMQ topic' })
@@ -54,17 +55,26 @@ export const PolicyParamsSchema = z.object({
 
 export type PolicyParams = z.input<typeof PolicyParamsSchema>;
 
-/** The settings the policy depends on, read like the functions read them (names of SPEC §6). */
+/** The region and poller name s.yaml deploys (its `vars`): the policy must name the same function. */
+export function deployedNames(sYamlPath = path.join(here, '..', 's.yaml')): { region: string; pollerFunction: string } {
+  const vars = z
+    .object({ region: z.string(), pollerName: z.string() })
+    .parse((parseYaml(readFileSync(sYamlPath, 'utf8')) as { vars?: unknown }).vars);
+  return { region: vars.region, pollerFunction: vars.pollerName };
+}
+
+/** The settings the policy depends on, read like the functions read them (names of SPEC §6); names from s.yaml. */
 export function paramsFromEnv(env: Record<string, string | undefined>, overrides: Partial<PolicyParams> = {}): PolicyParams {
   const value = (name: string) => (env[name]?.trim() ? env[name]!.trim() : undefined);
+  const deployed = deployedNames();
   return {
     accountId: value('ALIBABA_CLOUD_ACCOUNT_ID') ?? '',
-    region: value('SKETCHFLOW_REGION') ?? 'cn-beijing',
+    region: deployed.region,
     bucket: value('OSS_BUCKET') ?? '',
     prefix: value('SKETCH_PREFIX') ?? 'sketches/',
     instance: value('TABLESTORE_INSTANCE') ?? '',
     table: value('TABLESTORE_TABLE') ?? 'sketchflow_jobs',
-    pollerFunction: value('POLLER_FUNCTION_NAME') ?? 'sketchflow-poller',
+    pollerFunction: deployed.pollerFunction,
     ...(value('SKETCHFLOW_FAILURE_DESTINATION') ? { failureDestination: value('SKETCHFLOW_FAILURE_DESTINATION') } : {}),
     ...overrides,
   };

@@ -8,8 +8,8 @@ import { ConfigError } from './errors.js';
 import { registerSecret } from './redact.js';
 import { normalizeStyle, STYLES } from './contract/styles.js';
 
-const seconds = (def: number, min = 0) => {
-  const message = `must be a number of seconds ≥ ${min}`;
+const seconds = (def: number, min = 0, unit = 'seconds') => {
+  const message = `must be a number of ${unit} ≥ ${min}`;
   return z.coerce
     .number({ error: message })
     .refine((v) => Number.isFinite(v) && v >= min, { message })
@@ -68,7 +68,7 @@ export const ConfigSchema = z.object({
   MAX_IN_FLIGHT: integer(2, 1, 16),
   MAX_ATTEMPTS: integer(3, 1, 10),
   MAX_IMAGES_PER_DAY: integer(500, 0),
-  MAX_QUEUE_HOURS: seconds(24, 0),
+  MAX_QUEUE_HOURS: seconds(24, 0, 'hours'),
   SKETCH_URL_TTL_SECONDS: integer(1800, 60, 7 * 24 * 3600),
   POLL_INTERVAL_SECONDS: seconds(2, 0.01),
   POLL_BUDGET_SECONDS: seconds(50, 0.1),

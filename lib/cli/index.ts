@@ -38,9 +38,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  if (name === undefined) {
+    io.stderr(USAGE); // a usage error: no command given
+    return 2;
+  }
+  if (name === 'help' || name === '--help' || name === '-h') {
     io.stdout(USAGE);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   try {
     const load = COMMANDS[name];

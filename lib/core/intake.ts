@@ -3,7 +3,7 @@
  * what request they resolve to, and whether the sketch passes the checks before money is spent.
  */
 import { belongsToJob, classifyKey, defaultsChain, splitKey, versionIdOf } from '../contract/keys.js';
-import { checkSketchBytes, planSketchView, SNIFF_HEAD_BYTES, SNIFF_TAIL_BYTES } from '../contract/image-check.js';
+import { checkSketchBytes, planSketchView, SKETCH_MAX_BYTES, SNIFF_HEAD_BYTES, SNIFF_TAIL_BYTES } from '../contract/image-check.js';
 import { resolveRequest } from '../contract/request.js';
 import { parseSidecarJson, parseSidecarTxt, SIDECAR_MAX_BYTES, type SidecarFields } from '../contract/sidecar.js';
 import { InputError, ObjectStoreError } from '../errors.js';
@@ -96,7 +96,7 @@ export async function buildVersion(deps: CoreDeps, jobKey: string, files: Requir
 async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<JobFiles, 'sketch'>> & JobFiles, warnings: string[]): Promise<Partial<VersionRecord>> {
   const { sketch, sidecar } = files;
   // 1. the sketch's bytes: size, format, truncation (cheap: a few bytes from each end)
-  if (sketch.size > 20 * 1024 * 1024) checkSketchBytes(sketch.key, sketch.size, Buffer.alloc(0), Buffer.alloc(0));
+  if (sketch.size > SKETCH_MAX_BYTES) checkSketchBytes(sketch.key, sketch.size, Buffer.alloc(0), Buffer.alloc(0));
   const head = (await deps.objects.getRange(sketch.key, 0, SNIFF_HEAD_BYTES - 1)) ?? Buffer.alloc(0);
   const tail = sketch.size > SNIFF_TAIL_BYTES ? ((await deps.objects.getRange(sketch.key, sketch.size - SNIFF_TAIL_BYTES, sketch.size - 1)) ?? Buffer.alloc(0)) : head;
   const format = checkSketchBytes(sketch.key, sketch.size, head, tail);

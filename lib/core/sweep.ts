@@ -11,6 +11,7 @@ import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord } from './records.js';
 import type { Finished, SlotView } from './track.js';
 import { submitLeaseMs } from './dispatch.js';
+import { logState } from './journal.js';
 
 export interface SweepReport {
   active: number;
@@ -89,7 +90,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         // version that has had no slot for longer than a submission may take is repaired.
         if (now - v.updatedAt > 2 * submitLeaseMs(config) && !(await followedBySlot(jobs, config.maxInFlight, jobId, versionId))) {
           deps.log.warn('in-flight version without a slot', { jobKey, version: v.id, state: v.state, taskId: v.taskId });
-          if (await adoptIntoFreeSlot(jobs, await jobs.readSlots(config.maxInFlight), now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
+          if (await adoptIntoFreeSlot(deps, jobs, await jobs.readSlots(config.maxInFlight), now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
         }
         break;
       default:
@@ -105,6 +106,7 @@ async function followedBySlot(jobs: Jobs, count: number, jobId: string, versionI
 
 /** Gives an in-flight version without a slot a free slot (tracking it), or requeues it if it has no task. */
 async function adoptIntoFreeSlot(
+  deps: CoreDeps,
   jobs: Jobs,
   slots: SlotView[],
   now: number,
@@ -113,6 +115,7 @@ async function adoptIntoFreeSlot(
   if (!taskId) {
     const updated = await jobs.updateVersion(jobId, versionId, (cur) => (cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined));
     if (!updated) return false;
+    logState(deps, jobKey, updated.job.current, { reason: 'no task and no slot: queued again' });
     await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey, versionId });
     return true;
   }

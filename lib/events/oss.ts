@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The OSS trigger event as Function Compute 3.0 delivers it (a Buffer of this JSON).
- * Source: ../shared/reference/fc.md §1.1. Optional fields differ between the current docs and the
+ * Source: docs/reference/fc.md §1.1. Optional fields differ between the current docs and the
  * fc3 event templates, so only what the pipeline reads is required; unknown fields pass through.
  */
 export const OssEventRecordSchema = z.looseObject({

@@ -49,6 +49,12 @@ export interface LocalPipeline {
   close(): Promise<void>;
 }
 
+/** Async retries as s.yaml deploys them (a test compares): a failed poller is not retried, the next timer or kick runs. */
+export const ASYNC_RETRIES = {
+  submit: { maxAsyncRetryAttempts: 3 },
+  poller: { maxAsyncRetryAttempts: 0 },
+} as const;
+
 export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
   const stack = await startLocalStack(options);
   const fc = new LocalFunctionCompute({ credentials: stack.credentials, retryDelayMs: options.retryDelayMs, onDropped: options.onDropped, deferredSleep: options.deferredSleep });
@@ -73,8 +79,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     const runtimeOptions = { env, logSink: options.logSink, checkpoint: options.checkpoint, decorate: options.decorate };
     const submit = options.handlers?.submit ?? (createSubmitHandler(runtimeOptions) as FcHandler);
     const poller = options.handlers?.poller ?? (createPollerHandler(runtimeOptions) as FcHandler);
-    fc.register({ name: SUBMIT_FUNCTION, handler: submit, timeout: options.submitTimeout ?? 60 });
-    fc.register({ name: POLLER_FUNCTION, handler: poller, timeout: options.pollerTimeout ?? Math.ceil(config.pollBudgetMs / 1000) + 10 });
+    fc.register({ name: SUBMIT_FUNCTION, handler: submit, timeout: options.submitTimeout ?? 60, ...ASYNC_RETRIES.submit });
+    fc.register({ name: POLLER_FUNCTION, handler: poller, timeout: options.pollerTimeout ?? Math.ceil(config.pollBudgetMs / 1000) + 10, ...ASYNC_RETRIES.poller });
     // The same events the deployed triggers subscribe to (s.yaml), on the watched prefix.
     fc.connectOssTrigger(stack.oss, { prefix: config.sketchPrefix, events: ['ObjectCreated:PutObject', 'ObjectCreated:PostObject', 'ObjectCreated:CompleteMultipartUpload'] }, SUBMIT_FUNCTION);
     if (options.timer !== false) fc.startTimer(POLLER_FUNCTION, options.timerEveryMs ?? 60_000);

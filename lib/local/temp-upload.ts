@@ -1,7 +1,7 @@
 /**
  * Local mode with the real model (`sketchflow local --dashscope real`): DashScope cannot fetch a
  * sketch from a loopback presigned URL, so before each create the sketch is sent through
- * DashScope's temporary upload (reference/dashscope.md §4):
+ * DashScope's temporary upload (docs/reference/dashscope.md §4):
  *
  *   GET {base}/uploads?action=getPolicy&model=…  →  form POST to upload_host  →  oss://<key>
  *

@@ -106,6 +106,15 @@ describe('against the configured services (environment)', () => {
     expect(noKey.stderr).toMatch(/^sketchflow: cannot reach the configured services: DASHSCOPE_API_KEY is required[^\n]*\n$/);
   });
 
+  it('no command: the usage on stderr, exit 2; help: the usage on stdout, exit 0', async () => {
+    const none = await cli([], {});
+    expect([none.code, none.stdout]).toEqual([2, '']);
+    expect(none.stderr).toMatch(/^usage: sketchflow <command>/);
+    const help = await cli(['--help'], {});
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toMatch(/^usage: sketchflow <command>/);
+  });
+
   it.each([
     [['retry'], /which sketch\?/],
     [['backfill'], /which prefix\?/],

@@ -20,7 +20,8 @@ import { CREATED_EVENT_NAMES, OssEventSchema } from '../../lib/events/oss.js';
 import { TimerEventSchema } from '../../lib/events/timer.js';
 import { leaseMarginMs } from '../../lib/core/poller.js';
 import { createSubmitHandler, type SubmitResult } from '../../functions/submit/index.js';
-import { renderPolicy } from '../../deploy/ram-policy.js';
+import { paramsFromEnv, renderPolicy } from '../../deploy/ram-policy.js';
+import { ASYNC_RETRIES } from '../../lib/local/pipeline.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -191,6 +192,13 @@ describe('s.yaml as Serverless Devs 3 renders it (the pinned `s preview`, offlin
     expect(submit.environmentVariables.POLLER_FUNCTION_NAME).toBe(poller.functionName);
   });
 
+  it('the RAM policy names the poller and region s.yaml deploys, whatever the environment says', () => {
+    const params = paramsFromEnv({ ...REQUIRED, ALIBABA_CLOUD_ACCOUNT_ID: ACCOUNT, POLLER_FUNCTION_NAME: 'elsewhere', SKETCHFLOW_REGION: 'cn-hangzhou' });
+    expect({ region: params.region, pollerFunction: params.pollerFunction }).toEqual({ region: poller.region, pollerFunction: poller.functionName });
+    const invoke = renderPolicy('function', params).Statement.find((st) => st.Action.includes('fc:InvokeFunction'));
+    expect(invoke?.Resource[0]).toBe(`acs:fc:${poller.region}:${ACCOUNT}:functions/${poller.functionName}`);
+  });
+
   it('passes settings through, to the functions and to the trigger prefix alike', async () => {
     const result = await preview({ ...REQUIRED, SKETCH_PREFIX: 'drawings/', POLL_BUDGET_SECONDS: '40', DASHSCOPE_WORKSPACE: 'llm-abc', SKETCHFLOW_ROLE: 'acs:ram::1234567890123456:role/custom' });
     const rendered = Spec.parse(result.spec).resources;
@@ -224,6 +232,9 @@ describe('s.yaml as Serverless Devs 3 renders it (the pinned `s preview`, offlin
     expect(submit.asyncInvokeConfig.maxAsyncEventAgeInSeconds).toBeGreaterThanOrEqual(3600);
     expect(poller.asyncInvokeConfig.maxAsyncRetryAttempts).toBe(0);
     expect(poller.asyncInvokeConfig.maxAsyncEventAgeInSeconds).toBeLessThanOrEqual(600);
+    // Local mode, the tests and the soak deliver with the same retries.
+    expect(ASYNC_RETRIES.submit.maxAsyncRetryAttempts).toBe(submit.asyncInvokeConfig.maxAsyncRetryAttempts);
+    expect(ASYNC_RETRIES.poller.maxAsyncRetryAttempts).toBe(poller.asyncInvokeConfig.maxAsyncRetryAttempts);
   });
 
   it('concurrency caps: a kicked poller can run beside a timer one; submit is capped', () => {

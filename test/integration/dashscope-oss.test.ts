@@ -19,7 +19,7 @@ describe('DashScope simulator with presigned OSS URLs', () => {
   beforeAll(async () => {
     sim = await startDashScopeSimulator({ timeScale: 0.005, submitsPerSecond: 100, queriesPerSecond: 1000, jitter: 0 });
     oss = await startOssEmulator({ now: () => sim.now() });
-    // Signature V4 from the bare IP endpoint, as the pipeline's adapter does (reference/notes.md).
+    // Signature V4 from the bare IP endpoint, as the pipeline's adapter does (docs/reference/notes.md).
     store = new OSS({
       accessKeyId: oss.accessKeyId,
       accessKeySecret: oss.accessKeySecret,

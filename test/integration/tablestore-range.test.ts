@@ -167,6 +167,20 @@ describe('paging', () => {
     expect(rows).toHaveLength(100);
   });
 
+  it('columns to get: only those come back, and rows holding none of them are left out', async () => {
+    await createTable(client, 'cols', [['s', 'STRING']]);
+    await putAll('cols', [
+      { pk: [{ s: 'a' }], columns: [{ state: 'RUNNING' }, { prompt: 'a cat' }, { n: Long.fromNumber(2) }] },
+      { pk: [{ s: 'b' }], columns: [{ prompt: 'a dog' }] },
+      { pk: [{ s: 'c' }], columns: [{ state: 'DONE' }, { prompt: 'a boat' }] },
+    ]);
+    const { rows } = await readAll('cols', [{ s: INF_MIN }], [{ s: INF_MAX }], { columnsToGet: ['state', 'n'] });
+    expect(rows.map((r) => [pkValues(r)[0], attrs(r)])).toEqual([
+      ['a', { n: '2', state: 'RUNNING' }], // attrs() gives INTEGER columns as strings
+      ['c', { state: 'DONE' }],
+    ]);
+  });
+
   it('a page stops at 4 MB of data and resumes from nextStartPrimaryKey', async () => {
     await createTable(client, 'fat', [['s', 'STRING']]);
     const blob = Buffer.alloc(1536 * 1024, 7);

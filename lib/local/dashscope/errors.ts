@@ -1,7 +1,7 @@
 /**
  * The service's error vocabulary, in one place, so that every error the simulator produces —
  * natural or injected — has the real shape: HTTP status + flat `{code, message, request_id}`.
- * Codes and messages follow shared/reference/dashscope.md §1–3; the few marked INVENTED have no
+ * Codes and messages follow docs/reference/dashscope.md §1–3; the few marked INVENTED have no
  * published text and are plausible stand-ins.
  */
 

@@ -1,6 +1,6 @@
 /**
  * OSS triggers: subscriptions with OSS's rule semantics (key prefix, case-sensitive suffix, event
- * names) and the event body Function Compute hands the function (reference/fc.md §1.1).
+ * names) and the event body Function Compute hands the function (docs/reference/fc.md §1.1).
  * Delivery is asynchronous, a little after the HTTP response, like the real notification pipeline.
  */
 import { randomBytes } from 'node:crypto';
