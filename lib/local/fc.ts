@@ -4,6 +4,9 @@
  * with backoff by default, then the event is dropped and reported), each invocation under its
  * timeout, a timer trigger, and the FC 3.0 InvokeFunction HTTP API (so the poller kick goes
  * through the real `@alicloud/fc20230330` client).
+ * One difference stays: past its timeout an invocation counts as failed (and is retried), but its
+ * promise cannot be killed in this process as FC kills the instance. The handlers stop themselves
+ * well before their timeouts (POLL_BUDGET_SECONDS), so this only shows when that margin is broken.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

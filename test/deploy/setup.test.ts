@@ -56,6 +56,12 @@ describe('sketchflow setup', () => {
     expect(r.lines[0]).toContain('sketchflow_jobs in instance sketchflow: created (kind STRING, id STRING)');
     expect(r.stderr).toBe('');
     expect(stack.tablestore.records.filter((x) => x.action === 'ots:CreateTable' && x.status === 200)).toHaveLength(1);
+    // Rows never expire on their own (finished jobs are how duplicates are recognised), one version each.
+    const d = stack.describe().tablestore;
+    const client = new TableStore.Client({ ...d, instancename: d.instance, maxRetries: 0 });
+    const described = await client.describeTable({ tableName: 'sketchflow_jobs' });
+    expect(described.tableOptions).toMatchObject({ timeToLive: -1, maxVersions: 1 });
+    expect(described.tableMeta.primaryKey.map((k) => [k.name, k.type])).toEqual([['kind', TableStore.PrimaryKeyType.STRING], ['id', TableStore.PrimaryKeyType.STRING]]);
   });
 
   it('is idempotent: a second run finds the table and creates nothing', async () => {

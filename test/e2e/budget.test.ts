@@ -8,12 +8,20 @@ import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { pipelineStatus } from '../../lib/core/operations.js';
 import { createRuntime } from '../../lib/runtime.js';
+import { createSubmitHandler } from '../../functions/submit/index.js';
+import { ASYNC_RETRIES, SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
+import type { FcHandler } from '../../lib/local/fc.js';
 
 let p: TestPipeline;
 
 beforeAll(async () => {
   // 0.001 h = 3.6 s of waiting before a job gives up.
   p = await startTestPipeline({ env: { MAX_IMAGES_PER_DAY: '4', MAX_QUEUE_HOURS: '0.001' } });
+  // Three submit instances, each with its own runtime (clients, caches), as FC scales out: events
+  // are dealt to them in turn. Nothing but the table is shared.
+  const instances = [0, 1, 2].map(() => createSubmitHandler({ env: p.env, logSink: (line) => p.logs.push(line) }) as FcHandler);
+  let next = 0;
+  p.fc.register({ name: SUBMIT_FUNCTION, handler: (event, context) => instances[next++ % instances.length]!(event, context), timeout: 60, ...ASYNC_RETRIES.submit });
 });
 afterAll(async () => {
   await p?.close();

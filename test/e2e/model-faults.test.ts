@@ -86,12 +86,28 @@ describe('create with no answer', () => {
 });
 
 describe('query failures', () => {
-  it('resets, hangs and 429s on task queries only delay the result', async () => {
-    p.stack.dashscope.resetNext('query', 2);
-    p.stack.dashscope.hangNext('query', 1);
+  it('resets, hangs, 429s and 5xx answers on task queries only delay the result', async () => {
+    const ds = p.stack.dashscope;
+    const injectedBefore = ds.records.queries.filter((q) => q.fault === 'failRequests').length;
+    ds.resetNext('query', 2);
+    ds.hangNext('query', 1);
+    ds.failNextRequests('query', 2, 'Throttling');
+    ds.failNextRequests('query', 1, 'InternalError');
+    ds.failNextRequests('query', 1, 'ModelUnavailable');
     const m = await run('queries');
     expect(m.status).toBe('SUCCEEDED');
+    expect(m.results[0]?.key).toBe('sketches/faults/queries.result-1.png');
+    expect(m.usage.imageCount).toBe(1);
     expect(p.submissions('sketches/faults/queries.png')).toBe(1);
+    expect(m.task?.attempts).toBe(1);
+    // A SUCCEEDED answer can only come after every queued error answer was given.
+    const injected = ds.records.queries.filter((q) => q.fault === 'failRequests').slice(injectedBefore);
+    expect(injected.map((q) => [q.status, q.code])).toEqual([
+      [429, 'Throttling'],
+      [429, 'Throttling'],
+      [500, 'InternalError'],
+      [503, 'ModelUnavailable'],
+    ]);
   });
 
   it('a result download that fails is retried; the image lands', async () => {

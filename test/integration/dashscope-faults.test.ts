@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
-import { body, client, crossSketch, finish, FROZEN, startSketchServer, type SketchServer } from './dashscope-helpers.js';
+import { body, client, crossSketch, finish, FROZEN, MODEL, startSketchServer, type SketchServer } from './dashscope-helpers.js';
 
 describe('DashScope simulator: injected faults', () => {
   let sim: DashScopeSimulator;
@@ -22,6 +22,12 @@ describe('DashScope simulator: injected faults', () => {
   });
 
   afterEach(() => sim.clearFaults());
+
+  const postAdmin = (path: string, payload: unknown) =>
+    fetch(`${sim.origin}/__admin/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  /** A task query by plain fetch, as any client sends it. */
+  const queryTask = (taskId: string, init: { apiKey?: string; signal?: AbortSignal } = {}) =>
+    fetch(`${sim.baseUrl}/tasks/${taskId}`, { headers: { authorization: `Bearer ${init.apiKey ?? sim.apiKey}` }, signal: init.signal });
 
   afterAll(async () => {
     await sim?.close();
@@ -51,6 +57,75 @@ describe('DashScope simulator: injected faults', () => {
     const res = await api.create(body(url));
     expect(res.body).toMatchObject({ code: 'Throttling.AllocationQuota', message: 'Free allocated quota exceeded.' });
     expect(sim.records.creates.at(-1)!.fault).toBe('failCreates');
+  });
+
+  it('fails the next N task queries with the flat error and its status, after the key check; each query is recorded with the task id', async () => {
+    const api = client(sim);
+    const id = (await api.create(body(url))).body.output.task_id as string;
+    sim.failNextRequests('query', 2, 'Throttling');
+    sim.failNextRequests('query', 1, 'InternalError');
+    sim.failNextRequests('query', 1, 'ModelUnavailable');
+    // Aimed at queries only: a create still goes through, and a query refused for its key uses none up.
+    expect((await api.create(body(url))).status).toBe(200);
+    expect((await queryTask(id, { apiKey: 'sk-00000000000000000000000000000000' })).status).toBe(401);
+
+    const expected: Array<[number, string, string]> = [
+      [429, 'Throttling', 'Requests throttling triggered.'],
+      [429, 'Throttling', 'Requests throttling triggered.'],
+      [500, 'InternalError', 'An internal error has occured, please try again later or contact service support.'],
+      [503, 'ModelUnavailable', 'Model is unavailable, please try again later.'],
+    ];
+    const requestIds: string[] = [];
+    for (const [status, code, message] of expected) {
+      const res = await queryTask(id);
+      expect(res.status, code).toBe(status);
+      const answer = (await res.json()) as { request_id: string };
+      expect(answer).toEqual({ code, message, request_id: res.headers.get('x-request-id') });
+      requestIds.push(answer.request_id);
+    }
+    const after = await queryTask(id);
+    expect(after.status).toBe(200);
+    const task = (await after.json()) as { request_id: string; output: { task_id: string; task_status: string } };
+    expect(task.output.task_id).toBe(id);
+    requestIds.push(task.request_id);
+
+    const recorded = sim.records.queries.filter((q) => q.taskId === id && q.status !== 401);
+    expect(recorded.map((q) => [q.status, q.code, q.fault])).toEqual([...expected.map(([status, code]) => [status, code, 'failRequests']), [200, undefined, undefined]]);
+    expect(recorded.map((q) => q.requestId)).toEqual(requestIds);
+    expect(recorded.at(-1)!.taskStatus).toBe(task.output.task_status);
+  });
+
+  it('fails cancels, lists and upload policies the same way through POST /__admin/faults; result downloads and uploads are not its kinds', async () => {
+    const api = client(sim);
+    await api.create(body(url)); // holds the key's one slot (if nothing else does), so the next task stays PENDING
+    const id = (await api.create(body(url))).body.output.task_id as string;
+    const injected = await postAdmin('faults', [
+      { type: 'failRequests', kind: 'cancel', code: 'Throttling.BurstRate' },
+      { type: 'failRequests', kind: 'list', code: 'SystemError' },
+      { type: 'failRequests', kind: 'getPolicy', code: 'InternalError', status: 503, message: 'policy service busy' },
+    ]);
+    expect(await injected.json()).toEqual({ ok: true, applied: [true, true, true] });
+
+    const cancel = await api.cancel(id);
+    expect(cancel.status).toBe(429);
+    expect(cancel.body).toEqual({ code: 'Throttling.BurstRate', message: expect.stringMatching(/Request rate increased too quickly/), request_id: expect.any(String) });
+    expect(sim.records.cancels.at(-1)).toMatchObject({ taskId: id, status: 429, fault: 'failRequests' });
+    expect(sim.task(id)!.status).toBe('PENDING'); // refused unprocessed
+    const list = await api.list();
+    expect(list.status).toBe(500);
+    expect(list.body).toEqual({ code: 'SystemError', message: 'An system error has occured, please try again later.', request_id: expect.any(String) });
+    const policy = await api.raw(`/uploads?action=getPolicy&model=${MODEL}`, { headers: { authorization: `Bearer ${sim.apiKey}` } });
+    expect(policy.status).toBe(503);
+    expect(policy.body).toEqual({ code: 'InternalError', message: 'policy service busy', request_id: expect.any(String) });
+    // Each struck once; the next of each kind is answered normally.
+    expect((await api.list()).status).toBe(200);
+    expect((await api.cancel(id)).status).toBe(200);
+    expect(sim.task(id)!.status).toBe('CANCELED');
+
+    for (const kind of ['result', 'upload']) {
+      const refused = await postAdmin('faults', { type: 'failRequests', kind, code: 'InternalError' });
+      expect(refused.status, kind).toBe(400);
+    }
   });
 
   it('fails the next task, or a task by id, with a task-level code', async () => {
@@ -165,8 +240,7 @@ describe('DashScope simulator: injected faults', () => {
 
   it('takes the same faults through POST /__admin/faults and exposes records and the clock', async () => {
     const api = client(sim);
-    const post = (path: string, payload: unknown) =>
-      fetch(`${sim.origin}/__admin/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    const post = postAdmin;
 
     const ok = await post('faults', [{ type: 'failCreates', code: 'ModelUnavailable' }, { type: 'partial', failed: 1 }]);
     expect(await ok.json()).toEqual({ ok: true, applied: [true, true] });
@@ -194,5 +268,42 @@ describe('DashScope simulator: injected faults', () => {
     expect(JSON.stringify(records)).not.toContain(sim.apiKey);
 
     expect((await fetch(`${sim.origin}/__admin/faults`, { method: 'DELETE' })).status).toBe(200);
+  });
+
+  it('takes hang, reset, slow and failTask through POST /__admin/faults', async () => {
+    const api = client(sim);
+    const applied = async (payload: unknown) => (await (await postAdmin('faults', payload)).json()) as { ok: boolean; applied: boolean[] };
+    const struck = sim.records.networkFaults.length;
+
+    expect(await applied({ type: 'hang', kind: 'query' })).toEqual({ ok: true, applied: [true] });
+    await expect(queryTask('x', { signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    expect(await applied({ type: 'reset', kind: 'query', count: 2 })).toEqual({ ok: true, applied: [true] });
+    await expect(queryTask('x')).rejects.toThrow();
+    await expect(queryTask('x')).rejects.toThrow();
+    expect((await queryTask('x')).status).toBe(200);
+    expect(sim.records.networkFaults.slice(struck).map((f) => [f.kind, f.fault, f.when])).toEqual([
+      ['query', 'hang', 'before'],
+      ['query', 'reset', 'before'],
+      ['query', 'reset', 'before'],
+    ]);
+
+    expect(await applied({ type: 'slow', kind: 'query', ms: 250, count: 1 })).toEqual({ ok: true, applied: [true] });
+    const t0 = Date.now();
+    expect((await queryTask('x')).status).toBe(200);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(240);
+    const t1 = Date.now();
+    await queryTask('x');
+    expect(Date.now() - t1).toBeLessThan(200);
+
+    // failTask for the next task, and for a task by id (false for an id that does not exist).
+    expect(await applied({ type: 'failTask', code: 'DataInspectionFailed' })).toEqual({ ok: true, applied: [true] });
+    const next = (await api.create(body(url))).body.output.task_id;
+    const byId = (await api.create(body(url))).body.output.task_id;
+    expect(await applied([{ type: 'failTask', taskId: byId, code: 'InternalError.Algo' }, { type: 'failTask', taskId: 'no-such-task', code: 'InternalError' }])).toEqual({
+      ok: false,
+      applied: [true, false],
+    });
+    expect((await finish(sim, api, next)).body.output).toMatchObject({ task_status: 'FAILED', code: 'DataInspectionFailed' });
+    expect((await finish(sim, api, byId)).body.output).toMatchObject({ task_status: 'FAILED', code: 'InternalError.Algo', message: expect.stringMatching(/algorithm execution/) });
   });
 });

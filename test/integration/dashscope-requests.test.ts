@@ -104,6 +104,23 @@ describe('DashScope simulator: request checks', () => {
     expect(sim.task(res.body.output.task_id)!.request.prompt).toBe('a'.repeat(70) + '一棵参天大');
   });
 
+  it('accepts the create path with a trailing slash as the same endpoint', async () => {
+    const api = client(sim);
+    const res = await api.raw(`${CREATE_PATH}/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.apiKey}`, 'x-dashscope-async': 'enable', 'content-type': 'application/json' },
+      body: JSON.stringify(body(url)),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ request_id: expect.any(String), output: { task_id: expect.any(String), task_status: 'PENDING' } });
+    const taskId = res.body.output.task_id as string;
+    expect(sim.records.creates.find((c) => c.taskId === taskId)).toMatchObject({ status: 200, sketchPath: '/s.png', requestId: res.body.request_id });
+    expect((await api.query(taskId)).body.output.task_id).toBe(taskId);
+    // The same checks apply there: no async header is still refused.
+    const sync = await api.raw(`${CREATE_PATH}/`, { method: 'POST', headers: { authorization: `Bearer ${sim.apiKey}` }, body: JSON.stringify(body(url)) });
+    expect(sync.status).toBe(403);
+  });
+
   it('unknown tasks answer UNKNOWN with HTTP 200', async () => {
     const res = await client(sim).query('0385dc79-5ff8-4d82-bcb6-5b9b5d4f0000');
     expect(res.status).toBe(200);

@@ -3,10 +3,29 @@
  * and refuse tampering; a sketch that cannot be fetched or is not a usable image ends the task
  * FAILED with the service's download/format/resolution error.
  */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
 import { body, client, crossSketch, finish, FROZEN, startSketchServer, type SketchServer } from './dashscope-helpers.js';
+
+/** The documented sketch size limit (10 MB); the simulator counts it in bytes, 10 × 1024 × 1024. */
+const MAX_SKETCH_BYTES = 10 * 1024 * 1024;
+
+/**
+ * A valid 2048×2048 PNG of random pixels: random data does not compress, so the file is ~12.6 MB,
+ * while its sides are within the limits, so size is the only thing wrong with it.
+ */
+async function oversizedSketch(): Promise<Buffer> {
+  const side = 2048;
+  const png = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  if (png.length <= MAX_SKETCH_BYTES) throw new Error(`oversized sketch is only ${png.length} bytes`);
+  return png;
+}
 
 async function pixels(png: Buffer) {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -20,9 +39,12 @@ async function pixels(png: Buffer) {
 describe('DashScope simulator: results', () => {
   let sim: DashScopeSimulator;
   let sketches: SketchServer;
+  let oversized: Buffer;
 
   beforeAll(async () => {
     sketches = await startSketchServer();
+    oversized = await oversizedSketch();
+    sketches.put('/oversized.png', oversized); // served with its content-length
     sketches.put('/cross.png', await crossSketch(512));
     sketches.put('/cross.jpg', await crossSketch(600, 'jpeg'));
     sketches.put('/cross.webp', await crossSketch(300, 'webp'));
@@ -125,6 +147,7 @@ describe('DashScope simulator: results', () => {
     ['/tiny.png', 'InvalidFile.Resolution', /resolution is invalid/],
     ['/huge.png', 'InvalidFile.Resolution', /resolution is invalid/],
     ['/wide.png', 'InvalidFile.Resolution', /aspect ratio/],
+    ['/oversized.png', 'InvalidFile.Size', /^The image size is invalid, please make sure the image file is smaller than 10MB\.$/],
   ];
   for (const [path, code, message] of failures) {
     it(`a sketch at ${path} ends the task FAILED ${code}`, async () => {
@@ -135,6 +158,27 @@ describe('DashScope simulator: results', () => {
       expect(done.body.usage).toBeUndefined();
     });
   }
+
+  it('an oversized sketch sent without content-length (chunked) also ends the task FAILED InvalidFile.Size', async () => {
+    // No content-length to refuse it by: the size is known only from the bytes read.
+    const chunked = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      for (let at = 0; at < oversized.length; at += 1024 * 1024) res.write(oversized.subarray(at, at + 1024 * 1024));
+      res.end();
+    });
+    await new Promise<void>((r) => chunked.listen(0, '127.0.0.1', r));
+    try {
+      const done = await run(`http://127.0.0.1:${(chunked.address() as AddressInfo).port}/oversized.png`, { n: 1 });
+      expect(done.body.output).toMatchObject({
+        task_status: 'FAILED',
+        code: 'InvalidFile.Size',
+        message: 'The image size is invalid, please make sure the image file is smaller than 10MB.',
+      });
+    } finally {
+      chunked.closeAllConnections();
+      await new Promise<void>((r) => chunked.close(() => r()));
+    }
+  });
 
   it('an unreachable host ends the task FAILED with a download error', async () => {
     const closed = await startSketchServer();

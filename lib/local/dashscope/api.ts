@@ -1,14 +1,15 @@
 /**
  * The DashScope HTTP API under /api/v1: create, query, cancel, list, and the upload policy.
  * Order of checks on create, as a gateway would: key (401) → async header (403) → injected
- * failure → rate limit (429) → model and body (400).
+ * failure → rate limit (429) → model and body (400). The other routes: key → injected failure →
+ * rate limit → the work.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { ApiKeys } from './auth.js';
 import { formatBeijing, parseCompactBeijing, type SimClock } from './clock.js';
 import { ApiError, E } from './errors.js';
-import type { FaultBook } from './faults.js';
+import type { ApiRequestKind, FaultBook } from './faults.js';
 import { apiErrorReply, BodyTooLarge, header, jsonReply, newRequestId, readBody, type Reply } from './http.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { redactBody, sketchUrlParts, type CreateRecord, type Records } from './records.js';
@@ -44,11 +45,7 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage): Promise<R
     const url = (raw as { input?: { sketch_image_url?: unknown } } | null)?.input?.sketch_image_url;
     if (typeof url === 'string') Object.assign(record, sketchUrlParts(url));
     if (header(req, 'x-dashscope-async')?.toLowerCase() !== 'enable') throw ApiError.of(E.syncNotSupported);
-    const injected = deps.faults.takeCreateFailure();
-    if (injected) {
-      record.fault = 'failCreates';
-      throw ApiError.of(injected);
-    }
+    throwInjected(deps, 'create', record);
     if (!deps.limiter.tryTake(record.apiKeyId, 'create', deps.limits.submitsPerSecond)) throw ApiError.of(E.rateQuota);
     if (raw === undefined) throw ApiError.of(E.badJson);
     const model = (raw as { model?: unknown } | null)?.model;
@@ -72,9 +69,11 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage): Promise<R
 export async function queryTask(deps: ApiDeps, req: IncomingMessage, taskId: string): Promise<Reply> {
   const requestId = newRequestId();
   const realAt = Date.now();
+  const noted: Injected = {};
   let apiKeyId = '';
   try {
     apiKeyId = deps.keys.authenticate(req);
+    throwInjected(deps, 'query', noted);
     if (!deps.limiter.tryTake(apiKeyId, 'query', deps.limits.queriesPerSecond)) throw ApiError.of(E.rateQuota);
     const task = deps.engine.lookup(apiKeyId, taskId);
     if (task) await deps.engine.settle(task);
@@ -83,17 +82,19 @@ export async function queryTask(deps: ApiDeps, req: IncomingMessage, taskId: str
     return jsonReply(200, body);
   } catch (err) {
     const e = asApiError(err);
-    deps.records.queries.push({ at: deps.clock.now(), realAt, apiKeyId, requestId, taskId, status: e.status, code: e.code });
+    deps.records.queries.push({ at: deps.clock.now(), realAt, apiKeyId, requestId, taskId, status: e.status, code: e.code, ...noted });
     return apiErrorReply(e, requestId);
   }
 }
 
 export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: string): Promise<Reply> {
   const requestId = newRequestId();
+  const noted: Injected = {};
   let apiKeyId = '';
   let reply: Reply;
   try {
     apiKeyId = deps.keys.authenticate(req);
+    throwInjected(deps, 'cancel', noted);
     const task = deps.engine.lookup(apiKeyId, taskId);
     if (task) await deps.engine.settle(task);
     // Unknown, expired and no-longer-PENDING tasks all get the one "cannot cancel" error.
@@ -104,7 +105,7 @@ export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: st
     reply = apiErrorReply(asApiError(err), requestId);
   }
   const code = reply.status === 200 ? undefined : (JSON.parse(String(reply.body)) as { code: string }).code;
-  deps.records.cancels.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, requestId, taskId, status: reply.status, code });
+  deps.records.cancels.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, requestId, taskId, status: reply.status, code, ...noted });
   return reply;
 }
 
@@ -117,9 +118,11 @@ export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: st
  */
 export function listTasks(deps: ApiDeps, req: IncomingMessage, url: URL): Reply {
   const requestId = newRequestId();
+  const noted: Injected = {};
   let apiKeyId = '';
   try {
     apiKeyId = deps.keys.authenticate(req);
+    throwInjected(deps, 'list', noted);
     if (!deps.limiter.tryTake(apiKeyId, 'query', deps.limits.queriesPerSecond)) throw ApiError.of(E.rateQuota);
     const q = url.searchParams;
     const time = (name: string) => {
@@ -167,7 +170,7 @@ export function listTasks(deps: ApiDeps, req: IncomingMessage, url: URL): Reply 
     });
   } catch (err) {
     const e = asApiError(err);
-    deps.records.lists.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, status: e.status });
+    deps.records.lists.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, status: e.status, ...noted });
     return apiErrorReply(e, requestId);
   }
 }
@@ -176,16 +179,18 @@ export function listTasks(deps: ApiDeps, req: IncomingMessage, url: URL): Reply 
 export function getUploadPolicy(deps: ApiDeps, req: IncomingMessage, url: URL): Reply {
   const requestId = newRequestId();
   let apiKeyId: string | undefined;
+  const noted: Injected = {};
   const model = url.searchParams.get('model') ?? '';
   try {
     apiKeyId = deps.keys.authenticate(req);
+    throwInjected(deps, 'getPolicy', noted);
     if (url.searchParams.get('action') !== 'getPolicy') throw new ApiError(400, 'InvalidParameter', 'Value error, action must be getPolicy');
     if (!model) throw new ApiError(400, 'InvalidParameter', 'Field required: model');
     if (!deps.limiter.tryTake(`${apiKeyId}/${model}`, 'getPolicy', deps.limits.uploadPoliciesPerSecond)) throw ApiError.of(E.rateQuota);
     return jsonReply(200, { request_id: requestId, data: deps.uploads.getPolicy(apiKeyId, model) });
   } catch (err) {
     const e = asApiError(err);
-    deps.records.uploads.push({ at: deps.clock.now(), realAt: Date.now(), kind: 'getPolicy', apiKeyId, model, status: e.status, code: e.code });
+    deps.records.uploads.push({ at: deps.clock.now(), realAt: Date.now(), kind: 'getPolicy', apiKeyId, model, status: e.status, code: e.code, ...noted });
     return apiErrorReply(e, requestId);
   }
 }
@@ -219,6 +224,19 @@ export function taskView(task: Task | undefined, taskId: string, requestId: stri
       output.task_metrics = { TOTAL: n, SUCCEEDED: 0, FAILED: 0 };
       return { request_id: requestId, output };
   }
+}
+
+/** Which injected fault shaped an answer, for its record. */
+interface Injected {
+  fault?: string;
+}
+
+/** Throws the next queued failCreates/failRequests error for `kind`, noting the fault in `record`. */
+function throwInjected(deps: ApiDeps, kind: ApiRequestKind, record: Injected): void {
+  const injected = deps.faults.takeRequestFailure(kind);
+  if (!injected) return;
+  record.fault = injected.fault;
+  throw ApiError.of(injected.error);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -9,14 +9,25 @@ import { catalogued, type ApiErrorSpec } from './errors.js';
 export const REQUEST_KINDS = ['create', 'query', 'cancel', 'list', 'result', 'getPolicy', 'upload'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
+/** The kinds whose errors are the service's flat JSON `{code, message, request_id}` (results and uploads answer OSS XML). */
+export const API_REQUEST_KINDS = ['create', 'query', 'cancel', 'list', 'getPolicy'] as const satisfies readonly RequestKind[];
+export type ApiRequestKind = (typeof API_REQUEST_KINDS)[number];
+
 const kind = z.enum(REQUEST_KINDS);
+const apiKind = z.enum(API_REQUEST_KINDS);
+const errorCode = { code: z.string().min(1), status: z.int().min(400).max(599).optional(), message: z.string().optional() };
 const count = z.int().min(1).default(1);
 /** `before`: the request is never processed. `after`: processed (a create makes its task), the answer is lost. */
 const when = z.enum(['before', 'after']).default('before');
 
 export const faultSpecSchema = z.discriminatedUnion('type', [
-  /** The next `count` creates answer this error (status/message default from the catalogue). */
-  z.object({ type: z.literal('failCreates'), count, code: z.string().min(1), status: z.int().min(400).max(599).optional(), message: z.string().optional() }),
+  /** The next `count` creates answer this error (status/message default from the catalogue). Kept as the short form of failRequests kind 'create'. */
+  z.object({ type: z.literal('failCreates'), count, ...errorCode }),
+  /**
+   * The next `count` authenticated requests of `kind` answer this error (status/message default from
+   * the catalogue) instead of being processed: a query or list then sees no task, a cancel cancels nothing.
+   */
+  z.object({ type: z.literal('failRequests'), kind: apiKind, count, ...errorCode }),
   /** The next `count` requests of `kind` get no answer until the simulator closes. */
   z.object({ type: z.literal('hang'), kind, count, when }),
   /** The next `count` requests of `kind` have their socket destroyed. */
@@ -43,13 +54,20 @@ export interface TaskFaults {
 
 export type NetworkFault = 'hang' | 'reset';
 
+/** An error queued by failCreates/failRequests, and which of the two queued it (for records). */
+export interface InjectedFailure {
+  error: ApiErrorSpec;
+  fault: 'failCreates' | 'failRequests';
+}
+
 interface Counted<T> {
   left: number;
   value: T;
 }
 
 export class FaultBook {
-  private createFailures: Array<Counted<ApiErrorSpec>> = [];
+  // failCreates and failRequests share one queue, so both strike in the order they were injected.
+  private requestFailures: Array<Counted<InjectedFailure & { kind: ApiRequestKind }>> = [];
   private network: Array<Counted<{ kind: RequestKind; fault: NetworkFault; when: 'before' | 'after' }>> = [];
   private delays: Array<Counted<{ kind: RequestKind | 'all'; ms: number }>> = [];
   private nextTask: TaskFaults = {};
@@ -58,8 +76,11 @@ export class FaultBook {
   add(spec: ParsedFault): void {
     switch (spec.type) {
       case 'failCreates':
-        this.createFailures.push({ left: spec.count, value: catalogued(spec.code, { status: spec.status, message: spec.message }) });
+      case 'failRequests': {
+        const error = catalogued(spec.code, { status: spec.status, message: spec.message });
+        this.requestFailures.push({ left: spec.count, value: { kind: spec.type === 'failCreates' ? 'create' : spec.kind, error, fault: spec.type } });
         return;
+      }
       case 'hang':
       case 'reset':
         this.network.push({ left: spec.count, value: { kind: spec.kind, fault: spec.type, when: spec.when } });
@@ -83,8 +104,9 @@ export class FaultBook {
     }
   }
 
-  takeCreateFailure(): ApiErrorSpec | undefined {
-    return take(this.createFailures, () => true);
+  takeRequestFailure(kind: ApiRequestKind): InjectedFailure | undefined {
+    const found = take(this.requestFailures, (v) => v.kind === kind);
+    return found && { error: found.error, fault: found.fault };
   }
 
   takeNetwork(kind: RequestKind, when: 'before' | 'after'): NetworkFault | undefined {
@@ -102,7 +124,7 @@ export class FaultBook {
   }
 
   clear(): void {
-    this.createFailures = [];
+    this.requestFailures = [];
     this.network = [];
     this.delays = [];
     this.nextTask = {};

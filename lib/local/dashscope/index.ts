@@ -5,13 +5,13 @@
  * (`oss://`), fault injection and records. CONTRACT — other modules rely on these names.
  * The pieces live beside this file, one job each; simulator.ts wires them together.
  */
-import type { FaultSpec, RequestKind } from './faults.js';
+import type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
 import type { Records } from './records.js';
 import { createSimulator } from './simulator.js';
 import type { Task } from './tasks.js';
 import type { RenderInput } from './renderer.js';
 
-export type { FaultSpec, RequestKind } from './faults.js';
+export type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
 export type { RenderInput } from './renderer.js';
 export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
 
@@ -86,6 +86,8 @@ export interface DashScopeSimulator {
   inject(spec: FaultSpec): boolean;
   /** The next `count` creates fail with `code` (status and message from the catalogue unless given). */
   failNextCreates(count: number, code: string, options?: { status?: number; message?: string }): void;
+  /** The next `count` requests of `kind` (after the key check) answer `code`'s error unprocessed; status and message as for failNextCreates. */
+  failNextRequests(kind: ApiRequestKind, count: number, code: string, options?: { status?: number; message?: string }): void;
   /** The next `count` requests of `kind` never get an answer (`after`: processed, answer lost). */
   hangNext(kind: RequestKind, count?: number, when?: 'before' | 'after'): void;
   /** The next `count` requests of `kind` have their connection reset. */

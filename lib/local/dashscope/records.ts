@@ -36,6 +36,8 @@ export interface QueryRecord {
   status: number;
   taskStatus?: TaskStatus;
   code?: string;
+  /** An injected fault shaped this answer (its kind). */
+  fault?: string;
 }
 
 export interface CancelRecord {
@@ -46,6 +48,8 @@ export interface CancelRecord {
   taskId: string;
   status: number;
   code?: string;
+  /** An injected fault shaped this answer (its kind). */
+  fault?: string;
 }
 
 export interface ListRecord {
@@ -54,6 +58,8 @@ export interface ListRecord {
   apiKeyId: string;
   status: number;
   total?: number;
+  /** An injected fault shaped this answer (its kind). */
+  fault?: string;
 }
 
 export interface TransitionRecord {
@@ -97,6 +103,8 @@ export interface UploadRecord {
   bytes?: number;
   status: number;
   code?: string;
+  /** An injected fault shaped this answer (its kind). */
+  fault?: string;
 }
 
 /** A hang/reset fault that struck a request. */

@@ -142,6 +142,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     keyIdOf: apiKeyIdOf,
     inject: injectSpec,
     failNextCreates: (count, code, opts = {}) => void injectSpec({ type: 'failCreates', count, code, ...opts }),
+    failNextRequests: (kind, count, code, opts = {}) => void injectSpec({ type: 'failRequests', kind, count, code, ...opts }),
     hangNext: (kind, count = 1, when = 'before') => void injectSpec({ type: 'hang', kind, count, when }),
     resetNext: (kind, count = 1, when = 'before') => void injectSpec({ type: 'reset', kind, count, when }),
     slow: (kind, ms, count) => void injectSpec({ type: 'slow', kind, ms, count }),
