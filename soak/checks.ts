@@ -394,6 +394,9 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
 
   // ---------------------------------------------------------------- stuck: non-terminal at the end
   let stuck = 0;
+  // Never looping: once faults stop, the pipeline must come to rest (no invocation running, no
+  // active row, every slot free) — a drain that ran out of time or stalled is a finding itself.
+  if (!rec.drained) find('nothing-lost', 'the pipeline did not come to rest after the faults stopped (invocations still running, or the table not idle)');
   for (const row of final.rows.job) {
     const state = row.value.current.state;
     if (!['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELED', 'SUPERSEDED'].includes(state)) {

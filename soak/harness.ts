@@ -764,14 +764,16 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     const drain = async (): Promise<boolean> => {
       const deadline = now() + (hooks.drainTimeoutMs ?? 60_000 + plan.sketches * 150);
       let quietChecks = 0;
-      // Progress: anything written, submitted or logged as a state change. No progress for this long
+      // Progress: anything written, submitted, logged as a state change, or a submit finished. No progress for this long
       // while the table is idle means nothing will answer the missing jobs any more: they are lost.
       const stallMs = pipeline.config.promptGraceMs + 4000;
       let lastSignature = '';
       let lastProgressAt = now();
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));
-        const signature = `${rec.puts.length}/${ds.records.creates.length}/${rec.logs.filter((l) => l.rec?.msg === 'job state').length}`;
+        // Finished submit invocations count too: a burst of re-deliveries changes nothing else.
+        const submitsDone = rec.invocations.filter((i) => i.fn === 'submit' && i.t1 !== undefined).length;
+        const signature = `${rec.puts.length}/${ds.records.creates.length}/${rec.logs.filter((l) => l.rec?.msg === 'job state').length}/${submitsDone}`;
         if (signature !== lastSignature) {
           lastSignature = signature;
           lastProgressAt = now();
