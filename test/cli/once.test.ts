@@ -16,8 +16,10 @@ let dir: string;
 let result: Awaited<ReturnType<typeof run>>;
 
 beforeAll(async () => {
-  dir = path.join(tmpDir(), 'local-bucket');
-  result = await run(['local', '--once', '--dir', dir], { timeoutMs: 55_000 });
+  // No --dir: the default folder, ./local-bucket, in the directory it is run from.
+  const cwd = tmpDir();
+  dir = path.join(cwd, 'local-bucket');
+  result = await run(['local', '--once'], { cwd, timeoutMs: 55_000 });
   console.info(`sketchflow local --once on the examples: ${(result.ms / 1000).toFixed(1)} s (exit ${result.code})`);
 }, 60_000);
 
@@ -46,7 +48,7 @@ describe('sketchflow local --once on the bundled examples', () => {
     expect(out).toMatch(/^\s+house\s+SUCCEEDED\s+\S*sketches\/house\.result-1\.png, \S*sketches\/house\.result-2\.png$/m);
     for (const job of EXAMPLE_JOBS) expect(out).toMatch(new RegExp(`^  ${job}\\s+SUCCEEDED\\s+\\S*sketches/${job}\\.result-1\\.png`, 'm'));
     expect(out).toMatch(/^6 jobs in \d+\.\ds: 6 succeeded, 0 failed$/m);
-    expect(out).toMatch(/^gallery: \S*index\.html$/m);
+    expect(out).toMatch(/^gallery: local-bucket\/index\.html$/m);
   });
 
   it('a second --once has nothing to do and exits 0 at once', async () => {
