@@ -1,7 +1,7 @@
 /**
  * Figures 5 and 6, on the built bundles (`buildFunctions` into a temporary folder, as deployed).
  *
- * 5. Memory: each invocation in a fresh `node` (fc-child.cjs) against the emulators running here:
+ * 5. Memory: each invocation in a fresh `node` (lib/local/fc-instance.cjs) against the emulators running here:
  *    the submit of a sketch just under the 20 MB limit (its sidecar asks for n: 4; the sketch is
  *    too big for DashScope, so OSS image processing serves it a normalized view), then — once the
  *    simulator has finished that task — the poller pass that streams its 4 results into the bucket
@@ -24,7 +24,7 @@ import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../lib/local/pipeline.js';
 import { startLocalStack } from '../lib/local/stack.js';
 import { median } from './harness.js';
 
-const CHILD = path.join(import.meta.dirname, 'fc-child.cjs');
+const INSTANCE = path.join(import.meta.dirname, '../lib/local/fc-instance.cjs');
 const MIB = 1024 * 1024;
 
 export interface Bundles {
@@ -53,7 +53,7 @@ interface ChildReport {
 /** One invocation of `bundle` in a fresh process with the function's environment. */
 function invokeFresh(bundle: string, fn: string, env: Record<string, string>, event: Buffer, context: unknown): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [bundle], {
+    const child = fork(INSTANCE, [path.dirname(bundle), `${path.basename(bundle, '.js')}.handler`], {
       cwd: path.dirname(bundle),
       execArgv: [],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -64,9 +64,15 @@ function invokeFresh(bundle: string, fn: string, env: Record<string, string>, ev
     child.stdout!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
     child.stderr!.on('data', (c: Buffer) => output.push(c.toString('utf8')));
     let report: ChildReport | undefined;
-    child.on('message', (msg: { type: string } & ChildReport) => {
-      if (msg.type === 'ready') child.send({ event: event.toString('base64'), context });
-      else if (msg.type === 'done') report = msg;
+    let ready: { loadMs: number; rss: number } | undefined;
+    child.on('message', (msg: { type?: string; loadMs: number; rss: number } & Omit<ChildReport, 'loadMs' | 'rssAfterLoad'>) => {
+      if (msg.type === 'ready') {
+        ready = msg;
+        child.send({ id: 1, event: event.toString('base64'), context });
+      } else {
+        report = { ...msg, loadMs: ready!.loadMs, rssAfterLoad: ready!.rss };
+        child.disconnect(); // one invocation per fresh instance: it exits
+      }
     });
     child.on('error', reject);
     child.on('exit', (code) => {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { FcHandler, FcInvocationContext } from '../../lib/local/fc.js';
 
-const RUNNER = path.join(import.meta.dirname, 'fc-instance.cjs');
+const RUNNER = path.join(import.meta.dirname, '../../lib/local/fc-instance.cjs');
 
 export interface InstanceReady {
   loadMs: number;

@@ -4,10 +4,14 @@
 // exported handler with the event as a Buffer and an FC-shaped context, one request at a time.
 // Plain CommonJS on purpose: nothing from the repo (no tsx, no sources) is loaded here.
 //
+// Used by the bundle tests (test/deploy/instances.ts) and the bench's memory figure.
+//
 // argv: <code dir> <handler, e.g. index.handler>. Messages over the IPC channel:
 //   parent → child  { id, event: base64, context }
 //   child  → parent { type: 'ready', loadMs, exports, rss } once, then
-//                   { id, ok, result | error, ms, rss, maxRssKb } per invocation.
+//                   { id, ok, result | error, ms, rss, maxRssKb, sampledPeak } per invocation:
+//   maxRssKb is the kernel's high-water mark (load included), sampledPeak a 5 ms sample of the
+//   RSS during that invocation, as a cross-check.
 'use strict';
 const path = require('node:path');
 
@@ -28,13 +32,21 @@ process.on('message', (msg) => {
   // FC's standard runtimes run one request per instance at a time.
   queue = queue.then(async () => {
     const started = Date.now();
+    let sampledPeak = process.memoryUsage().rss;
+    const sampler = setInterval(() => {
+      sampledPeak = Math.max(sampledPeak, process.memoryUsage().rss);
+    }, 5);
+    let reply;
     try {
       if (typeof handler !== 'function') throw new Error(`${handlerName} is not a function`);
       const result = await handler(Buffer.from(msg.event, 'base64'), msg.context);
-      process.send({ id: msg.id, ok: true, result: result === undefined ? null : result, ms: Date.now() - started, rss: process.memoryUsage().rss, maxRssKb: process.resourceUsage().maxRSS });
+      reply = { ok: true, result: result === undefined ? null : result };
     } catch (err) {
-      process.send({ id: msg.id, ok: false, error: err && err.message ? err.message : String(err), ms: Date.now() - started, rss: process.memoryUsage().rss, maxRssKb: process.resourceUsage().maxRSS });
+      reply = { ok: false, error: err && err.message ? err.message : String(err) };
     }
+    clearInterval(sampler);
+    const rss = process.memoryUsage().rss;
+    process.send({ id: msg.id, ...reply, ms: Date.now() - started, rss, maxRssKb: process.resourceUsage().maxRSS, sampledPeak: Math.max(sampledPeak, rss) });
   });
 });
 process.on('disconnect', () => process.exit(0));
