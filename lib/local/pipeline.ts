@@ -46,6 +46,8 @@ export interface LocalPipeline {
   fc: LocalFunctionCompute;
   env: Record<string, string>;
   config: Config;
+  /** Resolves when no trigger delivery is queued and no invocation is queued or running. */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
       fc,
       env,
       config,
+      idle: async () => {
+        // Invocations write objects whose events start invocations: wait until both are quiet.
+        while (stack.oss.queuedEvents > 0 || fc.busy > 0) {
+          await stack.oss.settled();
+          await fc.idle();
+        }
+      },
       close: async () => {
         await fc.close();
         await stack.close();

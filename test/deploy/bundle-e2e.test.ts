@@ -194,7 +194,7 @@ describe('bundles under the local Function Compute runner: OSS trigger, FC 3.0 k
     const m = p.manifest('sketches/kick/dog')!;
     expect(m.status).toBe('SUCCEEDED');
     expect(m.request?.prompt).toBe('a dog in the snow');
-    await p.fc.idle();
+    await p.idle();
     // The poller ran only because the submit bundle kicked it through the FC 3.0 API.
     expect(poller!.replies.length).toBeGreaterThan(0);
     expect(poller!.replies.every((r) => r.ok)).toBe(true);

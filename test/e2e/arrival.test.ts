@@ -106,7 +106,7 @@ describe('arrival orders', () => {
     expect(m.request?.prompt).toBe('from the folder');
     // Uploading another _defaults.json does not bill the finished job again.
     await p.put('sketches/late/_defaults.json', JSON.stringify({ prompt: 'changed' }));
-    await p.fc.idle();
+    await p.idle();
     expect(p.submissions('sketches/late/g.png')).toBe(1);
   });
 });

@@ -56,7 +56,7 @@ describe('no secret leaves the pipeline', () => {
     // c's downloads were reset 5 times: retried on later passes, the images landed.
     expect(manifests.map((m) => m.status)).toEqual(['FAILED', 'FAILED', 'SUCCEEDED', 'FAILED']);
     expect(manifests[0]!.error!.message).toContain('x-oss-signature=[REDACTED]');
-    await p.fc.idle();
+    await p.idle();
 
     const secrets = [d.dashscope.apiKey, d.oss.accessKeySecret, d.tablestore.accessKeySecret];
     for (const sts of [...p.stack.credentials['keys'].values()] as Array<{ accessKeySecret: string; securityToken?: string }>) {

@@ -22,7 +22,7 @@ describe('outputs trigger nothing', () => {
     await p.put('sketches/out/a.json', JSON.stringify({ prompt: 'x', n: 2 }));
     await p.put('sketches/out/a.png', await lineSketch(512));
     await p.waitForManifest('sketches/out/a');
-    await p.fc.idle();
+    await p.idle();
     const outputEvents = p.fc.records.filter((r) => r.fn === SUBMIT_FUNCTION && JSON.stringify(r.result ?? '').includes('an output of sketchflow'));
     // result-1, result-2 and the manifest were each delivered to submit, and each was skipped
     expect(outputEvents).toHaveLength(3);

@@ -38,7 +38,7 @@ describe('one scheduler', () => {
   it('two invocations at once: one works, the other exits at once', async () => {
     await p.put('sketches/poll/a.json', JSON.stringify({ prompt: 'a' }));
     await p.put('sketches/poll/a.png', await lineSketch(512));
-    await p.fc.idle();
+    await p.idle();
     const started = Date.now();
     const timed = async () => {
       const report = (await p.fc.invoke(POLLER_FUNCTION, timerEvent())) as PollerReport;
@@ -57,7 +57,7 @@ describe('one scheduler', () => {
     await p.put('sketches/poll/b.json', JSON.stringify({ prompt: 'b' }));
     await p.put('sketches/poll/b.png', await lineSketch(512));
     await p.waitFor('b submitted', () => p.submissions('sketches/poll/b.png') === 1);
-    await p.fc.idle();
+    await p.idle();
     dieOnce = true;
     void p.fc.invoke(POLLER_FUNCTION, timerEvent()).catch(() => {}); // it never returns (FC would time it out)
     await p.waitFor('the poller to die', () => died);

@@ -51,7 +51,7 @@ describe('duplicates', () => {
     const finishedAt = m.finishedAt;
     await p.fc.invoke(SUBMIT_FUNCTION, event);
     await p.fc.invoke(SUBMIT_FUNCTION, eventFor('sketches/dup/a.json'));
-    await p.fc.idle();
+    await p.idle();
     expect(p.submissions('sketches/dup/a.png')).toBe(1);
     expect(m.task?.attempts).toBe(1);
     expect(p.manifest('sketches/dup/a')!.finishedAt).toBe(finishedAt);
@@ -100,7 +100,7 @@ describe('new versions', () => {
     expect(m.task?.id).not.toBe(firstTask);
     // The old task ran to its end (it could not be canceled) and nothing of it was written.
     await p.waitFor('the old task to end', () => p.stack.dashscope.task(firstTask)?.status === 'SUCCEEDED');
-    await p.fc.idle();
+    await p.idle();
     const resultPuts = p.stack.oss.records.filter((r) => r.action === 'oss:PutObject' && r.key?.startsWith('sketches/ver/c.result'));
     expect(resultPuts.map((r) => r.key)).toEqual(['sketches/ver/c.result-1.png', 'sketches/ver/c.result.json']);
     expect(p.manifest('sketches/ver/c')!.request?.prompt).toBe('new');

@@ -101,6 +101,8 @@ export interface OssEmulator {
   ): { etag: string };
   /** Resolves once queued trigger deliveries are handed out and no watched file is settling. */
   settled(): Promise<void>;
+  /** Trigger deliveries queued (they go out after a short delay, like OSS's) plus watched files settling. */
+  readonly queuedEvents: number;
 }
 
 export async function startOssEmulator(options: OssEmulatorOptions = {}): Promise<OssEmulator> {

@@ -178,6 +178,10 @@ export class OssEmulatorServer implements OssEmulator {
     await this.hub.settled();
   }
 
+  get queuedEvents(): number {
+    return this.hub.queued + (this.watcher?.settling ?? 0);
+  }
+
   private announceWatched(key: string, record: ObjectRecord): void {
     this.hub.emit({ eventName: 'ObjectCreated:PutObject', bucket: this.bucket, key, record, requestId: requestId(), sourceIp: '127.0.0.1' });
   }

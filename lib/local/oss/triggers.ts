@@ -131,6 +131,11 @@ export class TriggerHub {
     this.timers.add(timer);
   }
 
+  /** Deliveries queued and not yet handed to their listeners. */
+  get queued(): number {
+    return this.pending;
+  }
+
   /** Resolves once every queued delivery has been handed to its listeners. */
   settled(): Promise<void> {
     return this.pending === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));

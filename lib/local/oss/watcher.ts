@@ -104,6 +104,11 @@ export class DirWatcher {
   }
 
   /** Resolves when no file is waiting to become stable. */
+  /** Files seen changing that have not settled into an upload yet. */
+  get settling(): number {
+    return this.pending.size;
+  }
+
   settled(): Promise<void> {
     return this.pending.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
