@@ -11,23 +11,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { seededRandom } from '../lib/local/dashscope/random.js';
 
 type Pt = [number, number];
 type Stroke = Pt[];
 
 const OUT = path.join(import.meta.dirname, 'sketches');
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------- shapes (100×100 units)
 
@@ -249,7 +238,7 @@ interface Canvas {
 
 /** The strokes in a `width`×`height` picture: the 100-unit drawing centred on its shorter side. */
 function svgFor(strokes: Stroke[], canvas: Canvas, seed: number): string {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const side = Math.min(canvas.width, canvas.height);
   const scale = side / 100;
   const ox = (canvas.width - side) / 2;
