@@ -21,7 +21,7 @@ import { buildFunctions, type BundleReport } from '../scripts/build.js';
 import { ensureTable } from '../lib/adapters/tablestore.js';
 import { manifestKey } from '../lib/contract/keys.js';
 import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../lib/local/pipeline.js';
-import { startLocalStack } from '../lib/local/stack.js';
+import { settingsFor, startLocalStack } from '../lib/local/stack.js';
 import { median } from './harness.js';
 
 const INSTANCE = path.join(import.meta.dirname, '../lib/local/fc-instance.cjs');
@@ -109,13 +109,7 @@ export async function measureMemory(bundles: Bundles, o: { sketchSide: number; n
       events.push({ key, body: Buffer.from(JSON.stringify(event)) });
     });
     const env: Record<string, string> = {
-      DASHSCOPE_API_KEY: d.dashscope.apiKey,
-      DASHSCOPE_BASE_URL: d.dashscope.baseUrl,
-      OSS_BUCKET: d.oss.bucket,
-      OSS_REGION: d.oss.region,
-      OSS_ENDPOINT: d.oss.endpoint,
-      TABLESTORE_ENDPOINT: d.tablestore.endpoint,
-      TABLESTORE_INSTANCE: d.tablestore.instance,
+      ...settingsFor(d),
       // One pass: the poller finalizes and stops. No POLLER_FUNCTION_NAME: no kick (see harness.ts).
       POLL_INTERVAL_SECONDS: '2',
       POLL_BUDGET_SECONDS: '1',

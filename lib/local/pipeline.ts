@@ -12,7 +12,7 @@ import type { Checkpoint } from '../core/deps.js';
 import type { PortDecorators } from '../runtime.js';
 import { ensureTable } from '../adapters/tablestore.js';
 import { LocalFunctionCompute, type FcHandler } from './fc.js';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack.js';
+import { settingsFor, startLocalStack, type LocalStack, type LocalStackOptions } from './stack.js';
 
 export const SUBMIT_FUNCTION = 'sketchflow-submit';
 export const POLLER_FUNCTION = 'sketchflow-poller';
@@ -65,14 +65,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     const described = stack.describe();
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
-    Object.assign(env, {
-      DASHSCOPE_API_KEY: options.realDashScope?.apiKey ?? described.dashscope.apiKey,
-      DASHSCOPE_BASE_URL: options.realDashScope ? (options.realDashScope.baseUrl ?? 'https://dashscope.aliyuncs.com/api/v1') : described.dashscope.baseUrl,
-      OSS_BUCKET: described.oss.bucket,
-      OSS_REGION: described.oss.region,
-      OSS_ENDPOINT: described.oss.endpoint,
-      TABLESTORE_ENDPOINT: described.tablestore.endpoint,
-      TABLESTORE_INSTANCE: described.tablestore.instance,
+    Object.assign(env, settingsFor(described), {
+      ...(options.realDashScope
+        ? { DASHSCOPE_API_KEY: options.realDashScope.apiKey, DASHSCOPE_BASE_URL: options.realDashScope.baseUrl ?? 'https://dashscope.aliyuncs.com/api/v1' }
+        : {}),
       POLLER_FUNCTION_NAME: POLLER_FUNCTION,
       FC_ENDPOINT: fcEndpoint,
     });

@@ -42,6 +42,19 @@ export interface EmulatorEndpoints {
   dashscope: { baseUrl: string; apiKey: string };
 }
 
+/** The SPEC §6 settings that point the functions at these stand-ins: what s.yaml passes, on loopback. */
+export function settingsFor(d: EmulatorEndpoints): Record<string, string> {
+  return {
+    DASHSCOPE_API_KEY: d.dashscope.apiKey,
+    DASHSCOPE_BASE_URL: d.dashscope.baseUrl,
+    OSS_BUCKET: d.oss.bucket,
+    OSS_REGION: d.oss.region,
+    OSS_ENDPOINT: d.oss.endpoint,
+    TABLESTORE_ENDPOINT: d.tablestore.endpoint,
+    TABLESTORE_INSTANCE: d.tablestore.instance,
+  };
+}
+
 /** Where local mode keeps its own state inside the bucket directory (hidden from the bucket). */
 export const STATE_DIR_NAME = '.sketchflow';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunctions, type BundleReport } from '../../scripts/build.js';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { settingsFor, startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { ensureTable } from '../../lib/adapters/tablestore.js';
 import { manifestKey } from '../../lib/contract/keys.js';
 import { ManifestSchema, type Manifest } from '../../lib/contract/manifest.js';
@@ -85,13 +85,7 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
     stack.oss.onObjectCreated({ prefix: 'sketches/', events: [...CREATED_EVENT_NAMES] }, (event) => events.push(event));
     // What s.yaml passes (SPEC §6), pointed at the emulators; no POLLER_FUNCTION_NAME: no kick here.
     const env = {
-      DASHSCOPE_API_KEY: d.dashscope.apiKey,
-      DASHSCOPE_BASE_URL: d.dashscope.baseUrl,
-      OSS_BUCKET: d.oss.bucket,
-      OSS_REGION: d.oss.region,
-      OSS_ENDPOINT: d.oss.endpoint,
-      TABLESTORE_ENDPOINT: d.tablestore.endpoint,
-      TABLESTORE_INSTANCE: d.tablestore.instance,
+      ...settingsFor(d),
       POLL_INTERVAL_SECONDS: '0.05',
       POLL_BUDGET_SECONDS: '5',
       LOG_LEVEL: 'info',

@@ -6,7 +6,7 @@
 import TableStore from 'tablestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../lib/cli/index.js';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { settingsFor, startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { renderPolicy } from '../../deploy/ram-policy.js';
 import { isAllowed, ossResource, otsResource, type RamRequest } from './ram-eval.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
@@ -19,12 +19,7 @@ beforeAll(async () => {
   stack = await startLocalStack({});
   const d = stack.describe();
   env = {
-    DASHSCOPE_API_KEY: d.dashscope.apiKey,
-    DASHSCOPE_BASE_URL: d.dashscope.baseUrl,
-    OSS_BUCKET: d.oss.bucket,
-    OSS_ENDPOINT: d.oss.endpoint,
-    TABLESTORE_ENDPOINT: d.tablestore.endpoint,
-    TABLESTORE_INSTANCE: d.tablestore.instance,
+    ...settingsFor(d),
     ALIBABA_CLOUD_ACCESS_KEY_ID: d.oss.accessKeyId,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: d.oss.accessKeySecret,
   };
