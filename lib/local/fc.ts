@@ -148,8 +148,7 @@ export class LocalFunctionCompute {
   /** A timer trigger firing every `everyMs` (asynchronously, like FC's timer). */
   startTimer(fn: string, everyMs: number, payload = 'timer'): void {
     const fire = () => {
-      const event = { triggerTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload };
-      this.invokeAsync(fn, Buffer.from(JSON.stringify(event)));
+      this.invokeAsync(fn, timerEvent(payload));
     };
     const timer = setInterval(fire, everyMs);
     this.timers.add(timer);
@@ -248,6 +247,11 @@ export class LocalFunctionCompute {
       this.wakeups.add(done);
     });
   }
+}
+
+/** The event a timer trigger delivers (fc.md §1.2): whole-second UTC time, the trigger's name, its payload. */
+export function timerEvent(payload = 'timer', at = Date.now()): Buffer {
+  return Buffer.from(JSON.stringify({ triggerTime: new Date(at).toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload }));
 }
 
 export class FcTimeoutError extends Error {
