@@ -4,6 +4,7 @@
  * the manifest is written last so its presence always means "finished".
  */
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import { beijingWithOffset } from '../contract/dashscope-time.js';
 import { manifestKey, resultImageKey } from '../contract/keys.js';
 import { ManifestSchema, type Manifest, type ManifestResult } from '../contract/manifest.js';
 import { MODEL } from '../contract/request.js';
@@ -30,13 +31,13 @@ export function isoTime(ms: number): string {
 /** DashScope's `2024-11-01 09:50:56.081` is Beijing time; manifests use ISO 8601 UTC. */
 export function dashscopeTimeToIso(value: string | undefined): string | undefined {
   if (!value) return undefined;
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/.exec(value.trim());
-  if (!m) return value;
-  const ms = Date.parse(`${m[1]}T${m[2]}+08:00`);
+  const withOffset = beijingWithOffset(value);
+  if (!withOffset) return value;
+  const ms = Date.parse(withOffset);
   return Number.isNaN(ms) ? value : new Date(ms).toISOString();
 }
 
-export function buildManifest(jobKey: string, v: VersionRecord, outcome: Outcome, now: number): Manifest {
+export function buildManifest(v: VersionRecord, outcome: Outcome, now: number): Manifest {
   const manifest: Manifest = {
     status: outcome.status,
     source: { key: v.sketch.key, etag: v.sketch.etag, ...(v.sidecar ? { sidecar: v.sidecar } : {}) },
@@ -152,22 +153,13 @@ export async function completeVersion(
   outcome: Outcome,
   slot?: { index: number; rev: number },
 ): Promise<boolean> {
-  const row = await jobs.getJob(jobId);
-  if (!row || row.value.current.id !== versionId) {
-    await releaseStale(deps, jobs, jobId, versionId, slot);
-    return false;
-  }
-  if (isTerminal(row.value.current.state)) {
-    // Already finished (a replay, or a crash after the last write): only bookkeeping is left.
-    await jobs.clearActive(jobId, versionId);
-    if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
-    return true;
-  }
   // Persist the decision first: a crash from here on resumes with the same outcome.
   let finishedMeanwhile = false;
   const decided = await jobs.updateVersion(jobId, versionId, (v) => {
     if (isTerminal(v.state)) {
-      finishedMeanwhile = true; // another invocation finished it since we looked: nothing to do
+      // Already finished (a replay, a crash after the last write, or another invocation):
+      // only bookkeeping is left.
+      finishedMeanwhile = true;
       return undefined;
     }
     return v.state === 'FINALIZING' && v.outcome ? v : { ...v, state: 'FINALIZING', outcome, updatedAt: deps.clock.now() };
@@ -193,7 +185,7 @@ export async function completeVersion(
     await releaseStale(deps, jobs, jobId, versionId, slot);
     return false;
   }
-  const manifest = buildManifest(jobKey, version, finalOutcome, now);
+  const manifest = buildManifest(version, finalOutcome, now);
   await deps.objects.put(manifestKey(jobKey), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
   await checkpoint(deps, 'finalize:manifest-written', jobKey);
   const done = await jobs.updateVersion(jobId, versionId, (v) => ({

@@ -64,7 +64,7 @@ export async function reconcileSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, all
   const first = candidates[0];
   if (first && candidates.length === 1 && all.filter(expired).length === 1) return adopt(deps, jobs, s, first, 'the only orphaned task');
 
-  await requeue(deps, jobs, s, first ? 'its task could not be told apart from another orphaned one' : 'the submission did not reach DashScope');
+  await requeueSubmitting(deps, jobs, { jobId: slot.jobId!, versionId: slot.versionId! }, first ? 'its task could not be told apart from another orphaned one' : 'the submission did not reach DashScope');
   if (first) {
     // Keep the in-flight bound: this slot follows the orphan (trackSlot cancels it if PENDING).
     deps.log.warn('holding an orphaned task', { jobKey: slot.jobKey, taskId: first.taskId, candidates: candidates.length });
@@ -87,15 +87,15 @@ async function adopt(deps: CoreDeps, jobs: Jobs, s: SlotView, task: { taskId: st
   return 'busy';
 }
 
-/** Back to the queue in its old place; the attempt stays counted. */
-async function requeue(deps: CoreDeps, jobs: Jobs, s: SlotView, reason: string): Promise<void> {
-  const { slot } = s;
+/**
+ * A SUBMITTING version with no task of its own goes back to the queue in its old place; the
+ * attempt stays counted. False if it was no longer SUBMITTING (someone else moved it on).
+ */
+export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, { jobId, versionId }: { jobId: string; versionId: string }, reason: string): Promise<boolean> {
   const now = deps.clock.now();
-  const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (cur) =>
-    cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined,
-  );
-  if (updated) {
-    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey: updated.job.jobKey, versionId: slot.versionId! });
-    logState(deps, updated.job.jobKey, updated.job.current, { reason });
-  }
+  const updated = await jobs.updateVersion(jobId, versionId, (cur) => (cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined));
+  if (!updated) return false;
+  await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey: updated.job.jobKey, versionId });
+  logState(deps, updated.job.jobKey, updated.job.current, { reason });
+  return true;
 }

@@ -11,7 +11,7 @@ import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord } from './records.js';
 import type { Finished, SlotView } from './track.js';
 import { submitLeaseMs } from './dispatch.js';
-import { logState } from './journal.js';
+import { requeueSubmitting } from './reconcile.js';
 
 export interface SweepReport {
   active: number;
@@ -88,9 +88,11 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         // Claims take the slot before the job and releases free the job before the slot, so a
         // fresh read of the slots after reading the job sees the slot of any live claim. Only a
         // version that has had no slot for longer than a submission may take is repaired.
-        if (now - v.updatedAt > 2 * submitLeaseMs(config) && !(await followedBySlot(jobs, config.maxInFlight, jobId, versionId))) {
+        if (now - v.updatedAt > 2 * submitLeaseMs(config)) {
+          const fresh = await jobs.readSlots(config.maxInFlight);
+          if (fresh.some((s) => s.slot.state !== 'free' && s.slot.jobId === jobId && s.slot.versionId === versionId)) break;
           deps.log.warn('in-flight version without a slot', { jobKey, version: v.id, state: v.state, taskId: v.taskId });
-          if (await adoptIntoFreeSlot(deps, jobs, await jobs.readSlots(config.maxInFlight), now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
+          if (await adoptIntoFreeSlot(deps, jobs, fresh, now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
         }
         break;
       default:
@@ -98,10 +100,6 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
     }
   }
   return report;
-}
-
-async function followedBySlot(jobs: Jobs, count: number, jobId: string, versionId: string): Promise<boolean> {
-  return (await jobs.readSlots(count)).some((s) => s.slot.state !== 'free' && s.slot.jobId === jobId && s.slot.versionId === versionId);
 }
 
 /** Gives an in-flight version without a slot a free slot (tracking it), or requeues it if it has no task. */
@@ -112,13 +110,7 @@ async function adoptIntoFreeSlot(
   now: number,
   { jobId, jobKey, versionId, taskId }: { jobId: string; jobKey: string; versionId: string; taskId?: string },
 ): Promise<boolean> {
-  if (!taskId) {
-    const updated = await jobs.updateVersion(jobId, versionId, (cur) => (cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined));
-    if (!updated) return false;
-    logState(deps, jobKey, updated.job.current, { reason: 'no task and no slot: queued again' });
-    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey, versionId });
-    return true;
-  }
+  if (!taskId) return requeueSubmitting(deps, jobs, { jobId, versionId }, 'no task and no slot: queued again');
   const free = slots.find((s) => s.slot.state === 'free');
   if (!free) return false;
   try {
@@ -126,6 +118,5 @@ async function adoptIntoFreeSlot(
   } catch {
     return false; // the slot was just taken: the next sweep tries again
   }
-  free.slot = { state: 'inflight' }; // not free any more for the rest of this sweep
   return true;
 }

@@ -10,7 +10,7 @@ import { completeVersion, copyResults, dashscopeTimeToIso, failureOutcome, isoTi
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
-import { FREE_SLOT, isTerminal, type SlotRecord } from './records.js';
+import { FREE_SLOT, isTerminal, type JobRecord, type SlotRecord } from './records.js';
 
 export interface SlotView {
   index: number;
@@ -23,7 +23,7 @@ export type SlotProgress = 'busy' | 'freed';
 /** Versions whose task ended this pass, to finalize after the slots are refilled. */
 export type Finished = Map<string, { versionId: string; view?: TaskView }>;
 
-export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished?: Finished): Promise<SlotProgress> {
+export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished: Finished): Promise<SlotProgress> {
   const { slot } = s;
   const taskId = slot.taskId!;
   let view: TaskView;
@@ -39,7 +39,7 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
   if (!current || current.id !== slot.versionId) return retireSuperseded(deps, jobs, s, view);
 
   const lost = view.status === 'UNKNOWN' || (view.status === 'FAILED' && view.code === 'InternalError.Timeout');
-  if (lost) return handleLost(deps, jobs, s, view);
+  if (lost) return handleLost(deps, jobs, s, view, row!.value);
   if (view.status === 'RUNNING') {
     // Our own clock, not DashScope's: the poller's rest (poller.ts) is reckoned from it.
     if (slot.runningSince === undefined) await jobs.putSlot(s.index, s.rev, { ...slot, runningSince: deps.clock.now() });
@@ -52,7 +52,7 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
   }
   if (view.status === 'SUCCEEDED' || view.status === 'FAILED' || view.status === 'CANCELED') {
     const progress = await closeTask(deps, jobs, s, view);
-    finished?.set(slot.jobId!, { versionId: slot.versionId!, view });
+    finished.set(slot.jobId!, { versionId: slot.versionId!, view });
     return progress;
   }
   return 'busy';
@@ -89,12 +89,11 @@ async function retireSuperseded(deps: CoreDeps, jobs: Jobs, s: SlotView, view: T
   return 'freed';
 }
 
-async function handleLost(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
+async function handleLost(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView, job: JobRecord): Promise<SlotProgress> {
   const { slot } = s;
   const { config, clock } = deps;
   const reason = view.status === 'UNKNOWN' ? 'UNKNOWN' : (view.code ?? 'InternalError.Timeout');
-  const row = await jobs.getJob(slot.jobId!);
-  const v = row!.value.current;
+  const v = job.current;
   if (v.attempts >= config.maxAttempts) {
     const outcome = failureOutcome({
       code: 'TaskLost',
@@ -106,8 +105,8 @@ async function handleLost(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskVie
   const now = clock.now();
   const updated = await jobs.updateVersion(slot.jobId!, v.id, (cur) => ({ ...cur, state: 'QUEUED', taskId: undefined, slot: undefined, notBefore: undefined, updatedAt: now }));
   if (updated) {
-    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey: row!.value.jobKey, versionId: v.id });
-    logState(deps, row!.value.jobKey, updated.job.current, { lostTaskId: slot.taskId, reason });
+    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey: job.jobKey, versionId: v.id });
+    logState(deps, job.jobKey, updated.job.current, { lostTaskId: slot.taskId, reason });
   }
   await jobs.putSlot(s.index, s.rev, FREE_SLOT);
   return 'freed';
