@@ -32,8 +32,30 @@ export function budgetDay(now: number): string {
   return new Date(now + 8 * 3600_000).toISOString().slice(0, 10);
 }
 
+/** What `Jobs.modify` did: wrote the row, left it alone (change said no), or kept losing races. */
+export type Modified<T> = { written: T; rev: number } | 'unchanged' | 'contended';
+
 export class Jobs {
   constructor(readonly rows: RowStore) {}
+
+  /**
+   * Read-modify-write of one row, retried when another writer got there first. `change` sees
+   * the row (undefined if absent) and returns the new value, or undefined to leave it alone.
+   */
+  async modify<T>(kind: string, id: string, change: (row: StoredRow<T> | undefined) => T | undefined, attempts = 8): Promise<Modified<T>> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const row = await this.rows.get<T>(kind, id);
+      const next = change(row);
+      if (next === undefined) return 'unchanged';
+      try {
+        const rev = await this.rows.put<T>(kind, id, next, row ? { rev: row.rev } : { absent: true });
+        return { written: next, rev };
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    return 'contended';
+  }
 
   // ------------------------------------------------------------ job rows
   getJob(jobId: string): Promise<StoredRow<JobRecord> | undefined> {
@@ -54,20 +76,13 @@ export class Jobs {
     versionId: string,
     change: (v: VersionRecord, job: JobRecord) => VersionRecord | undefined,
   ): Promise<{ job: JobRecord; rev: number } | undefined> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const row = await this.getJob(jobId);
+    const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
       if (!row || row.value.current.id !== versionId) return undefined;
       const next = change(row.value.current, row.value);
-      if (!next) return undefined;
-      const job: JobRecord = { ...row.value, current: next };
-      try {
-        const rev = await this.putJob(jobId, job, row.rev);
-        return { job, rev };
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
-    throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
+      return next && { ...row.value, current: next };
+    });
+    if (result === 'contended') throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
+    return result === 'unchanged' ? undefined : { job: result.written, rev: result.rev };
   }
 
   // ------------------------------------------------------------ active index
@@ -167,32 +182,18 @@ export class Jobs {
   /** Reserves `n` images for `day` unless that passes `max` (0 = unlimited). */
   async reserveImages(day: string, n: number, max: number): Promise<boolean> {
     if (max === 0) return true;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const row = await this.rows.get<BudgetRecord>(KIND.budget, day);
+    const result = await this.modify<BudgetRecord>(KIND.budget, day, (row) => {
       const used = row?.value.used ?? 0;
-      if (used + n > max) return false;
-      try {
-        await this.rows.put<BudgetRecord>(KIND.budget, day, { used: used + n }, row ? { rev: row.rev } : { absent: true });
-        return true;
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
-    throw new ConditionFailedError(`budget ${day}: too many concurrent updates`);
+      return used + n > max ? undefined : { used: used + n };
+    });
+    if (result === 'contended') throw new ConditionFailedError(`budget ${day}: too many concurrent updates`);
+    return result !== 'unchanged';
   }
 
   async refundImages(day: string, n: number, max: number): Promise<void> {
     if (max === 0 || n === 0) return;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const row = await this.rows.get<BudgetRecord>(KIND.budget, day);
-      if (!row) return;
-      try {
-        await this.rows.put<BudgetRecord>(KIND.budget, day, { used: Math.max(0, row.value.used - n) }, { rev: row.rev });
-        return;
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
+    // Best effort: a refund that keeps losing races is dropped (the budget errs on the safe side).
+    await this.modify<BudgetRecord>(KIND.budget, day, (row) => row && { used: Math.max(0, row.value.used - n) });
   }
 
   async imagesUsed(day: string): Promise<number> {

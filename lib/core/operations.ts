@@ -3,7 +3,6 @@
  * ports as the functions. The CLI presents these; it holds no logic of its own.
  */
 import { classifyKey, jobIdOf, manifestKey, splitKey } from '../contract/keys.js';
-import { ConditionFailedError } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { budgetDay, Jobs } from './jobs.js';
 import { KIND, type JobRecord, type JobState } from './records.js';
@@ -86,16 +85,8 @@ export async function retryJob(deps: CoreDeps, key: string): Promise<SubmitOutco
   const jobKey = kind.kind === 'sketch' || kind.kind === 'sidecar' || kind.kind === 'output' ? kind.jobKey : key;
   const jobs = new Jobs(deps.rows);
   const jobId = jobIdOf(jobKey);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const row = await jobs.getJob(jobId);
-    if (!row) break; // never seen: a normal evaluation records it
-    try {
-      await jobs.putJob(jobId, { ...row.value, generation: (row.value.generation ?? 0) + 1 }, row.rev);
-      break;
-    } catch (err) {
-      if (!(err instanceof ConditionFailedError)) throw err;
-    }
-  }
+  // A job never seen is left alone: a normal evaluation records it.
+  await jobs.modify<JobRecord>(KIND.job, jobId, (row) => row && { ...row.value, generation: (row.value.generation ?? 0) + 1 }, 5);
   return { key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) };
 }
 
