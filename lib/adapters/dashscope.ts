@@ -6,6 +6,7 @@
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
+import { beijingWithOffset } from '../contract/dashscope-time.js';
 import { MODEL } from '../contract/request.js';
 import { ModelError, ResultDownloadError, TransportError } from '../errors.js';
 import { redact } from '../redact.js';
@@ -69,8 +70,7 @@ export function listTime(ms: number): string {
 function beijingToMs(value: string | number | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number') return value;
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/.exec(value.trim());
-  const ms = m ? Date.parse(`${m[1]}T${m[2]}+08:00`) : Date.parse(value);
+  const ms = Date.parse(beijingWithOffset(value) ?? value);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
