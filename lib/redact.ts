@@ -15,7 +15,6 @@ const PATTERNS: Array<[RegExp, string]> = [
   [/((?:x-oss-signature|x-oss-credential|x-oss-security-token|Signature|OSSAccessKeyId|security-token|x-ots-signature)=)[^&\s"'<>]+/gi, '$1[REDACTED]'],
   [/(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1[REDACTED]'],
   [/(OSS4-HMAC-SHA256\s+Credential=)[^,\s"]+/g, '$1[REDACTED]'],
-  [/(Signature=)[0-9a-f]{16,}/gi, '$1[REDACTED]'],
   // DashScope API keys have this shape.
   [/\bsk-[A-Za-z0-9]{16,}\b/g, 'sk-[REDACTED]'],
 ];

@@ -82,7 +82,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       options.kicker ??
       (config.fc.pollerFunctionName
         ? createPollerKicker(
-            { functionName: config.fc.pollerFunctionName, endpoint: config.fc.endpoint, accountId: config.fc.accountId ?? env.FC_ACCOUNT_ID, region: config.fc.region ?? env.FC_REGION },
+            { functionName: config.fc.pollerFunctionName, endpoint: config.fc.endpoint, accountId: config.fc.accountId, region: config.fc.region },
             credentials,
           )
         : undefined);
