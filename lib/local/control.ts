@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { BackfillReport, PipelineStatus } from '../core/operations.js';
 import type { SubmitOutcome } from '../core/submit.js';
+import { BodyTooLarge, readBody } from './http.js';
 import { STATE_DIR_NAME } from './stack.js';
 
 export const RUN_FILE = 'local.json';
@@ -48,13 +49,12 @@ export async function startControlServer(dir: string, handlers: ControlHandlers,
     };
     const auth = Buffer.from(String(req.headers.authorization ?? ''));
     if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) return reply(401, { error: 'bad token' });
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    // The API's bodies are a key or a prefix: 1 MB is far more than any needs.
+    readBody(req, 1024 * 1024).then((raw) => {
       const url = new URL(req.url ?? '/', 'http://local');
       let body: Record<string, unknown> = {};
       try {
-        body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+        body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
       } catch {
         return reply(400, { error: 'body is not JSON' });
       }
@@ -69,6 +69,10 @@ export async function startControlServer(dir: string, handlers: ControlHandlers,
         (result) => reply(200, result),
         (err: unknown) => reply((err as { status?: number }).status ?? 500, { error: (err as Error)?.message ?? String(err) }),
       );
+    }, (err: unknown) => {
+      // Too large: refused. Otherwise the client went away mid-body: no one to answer.
+      if (err instanceof BodyTooLarge) reply(413, { error: err.message });
+      else res.destroy();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { BodyTooLarge, readBody } from './http.js';
 import type { OssEmulator, TriggerRule } from './oss/index.js';
 import type { CredentialStore } from './credentials.js';
 
@@ -161,20 +162,18 @@ export class LocalFunctionCompute {
   async serveApi(): Promise<string> {
     this.server = http.createServer((req, res) => {
       const m = /^\/2023-03-30\/functions\/([^/?]+)\/invocations/.exec(req.url ?? '');
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-          res.writeHead(status, { 'content-type': 'application/json', 'x-fc-request-id': randomUUID(), ...headers });
-          res.end(JSON.stringify(body));
-        };
+      const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'x-fc-request-id': randomUUID(), ...headers });
+        res.end(JSON.stringify(body));
+      };
+      // FC's limit for a synchronous invocation's payload is 32 MB.
+      readBody(req, 32 * 1024 * 1024).then((event) => {
         const auth = String(req.headers.authorization ?? '');
         const keyId = /Credential=([^,\s]+)/.exec(auth)?.[1];
         if (!keyId || !this.options.credentials.get(keyId)) return reply(403, { code: 'InvalidAccessKeyId', message: 'The access key id is not known.' });
         if (!m || req.method !== 'POST') return reply(404, { code: 'NotFound', message: 'unknown API path' });
         const name = decodeURIComponent(m[1]!);
         if (!this.functions.has(name)) return reply(404, { code: 'FunctionNotFound', message: `function ${name} does not exist` });
-        const event = Buffer.concat(chunks);
         if (String(req.headers['x-fc-invocation-type'] ?? '').toLowerCase() === 'async') {
           // Deferred invocation: FC starts it x-fc-async-delay seconds (0–3600) from now.
           const delay = Number(req.headers['x-fc-async-delay'] ?? 0);
@@ -187,6 +186,10 @@ export class LocalFunctionCompute {
           (result) => reply(200, result ?? null),
           (err: unknown) => reply(200, { errorMessage: (err as Error)?.message }, { 'x-fc-error-type': 'UnhandledInvocationError' }),
         );
+      }, (err: unknown) => {
+        // Too large: FC's answer. Otherwise the client went away mid-body: no one to answer.
+        if (err instanceof BodyTooLarge) reply(400, { code: 'EntityTooLarge', message: `payload size exceeds maximum allowed size (${32 * 1024 * 1024} bytes)` });
+        else res.destroy();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));

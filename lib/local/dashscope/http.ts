@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApiError, ossXmlError } from './errors.js';
 
+export { BodyTooLarge, readBody } from '../http.js';
+
 export function newRequestId(): string {
   return randomUUID();
 }
@@ -40,20 +42,6 @@ export function writeReply(res: ServerResponse, reply: Reply, headOnly = false):
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
   res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
   res.end(headOnly ? undefined : body);
-}
-
-export class BodyTooLarge extends Error {}
-
-/** Reads the whole body, refusing more than `limit` bytes (a runaway client must not eat memory). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLarge(`body over ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 export function header(req: IncomingMessage, name: string): string | undefined {

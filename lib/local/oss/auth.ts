@@ -10,6 +10,7 @@ import type { QueryParam, Target } from './request-url.js';
 import { queryValue } from './request-url.js';
 import { canonicalRequest, parseIsoBasic, queryStyles, signV4, stringToSign } from './sigv4.js';
 import { canonicalResourceV1, signV1, stringToSignV1 } from './sigv1.js';
+import { iso } from './xml.js';
 
 const MAX_SKEW_MS = 15 * 60_000;
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -37,9 +38,7 @@ export interface AuthResult {
   presigned: boolean;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-function checkKey(credentials: CredentialStore, accessKeyId: string, token: string | undefined, now: number): AccessKey {
+export function checkKey(credentials: CredentialStore, accessKeyId: string, token: string | undefined, now: number): AccessKey {
   const key = credentials.get(accessKeyId);
   if (!key) throw E.invalidAccessKeyId(accessKeyId);
   if (key.securityToken) {

@@ -1,7 +1,8 @@
 /** What an operation handler gets: the parsed request, its bucket's store, and how to answer. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { QueryParam } from './request-url.js';
 import type { BucketStore, ObjectRecord } from './store.js';
+import { xmlDocument, type XmlNode } from './xml.js';
 
 export interface EmulatorEnv {
   now(): number;
@@ -16,10 +17,8 @@ export interface EmulatorEnv {
 
 export interface OpContext {
   env: EmulatorEnv;
-  req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
-  method: string;
   /** Lowercased names; values decoded from the wire as UTF-8 where valid. */
   headers: Record<string, string>;
   query: QueryParam[];
@@ -29,6 +28,11 @@ export interface OpContext {
   sourceIp: string;
   /** Send the answer; standard OSS headers (request id, Date, Server) are added. */
   reply(status: number, headers: Record<string, string | number>, body?: Buffer | string): void;
+}
+
+/** A 200 answer carrying an XML document (plus any extra headers). */
+export function xmlReply(ctx: OpContext, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
+  ctx.reply(200, { 'Content-Type': 'application/xml', ...headers }, xmlDocument(root, body));
 }
 
 /** Header values travel as bytes; Node shows them as latin1. Keep UTF-8 text readable both ways. */

@@ -43,9 +43,3 @@ export function pathToKey(root: string, file: string, folder = false): string {
   const rel = path.relative(root, file).split(path.sep).join('/');
   return folder ? `${rel}/` : rel;
 }
-
-/** Whether a path (absolute, under root) is inside the hidden state folder. */
-export function isStatePath(root: string, file: string): boolean {
-  const rel = path.relative(root, file).split(path.sep);
-  return rel[0] === STATE_DIR;
-}

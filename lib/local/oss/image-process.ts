@@ -149,6 +149,8 @@ interface Source {
   orientation?: number;
   frames: number;
   density?: number;
+  /** A BMP is decoded whole to learn its size: its pixels, so decode() need not do it again. */
+  pixels?: Raw;
 }
 
 const unsupported = () => new OssError(400, 'BadRequest', 'The image format is not supported (the object is not an image OSS can process).', {}, '0040-00000010');
@@ -156,8 +158,8 @@ const unsupported = () => new OssError(400, 'BadRequest', 'The image format is n
 async function probe(body: Buffer): Promise<Source> {
   if (isBmp(body)) {
     try {
-      const { width, height } = decodeBmp(body);
-      return { format: 'bmp', width, height, frames: 1 };
+      const pixels: Raw = { ...decodeBmp(body), channels: 3 };
+      return { format: 'bmp', width: pixels.width, height: pixels.height, frames: 1, pixels };
     } catch {
       throw unsupported();
     }
@@ -174,8 +176,8 @@ async function probe(body: Buffer): Promise<Source> {
   return { format, width: m.width, height: m.height, orientation: m.orientation, frames: m.pages ?? 1, density: m.density };
 }
 
-async function decode(body: Buffer): Promise<Raw> {
-  if (isBmp(body)) return { ...decodeBmp(body), channels: 3 };
+async function decode(body: Buffer, source: Source): Promise<Raw> {
+  if (source.pixels) return source.pixels;
   const { data, info } = await sharp(body).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
@@ -279,7 +281,7 @@ export async function applyProcess(body: Buffer, actions: ImageAction[]): Promis
   }
   if (actions[0]?.op === 'info') return info(body, source);
 
-  let img = await decode(body);
+  let img = await decode(body, source);
   let format: OutputFormat = source.format === 'heic' ? 'jpg' : source.format;
   let quality: number | undefined;
   let progressive = false;

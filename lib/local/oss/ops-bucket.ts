@@ -1,14 +1,11 @@
 /** Bucket operations: ListObjects (V1), ListObjectsV2, DeleteMultipleObjects, GetBucketInfo, GetBucketLocation. */
-import { createHash } from 'node:crypto';
-import type { OpContext } from './context.js';
+import { xmlReply, type OpContext } from './context.js';
 import { E } from './errors.js';
 import { listPage } from './listing.js';
-import { quoteEtag } from './ops-object.js';
+import { checkContentMd5, quoteEtag } from './ops-object.js';
 import { queryValue } from './request-url.js';
 import type { ObjectRecord } from './store.js';
-import { unescapeXml, xmlDocument, type XmlNode } from './xml.js';
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso, unescapeXml, type XmlNode } from './xml.js';
 
 function maxKeysOf(ctx: OpContext): number {
   const raw = queryValue(ctx.query, 'max-keys');
@@ -45,7 +42,7 @@ export function listObjects(ctx: OpContext): void {
   const delimiter = queryValue(ctx.query, 'delimiter') ?? '';
   const maxKeys = maxKeysOf(ctx);
   const page = listPage(ctx.env.store(ctx.bucket).list(prefix), { prefix, marker, delimiter, maxKeys });
-  const xml = xmlDocument('ListBucketResult', {
+  xmlReply(ctx, 'ListBucketResult', {
     Name: ctx.bucket,
     Prefix: enc(prefix),
     Marker: enc(marker),
@@ -57,7 +54,6 @@ export function listObjects(ctx: OpContext): void {
     Contents: contents(ctx, page.contents, enc, true),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
-  ctx.reply(200, { 'Content-Type': 'application/xml' }, xml);
 }
 
 /** Continuation tokens are opaque to clients; here they are the base64 of the last key returned. */
@@ -77,7 +73,7 @@ export function listObjectsV2(ctx: OpContext): void {
   const maxKeys = maxKeysOf(ctx);
   const marker = token ? decodeToken(token) : (startAfter ?? '');
   const page = listPage(ctx.env.store(ctx.bucket).list(prefix), { prefix, marker, delimiter, maxKeys });
-  const xml = xmlDocument('ListBucketResult', {
+  xmlReply(ctx, 'ListBucketResult', {
     Name: ctx.bucket,
     Prefix: enc(prefix),
     ContinuationToken: token || undefined,
@@ -91,12 +87,10 @@ export function listObjectsV2(ctx: OpContext): void {
     Contents: contents(ctx, page.contents, enc, queryValue(ctx.query, 'fetch-owner') === 'true'),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });
-  ctx.reply(200, { 'Content-Type': 'application/xml' }, xml);
 }
 
 export function deleteMultipleObjects(ctx: OpContext): void {
-  const md5 = ctx.headers['content-md5'];
-  if (md5 !== undefined && createHash('md5').update(ctx.body).digest('base64') !== md5.trim()) throw E.invalidDigest();
+  checkContentMd5(ctx);
   const text = ctx.body.toString('utf8');
   if (!/<Delete>[\s\S]*<\/Delete>/.test(text)) throw E.malformedXml();
   const quiet = /<Quiet>\s*true\s*<\/Quiet>/i.test(text);
@@ -108,16 +102,15 @@ export function deleteMultipleObjects(ctx: OpContext): void {
     const removed = store.remove(key);
     if (removed) ctx.env.emitObjectEvent(ctx, 'ObjectRemoved:DeleteObjects', ctx.bucket, key, removed, removed.size);
   }
-  const xml = xmlDocument('DeleteResult', {
+  xmlReply(ctx, 'DeleteResult', {
     EncodingType: queryValue(ctx.query, 'encoding-type') ? 'url' : undefined,
     Deleted: quiet ? undefined : keys.map((k) => ({ Key: enc(k) })),
   });
-  ctx.reply(200, { 'Content-Type': 'application/xml' }, xml);
 }
 
 export function getBucketInfo(ctx: OpContext): void {
   const region = ctx.env.regionId;
-  const xml = xmlDocument('BucketInfo', {
+  xmlReply(ctx, 'BucketInfo', {
     Bucket: {
       AccessMonitor: 'Disabled',
       CreationDate: iso(ctx.env.bucketCreated(ctx.bucket)),
@@ -132,9 +125,8 @@ export function getBucketInfo(ctx: OpContext): void {
       AccessControlList: { Grant: 'private' },
     },
   });
-  ctx.reply(200, { 'Content-Type': 'application/xml' }, xml);
 }
 
 export function getBucketLocation(ctx: OpContext): void {
-  ctx.reply(200, { 'Content-Type': 'application/xml' }, xmlDocument('LocationConstraint', ctx.env.regionId));
+  xmlReply(ctx, 'LocationConstraint', ctx.env.regionId);
 }

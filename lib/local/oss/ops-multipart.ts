@@ -4,12 +4,12 @@
  * Uploads in progress live in memory only; the finished object goes to the bucket's store.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { OpContext } from './context.js';
+import { xmlReply, type OpContext } from './context.js';
 import { E, OssError } from './errors.js';
 import { checkContentMd5, checkObjectKey, quoteEtag, writeInfoFrom } from './ops-object.js';
 import { hasQuery, queryValue } from './request-url.js';
 import { md5Hex, type WriteInfo } from './store.js';
-import { xmlDocument } from './xml.js';
+import { iso } from './xml.js';
 
 interface Part {
   body: Buffer;
@@ -28,11 +28,8 @@ interface Upload {
 /** OSS's minimum size for every part but the last. */
 const MIN_PART_BYTES = 100 * 1024;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const noSuchUpload = (id: string) =>
   new OssError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: id });
-const xmlReply = (ctx: OpContext, root: string, body: Parameters<typeof xmlDocument>[1]) =>
-  ctx.reply(200, { 'Content-Type': 'application/xml' }, xmlDocument(root, body));
 
 export class MultipartUploads {
   private readonly uploads = new Map<string, Upload>();
@@ -99,10 +96,11 @@ export class MultipartUploads {
     });
     this.uploads.delete(id);
     ctx.env.emitObjectEvent(ctx, 'ObjectCreated:CompleteMultipartUpload', ctx.bucket, ctx.key, record, previous?.size);
-    ctx.reply(
-      200,
-      { 'Content-Type': 'application/xml', ETag: quoteEtag(etag) },
-      xmlDocument('CompleteMultipartUploadResult', { Location: `/${ctx.bucket}/${ctx.key}`, Bucket: ctx.bucket, Key: ctx.key, ETag: quoteEtag(etag) }),
+    xmlReply(
+      ctx,
+      'CompleteMultipartUploadResult',
+      { Location: `/${ctx.bucket}/${ctx.key}`, Bucket: ctx.bucket, Key: ctx.key, ETag: quoteEtag(etag) },
+      { ETag: quoteEtag(etag) },
     );
   }
 

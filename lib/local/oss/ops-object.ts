@@ -1,13 +1,13 @@
 /** Object operations: PutObject, GetObject (with Range and x-oss-process), HeadObject, GetObjectMeta, DeleteObject, CopyObject. */
 import { createHash } from 'node:crypto';
-import { headerOut, type OpContext } from './context.js';
+import { headerOut, xmlReply, type OpContext } from './context.js';
 import { E, OssError } from './errors.js';
 import { applyProcess, parseProcess } from './image-process.js';
 import { mimeTypeFor } from './mime.js';
 import { parseRange } from './range.js';
 import { queryValue } from './request-url.js';
 import { STORED_HEADERS, type ObjectRecord, type WriteInfo } from './store.js';
-import { xmlDocument } from './xml.js';
+import { iso } from './xml.js';
 
 export const quoteEtag = (etag: string) => `"${etag}"`;
 const httpDate = (ms: number) => new Date(ms).toUTCString();
@@ -178,7 +178,6 @@ export function copyObject(ctx: OpContext): void {
       : { contentType: found.record.contentType, userMeta: found.record.userMeta, headers: found.record.headers, lastModified: ctx.env.now() };
   const { record, previous } = ctx.env.store(ctx.bucket).write(ctx.key, found.body, info);
   ctx.env.emitObjectEvent(ctx, 'ObjectCreated:CopyObject', ctx.bucket, ctx.key, record, previous?.size);
-  const xml = xmlDocument('CopyObjectResult', { ETag: quoteEtag(record.etag), LastModified: new Date(record.lastModified).toISOString() });
-  ctx.reply(200, { 'Content-Type': 'application/xml', ETag: quoteEtag(record.etag) }, xml);
+  xmlReply(ctx, 'CopyObjectResult', { ETag: quoteEtag(record.etag), LastModified: iso(record.lastModified) }, { ETag: quoteEtag(record.etag) });
 }
 

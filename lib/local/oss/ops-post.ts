@@ -5,6 +5,7 @@
  * match, eq, starts-with, content-length-range) and fires ObjectCreated:PostObject.
  */
 import type { CredentialStore } from '../credentials.js';
+import { checkKey } from './auth.js';
 import type { OpContext } from './context.js';
 import { E, OssError } from './errors.js';
 import { checkObjectKey, quoteEtag } from './ops-object.js';
@@ -78,11 +79,7 @@ export async function postObject(ctx: OpContext, auth: PostAuth): Promise<{ acce
   if (credential.length !== 5 || parseIsoBasic(date) === undefined || date.slice(0, 8) !== day) {
     throw E.invalidArgument('x-oss-credential / x-oss-date are malformed.', 'x-oss-credential', fields.get('x-oss-credential') ?? '');
   }
-  const key4 = auth.credentials.get(accessKeyId);
-  if (!key4) throw E.invalidAccessKeyId(accessKeyId);
-  const token = fields.get('x-oss-security-token');
-  if (key4.securityToken && token !== key4.securityToken) throw token ? E.invalidSecurityToken() : E.invalidAccessKeyId(accessKeyId);
-  if (key4.expiresAt !== undefined && ctx.env.now() >= key4.expiresAt) throw E.securityTokenExpired();
+  const key4 = checkKey(auth.credentials, accessKeyId, fields.get('x-oss-security-token'), ctx.env.now());
   if (region !== auth.region || signV4(key4.accessKeySecret, day, region, policy) !== signature) {
     throw E.signatureDoesNotMatch({ OSSAccessKeyId: accessKeyId, SignatureProvided: signature, StringToSign: policy });
   }

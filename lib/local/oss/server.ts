@@ -9,6 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { CredentialStore } from '../credentials.js';
+import { BodyTooLarge, readBody } from '../http.js';
 import { authenticate, type AuthResult } from './auth.js';
 import { headerIn, headerOut, type EmulatorEnv, type OpContext } from './context.js';
 import { E, OssError } from './errors.js';
@@ -72,7 +73,7 @@ export class OssEmulatorServer implements OssEmulator {
 
     this.hub = new TriggerHub({ region: this.standardRegion, accountId: this.accountId, now: this.now, keyStyle: options.eventKeyStyle ?? 'raw', delayMs: options.triggerDelayMs ?? 20 });
     const dir = options.dir ? path.resolve(options.dir) : undefined;
-    const store = dir ? new DiskStore(dir, this.now) : new MemoryStore();
+    const store = dir ? new DiskStore(dir) : new MemoryStore();
     this.buckets.set(this.bucket, { store, created: this.now() });
     if (dir && options.watch && store instanceof DiskStore) {
       this.watcher = new DirWatcher(dir, store, (key, record) => this.announceWatched(key, record), options.watchStableMs ?? 250);
@@ -202,18 +203,15 @@ export class OssEmulatorServer implements OssEmulator {
 
   // ——— request handling ———
 
-  private async readBody(req: IncomingMessage): Promise<Buffer> {
+  private async readRequestBody(req: IncomingMessage): Promise<Buffer> {
     const max = this.options.maxObjectBytes ?? 1024 ** 3;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > max) throw E.entityTooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) throw E.entityTooLarge();
-      chunks.push(chunk);
+    try {
+      return await readBody(req, max);
+    } catch (err) {
+      throw err instanceof BodyTooLarge ? E.entityTooLarge() : err;
     }
-    return Buffer.concat(chunks);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -230,7 +228,7 @@ export class OssEmulatorServer implements OssEmulator {
     });
 
     try {
-      const body = await this.readBody(req);
+      const body = await this.readRequestBody(req);
       const { rawPath, query } = splitUrl(req.url ?? '/');
       const addressing = resolveAddressing(headers.host, rawPath, [...this.buckets.keys()], this.bucket);
       const unknownBucket = addressing.explicitBucket !== undefined && !this.buckets.has(addressing.explicitBucket);
@@ -294,10 +292,8 @@ export class OssEmulatorServer implements OssEmulator {
 
       const ctx: OpContext = {
         env: this.env,
-        req,
         res,
         requestId: id,
-        method,
         headers,
         query,
         body,

@@ -3,6 +3,7 @@
  * emulator verifies what the SDK really sends: header-signed requests and presigned URLs alike.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { compareUtf8 } from '../utf8.js';
 import type { QueryParam } from './request-url.js';
 
 /** ali-oss `encodeString`: encodeURIComponent plus !'()* escaped. */
@@ -24,7 +25,7 @@ export interface QueryStyle {
 
 export function canonicalQuery(params: QueryParam[], style: QueryStyle): string {
   const sorted = [...params].sort((a, b) =>
-    style.order === 'locale' ? a.name.localeCompare(b.name) : Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
+    style.order === 'locale' ? a.name.localeCompare(b.name) : compareUtf8(a.name, b.name),
   );
   return sorted
     .map(({ name, value }) => {
@@ -95,7 +96,7 @@ export function queryStyles(query: QueryParam[]): QueryStyle[] {
   if (hasEmpty) styles.push({ emptyAsBare: false, order: 'locale' });
   const names = query.map((q) => q.name);
   const locale = [...names].sort((a, b) => a.localeCompare(b)).join('\n');
-  const bytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).join('\n');
+  const bytes = [...names].sort(compareUtf8).join('\n');
   if (locale !== bytes) for (const s of [...styles]) styles.push({ ...s, order: 'byte' });
   return styles;
 }

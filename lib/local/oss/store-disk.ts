@@ -29,10 +29,7 @@ export class DiskStore implements BucketStore {
   private readonly metaDir: string;
   private readonly tmpDir: string;
 
-  constructor(
-    readonly root: string,
-    private readonly now: () => number,
-  ) {
+  constructor(readonly root: string) {
     this.metaDir = path.join(root, STATE_DIR, 'oss-meta');
     this.tmpDir = path.join(root, STATE_DIR, 'tmp');
     fs.mkdirSync(this.metaDir, { recursive: true });

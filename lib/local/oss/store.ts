@@ -4,6 +4,7 @@
  * requests to one key, `peek()` and the watcher's bookkeeping simple and deterministic.
  */
 import { createHash } from 'node:crypto';
+import { compareUtf8 } from '../utf8.js';
 
 export interface ObjectRecord {
   /** MD5 of the body, uppercase hex without quotes (OSS's ETag for a simple upload). */
@@ -42,9 +43,7 @@ export function md5Hex(body: Buffer): string {
 }
 
 /** OSS lists keys in UTF-8 byte order, which differs from JS string order for astral characters. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
+export const compareKeys: (a: string, b: string) => number = compareUtf8;
 
 /** Headers OSS keeps with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;

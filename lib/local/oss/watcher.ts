@@ -103,12 +103,12 @@ export class DirWatcher {
     this.onCreated(key, { etag, size, contentType, userMeta, headers, lastModified });
   }
 
-  /** Resolves when no file is waiting to become stable. */
   /** Files seen changing that have not settled into an upload yet. */
   get settling(): number {
     return this.pending.size;
   }
 
+  /** Resolves when no file is waiting to become stable. */
   settled(): Promise<void> {
     return this.pending.size === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }

@@ -30,6 +30,9 @@ function render(name: string, node: XmlNode | undefined, out: string[]): void {
   out.push(`<${name}>${escapeXml(String(node))}</${name}>`);
 }
 
+/** Times as OSS writes them in XML bodies and error details: ISO 8601 in UTC, with milliseconds. */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
 export function xmlDocument(root: string, body: XmlNode): string {
   const out = ['<?xml version="1.0" encoding="UTF-8"?>\n'];
   render(root, body, out);

@@ -14,10 +14,21 @@ export interface OutRow {
 // Per cell: TAG_CELL, name tag + u32 + name, value tag + u32 + type + u32 + payload, ts tag + i64, checksum tag + byte.
 const cellBound = (name: string, v: Value): number => 1 + 5 + Buffer.byteLength(name) + 10 + valueSize(v) + 9 + 2;
 
+const ROW_OVERHEAD = 4; // row tags and checksum
+
 export function rowSizeBound(row: OutRow): number {
-  let size = 4; // row tags and checksum
+  let size = ROW_OVERHEAD;
   for (const pk of row.primaryKey) size += cellBound(pk.name, pk.value);
   for (const cell of row.cells) size += cellBound(cell.name, cell.value);
+  return size;
+}
+
+/** rowSizeBound of a row with no key and these cells, without building the row (GetRange's scan budget). */
+export function cellsSizeBound(cells: ReadonlyMap<string, { value: Value }>): number {
+  let size = ROW_OVERHEAD;
+  cells.forEach((cell, name) => {
+    size += cellBound(name, cell.value);
+  });
   return size;
 }
 

@@ -2,6 +2,7 @@
  * What a read returns of a row: columns to get, time range, column range, filter and column
  * pagination, shared by GetRow, BatchGetRow and GetRange.
  */
+import { compareUtf8 } from '../utf8.js';
 import { decodeFilter, evaluate, type Filter } from './conditions.js';
 import { paramInvalid } from './errors.js';
 import type { OutRow } from './plainbuffer-writer.js';
@@ -27,23 +28,22 @@ export interface PbReadFields {
   endColumn?: string;
 }
 
-const has = (m: object, field: string): boolean => Object.prototype.hasOwnProperty.call(m, field);
 const int64 = (v: unknown): number => Number(String(v));
 
 export function parseReadOptions(pb: PbReadFields): ReadOptions {
   const opts: ReadOptions = { columnsToGet: pb.columnsToGet ?? [] };
   for (const name of opts.columnsToGet) checkColumnName(name);
   const tr = pb.timeRange;
-  if (!has(pb, 'maxVersions') && !tr) throw paramInvalid('No version condition is specified while querying row.');
-  if (has(pb, 'maxVersions') && (pb.maxVersions ?? 0) <= 0) {
+  if (!Object.hasOwn(pb, 'maxVersions') && !tr) throw paramInvalid('No version condition is specified while querying row.');
+  if (Object.hasOwn(pb, 'maxVersions') && (pb.maxVersions ?? 0) <= 0) {
     throw paramInvalid(`Invalid max versions: ${pb.maxVersions} . Reason: Max versions must be positive.`);
   }
   if (tr) {
-    if (has(tr, 'specificTime')) {
+    if (Object.hasOwn(tr, 'specificTime')) {
       const specific = int64(tr.specificTime);
       if (specific < 0) throw paramInvalid('Specific timestamp cannot be less than 0.');
       opts.timeRange = { specific };
-    } else if (has(tr, 'startTime') && has(tr, 'endTime')) {
+    } else if (Object.hasOwn(tr, 'startTime') && Object.hasOwn(tr, 'endTime')) {
       opts.timeRange = { start: int64(tr.startTime), end: int64(tr.endTime) };
     } else {
       throw paramInvalid('Start and end time must be given at the same time.');
@@ -54,8 +54,6 @@ export function parseReadOptions(pb: PbReadFields): ReadOptions {
   if (pb.endColumn) opts.endColumn = pb.endColumn;
   return opts;
 }
-
-const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 function inTimeRange(cell: Cell, tr: ReadOptions['timeRange']): boolean {
   if (!tr) return true;
@@ -76,9 +74,9 @@ export function project(meta: TableMeta, view: RowView | undefined, opts: ReadOp
   }
   if (opts.filter && !evaluate(opts.filter, visible)) return undefined;
 
-  let names = [...visible.keys()].sort(byName);
-  if (opts.startColumn !== undefined) names = names.filter((n) => byName(n, opts.startColumn!) >= 0);
-  if (opts.endColumn !== undefined) names = names.filter((n) => byName(n, opts.endColumn!) < 0);
+  let names = [...visible.keys()].sort(compareUtf8);
+  if (opts.startColumn !== undefined) names = names.filter((n) => compareUtf8(n, opts.startColumn!) >= 0);
+  if (opts.endColumn !== undefined) names = names.filter((n) => compareUtf8(n, opts.endColumn!) < 0);
   if (opts.filter?.kind === 'pagination') names = names.slice(opts.filter.offset, opts.filter.offset + opts.filter.limit);
 
   const wantsPk = wanted !== undefined && meta.primaryKey.some((pk) => wanted.has(pk.name));

@@ -66,8 +66,7 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
     deps.records.push({ action: `ots:${operation}`, operation, status, rowsRead: 0, rowsWritten: 0, rowsReturned: 0, at: deps.now(), ...extra });
   };
 
-  function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-    const operation = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
+  function handle(req: IncomingMessage, res: ServerResponse, operation: string, body: Buffer): void {
     const fault = deps.faults.take(operation);
     if (fault === 'reset') {
       record(operation, 0, { fault });
@@ -82,7 +81,7 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
       if (fault === 'busy') throw new OtsError('OTSServerBusy', 'Server is busy.');
       if (fault === 'conflict') throw new OtsError('OTSRowOperationConflict', 'Data is being modified by the other request.');
       if (req.method !== 'POST') throw new OtsError('OTSMethodNotAllowed', 'OTSMethodNotAllowedOnly POST method for requests is supported.');
-      const op = Object.prototype.hasOwnProperty.call(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
+      const op = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
       if (!op) throw new OtsError('OTSParameterInvalid', `Unsupported operation: ${operation}.`);
       const now = deps.now();
       authenticate(operation, req.headers, body, { credentials: deps.credentials, instance: deps.instance, now, wallNow: Date.now() });
@@ -104,6 +103,7 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
   }
 
   const server = http.createServer((req, res) => {
+    const operation = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
@@ -112,14 +112,14 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
         refused = true;
-        record((req.url ?? '/').slice(1), 413, { errorCode: 'OTSRequestBodyTooLarge' });
+        record(operation, 413, { errorCode: 'OTSRequestBodyTooLarge' });
         sendError(res, new OtsError('OTSRequestBodyTooLarge', 'The size of POST data is too large.'));
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!refused) handle(req, res, Buffer.concat(chunks));
+      if (!refused) handle(req, res, operation, Buffer.concat(chunks));
     });
     req.on('error', () => req.socket.destroy());
   });

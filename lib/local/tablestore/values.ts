@@ -2,6 +2,7 @@
  * Cell values as the emulator keeps them. INTEGER is a bigint (Tablestore integers are signed
  * 64-bit, beyond what a JS number holds exactly); BINARY is a Buffer.
  */
+import { compareUtf8 } from '../utf8.js';
 import { TableStore } from './sdk.js';
 
 export type Value =
@@ -52,7 +53,7 @@ export function compareValues(a: Value, b: Value): number | undefined {
     case 'BOOLEAN':
       return Number(a.value) - Number((b as typeof a).value);
     case 'STRING':
-      return Math.sign(Buffer.compare(Buffer.from(a.value, 'utf8'), Buffer.from((b as typeof a).value, 'utf8')));
+      return compareUtf8(a.value, (b as typeof a).value);
     case 'BINARY':
       return Math.sign(Buffer.compare(a.value, (b as typeof a).value));
   }
@@ -92,8 +93,4 @@ export function pkFromJs(x: unknown): PkValue {
   if (typeof x === 'number' && Number.isSafeInteger(x)) return { type: 'INTEGER', value: BigInt(x) };
   if (Buffer.isBuffer(x)) return { type: 'BINARY', value: x };
   throw new TypeError(`not a primary key value: ${String(x)}`);
-}
-
-export function valuesEqual(a: Value, b: Value): boolean {
-  return compareValues(a, b) === 0;
 }

@@ -6,7 +6,7 @@
 import { paramInvalid } from '../errors.js';
 import { comparePk } from '../ordering.js';
 import { readRow } from '../plainbuffer-reader.js';
-import { rowSizeBound, writeRow, writeRows, type OutRow } from '../plainbuffer-writer.js';
+import { cellsSizeBound, writeRow, writeRows, type OutRow } from '../plainbuffer-writer.js';
 import { parseReadOptions, project, type PbReadFields } from '../reads.js';
 import { LIMITS, validatePk } from '../validate.js';
 import { capacity, cuForBytes, decodeRequest, encodeResponse, type Operation } from './context.js';
@@ -29,7 +29,7 @@ const getRange: Operation = (ctx, body) => {
   const backward = req.direction === 1;
   if (!backward && comparePk(start, end) >= 0) throw paramInvalid('Begin key must less than end key in FORWARD');
   if (backward && comparePk(start, end) <= 0) throw paramInvalid('Begin key must more than end key in BACKWARD');
-  const hasLimit = Object.prototype.hasOwnProperty.call(req, 'limit');
+  const hasLimit = Object.hasOwn(req, 'limit');
   if (hasLimit && (req.limit ?? 0) <= 0) throw paramInvalid('The limit must be greater than 0.');
   // The service caps a page at 5,000 rows whatever the limit asks.
   const limit = Math.min(hasLimit ? req.limit! : LIMITS.rangeRows, LIMITS.rangeRows);
@@ -47,7 +47,7 @@ const getRange: Operation = (ctx, body) => {
       break;
     }
     scanned++;
-    scannedBytes += rowSizeBound({ primaryKey: [], cells: [...view.cells].map(([name, c]) => ({ name, ...c })) });
+    scannedBytes += cellsSizeBound(view.cells);
     const out = project(meta, view, opts);
     if (out) rows.push(out);
   }

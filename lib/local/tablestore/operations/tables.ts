@@ -23,7 +23,7 @@ interface PbCapacity {
   capacityUnit: { read?: number; write?: number };
 }
 
-const has = (m: object | null | undefined, field: string): boolean => !!m && Object.prototype.hasOwnProperty.call(m, field);
+const has = (m: object | null | undefined, field: string): boolean => !!m && Object.hasOwn(m, field);
 
 const meta = (table: string, rowsWritten = 0): Omit<OpResult, 'body'> => ({
   table,
