@@ -59,33 +59,43 @@ export function parseImageInfo(raw: unknown): ImageInfo {
   };
 }
 
-export function createObjectStore(settings: OssSettings, credentials: CloudCredentials): ObjectStore {
-  const base = {
+/**
+ * The ali-oss client options for these settings and keys: signature V4, https unless the endpoint
+ * says otherwise, and path style (`cname`) for a loopback emulator by hostname. Shared by the
+ * ObjectStore and `sketchflow setup`'s bucket check.
+ */
+export function ossClientOptions(settings: OssSettings, credentials: CloudCredentials): OSS.Options {
+  // A loopback emulator by hostname needs path style; an IP endpoint puts the bucket in Host.
+  const local = settings.endpoint ? /^https?:\/\/(localhost|[^/]*\.localhost)(:\d+)?/i.test(settings.endpoint) : false;
+  return {
     bucket: settings.bucket,
     region: settings.region,
     accessKeyId: credentials.accessKeyId,
     accessKeySecret: credentials.accessKeySecret,
+    ...(credentials.securityToken ? { stsToken: credentials.securityToken } : {}),
+    authorizationV4: true,
+    secure: settings.endpoint ? settings.endpoint.startsWith('https:') : true,
+    timeout: settings.timeoutMs ?? 30_000,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(local ? { cname: true } : {}),
+  } as OSS.Options;
+}
+
+export function createObjectStore(settings: OssSettings, credentials: CloudCredentials): ObjectStore {
+  const options = {
+    ...ossClientOptions(settings, credentials),
     ...(credentials.securityToken
       ? {
-          stsToken: credentials.securityToken,
           // FC hands fresh keys in each context and the runtime rebuilds this client when they
           // change; this only satisfies ali-oss, which warns on every client without it.
           refreshSTSToken: async () => ({ accessKeyId: credentials.accessKeyId, accessKeySecret: credentials.accessKeySecret, stsToken: credentials.securityToken! }),
           refreshSTSTokenInterval: 3600_000,
         }
       : {}),
-    authorizationV4: true,
-    secure: settings.endpoint ? settings.endpoint.startsWith('https:') : true,
-    timeout: settings.timeoutMs ?? 30_000,
-  };
-  // A loopback emulator by hostname needs path style; an IP endpoint puts the bucket in Host.
-  const local = settings.endpoint ? /^https?:\/\/(localhost|[^/]*\.localhost)(:\d+)?/i.test(settings.endpoint) : false;
-  const data = new OSS({
-    ...base,
-    ...(settings.endpoint ? { endpoint: settings.endpoint } : { internal: settings.internal ?? false }),
-    ...(local ? { cname: true } : {}),
-  } as OSS.Options);
-  const signer = settings.endpoint || !settings.internal ? data : new OSS({ ...base } as OSS.Options);
+  } as OSS.Options;
+  const data = new OSS({ ...options, ...(settings.endpoint ? {} : { internal: settings.internal ?? false }) } as OSS.Options);
+  // Inside Function Compute data goes over the internal network; signed URLs keep the public one.
+  const signer = settings.endpoint || !settings.internal ? data : new OSS(options);
 
   return {
     async list(prefix: string): Promise<ObjectSummary[]> {

@@ -12,7 +12,7 @@ import { findRunning } from '../local/control.js';
 import { GALLERY_FILE } from '../local/gallery.js';
 import { bucketOf, displayPath, failureLine, formatElapsed, isFinished } from '../local/progress.js';
 import { seedExamples } from '../local/seed.js';
-import { DEFAULT_TASK_SECONDS, localSettings, startLocalSession, type LocalSession, type SettledJob } from '../local/session.js';
+import { DEFAULT_TASK_SECONDS, localSettings, startLocalSession, type LocalModeOptions, type LocalSession, type SettledJob } from '../local/session.js';
 import { manifestKey } from '../contract/keys.js';
 import { parse, UsageError, type CliIo, type Command } from './io.js';
 import { isTty, noExtraArgs, resolveDir, watchInterrupt } from './terminal.js';
@@ -45,7 +45,8 @@ export const local: Command = async (args, io) => {
   const dir = resolveDir(values.dir, DEFAULT_DIR)!;
   const once = values.once === true;
   // Every setting is checked before the folder is touched (a ConfigError is exit 2).
-  const settings = localSettings({ dir, env: io.env, dashscope, ...(taskSeconds !== undefined ? { taskSeconds } : {}), once });
+  const modeOptions: LocalModeOptions = { dir, env: io.env, dashscope, ...(taskSeconds !== undefined ? { taskSeconds } : {}), once };
+  const settings = localSettings(modeOptions);
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new UsageError(`${displayPath(dir)} is not a folder`);
   const running = await findRunning(dir);
   if (running) throw new UsageError(`sketchflow local is already running on ${displayPath(dir)} (pid ${running.info.pid}); use 'sketchflow status --dir ${displayPath(dir)}' to look at it`);
@@ -53,22 +54,13 @@ export const local: Command = async (args, io) => {
   const seeded = seedExamples(dir, settings.prefix);
   const started = Date.now();
   const session = await startLocalSession({
-    dir,
-    env: io.env,
-    dashscope,
-    ...(taskSeconds !== undefined ? { taskSeconds } : {}),
-    once,
+    ...modeOptions,
+    settings,
     stdout: io.stdout,
     stderr: io.stderr,
     tty: isTty(io),
     control: true,
   });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await session.close();
-  };
   try {
     const watched = displayPath(path.join(dir, settings.prefix));
     io.stdout(
@@ -96,14 +88,14 @@ export const local: Command = async (args, io) => {
       session.progress.print(`drop a sketch and its prompt (cat.png + cat.json or cat.txt) into ${watched}/ — Ctrl-C to stop`);
       await interrupt.done;
       session.progress.print(`stopping… (${session.progress.countsLine()})`);
-      await close();
+      await session.close();
       return 0;
     }
     const settled = await session.settle(undefined, interrupt.signal);
-    await close();
+    await session.close();
     return summary(io, session, settled, started, interrupt.fired);
   } finally {
-    await close();
+    await session.close();
   }
 };
 

@@ -5,7 +5,7 @@
  * the folder, the job is run to the end here; elsewhere the running pipeline picks it up.
  */
 import { classifyKey, manifestKey } from '../contract/keys.js';
-import { bucketOf, isFinished } from '../local/progress.js';
+import { bucketOf } from '../local/progress.js';
 import { parse, UsageError, type Command } from './io.js';
 import { openTarget } from './target.js';
 import { noExtraArgs } from './terminal.js';
@@ -35,7 +35,7 @@ export const retry: Command = async (args, io) => {
       io.stdout(`${jobKey} stays QUEUED: ${final.waitingFor} (the next sketchflow local on this folder continues)\n`);
       return 0;
     }
-    return final && isFinished(final.state) && bucketOf(final.state) === 'done' ? 0 : 1;
+    return final && bucketOf(final.state) === 'done' ? 0 : 1;
   } finally {
     await target.close();
   }

@@ -10,10 +10,11 @@ import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { loadConfig } from '../config.js';
 import type { CoreDeps } from '../core/deps.js';
-import { backfill, pipelineStatus, retryJob, type BackfillReport, type PipelineStatus } from '../core/operations.js';
+import type { BackfillReport, PipelineStatus } from '../core/operations.js';
 import type { SubmitOutcome } from '../core/submit.js';
 import { createRuntime } from '../runtime.js';
 import { findRunning } from '../local/control.js';
+import { operationsOn, operatorDeps } from '../local/operator.js';
 import { displayPath } from '../local/progress.js';
 import { startLocalSession, type LocalSession } from '../local/session.js';
 import { UsageError, type CliIo } from './io.js';
@@ -53,14 +54,7 @@ export async function openTarget(io: CliIo, options: TargetOptions): Promise<Ope
 }
 
 function withDeps(deps: () => CoreDeps, where: string, prefix: string, close: () => Promise<void>): OperatorTarget {
-  return {
-    where,
-    prefix,
-    status: (p) => pipelineStatus(deps(), p ?? prefix),
-    retry: (key) => retryJob(deps(), key),
-    backfill: (p) => backfill(deps(), p),
-    close,
-  };
+  return { where, prefix, ...operationsOn(deps, prefix), close };
 }
 
 /** The deployed services, from the environment, with one clear line for everything missing. */
@@ -84,8 +78,7 @@ function openConfigured(io: CliIo, writes: boolean): OperatorTarget {
   const token = env.ALIBABA_CLOUD_SECURITY_TOKEN?.trim();
   const runtime = createRuntime({ env, logSink: () => {} });
   const credentials = { accessKeyId: id!, accessKeySecret: secret!, ...(token ? { securityToken: token } : {}) };
-  let n = 0;
-  const deps = () => runtime.depsFor({ requestId: `cli-${process.pid}-${++n}`, credentials }, 'submit');
+  const deps = operatorDeps(runtime, credentials);
   const { oss, tablestore } = runtime.config;
   return withDeps(deps, `bucket ${oss.bucket}, Tablestore ${tablestore.instance}/${tablestore.table}`, runtime.config.sketchPrefix, async () => {});
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { classifyKey } from '../contract/keys.js';
 import type { Manifest } from '../contract/manifest.js';
 import { STATE_DIR_NAME } from './stack.js';
-import { bucketOf, readManifest } from './progress.js';
+import { bucketOf, isFinished, readManifest } from './progress.js';
 
 export const GALLERY_FILE = 'index.html';
 
@@ -55,7 +55,7 @@ export function galleryEntries(dir: string, prefix: string, liveState: (jobKey: 
       const manifest = readManifest(dir, jobKey);
       const live = liveState(jobKey);
       // A live state newer than the manifest (processed again) wins until it finishes.
-      const state = live && bucketOf(live) !== 'done' && bucketOf(live) !== 'failed' ? live : (manifest?.status ?? live ?? 'WAITING');
+      const state = live && !isFinished(live) ? live : (manifest?.status ?? live ?? 'WAITING');
       const results = (manifest?.results ?? []).map((r) => ({
         index: r.index,
         ...(r.key && fs.existsSync(path.join(dir, r.key)) ? { key: r.key } : {}),
@@ -75,7 +75,7 @@ function version(dir: string, key: string): string {
 }
 
 export function renderGallery(dir: string, prefix: string, entries: GalleryEntry[], now = new Date()): string {
-  const pending = entries.some((e) => bucketOf(e.state) !== 'done' && bucketOf(e.state) !== 'failed');
+  const pending = entries.some((e) => !isFinished(e.state));
   const count = (b: string) => entries.filter((e) => bucketOf(e.state) === b).length;
   const img = (key: string, alt: string) => `<img src="${esc(href(key))}?v=${version(dir, key)}" alt="${esc(alt)}" loading="eager">`;
   const cards = entries.map((e) => {
@@ -181,10 +181,5 @@ export class GalleryWriter {
       this.onError(err);
       return undefined;
     }
-  }
-
-  close(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
   }
 }

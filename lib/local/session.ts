@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CONFIG_KEYS, loadConfig } from '../config.js';
 import type { CoreDeps } from '../core/deps.js';
-import { backfill, pipelineStatus, retryJob } from '../core/operations.js';
+import { pipelineStatus } from '../core/operations.js';
 import { createRuntime, type PortDecorators } from '../runtime.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { GalleryWriter } from './gallery.js';
-import { startLocalPipeline, type LocalPipeline } from './pipeline.js';
+import { operationsOn, operatorDeps } from './operator.js';
+import { POLLER_FUNCTION, startLocalPipeline, type LocalPipeline } from './pipeline.js';
 import { isFinished, Progress } from './progress.js';
-import { STATE_DIR_NAME } from './stack.js';
+import { settingsFor, STATE_DIR_NAME } from './stack.js';
 import { withTemporaryUploads } from './temp-upload.js';
 
 /** The simulator's mean task time by default (real DashScope: about 20 s). */
@@ -44,16 +45,17 @@ export interface LocalSettings {
   real?: { apiKey: string; baseUrl: string; workspace?: string };
 }
 
-/** Values that the stand-ins fill in, for checking the user's settings before anything starts. */
+/**
+ * Values that the stand-ins fill in, for checking the user's settings before anything starts: the
+ * same keys that startLocalPipeline sets (settingsFor, the poller's name, the FC endpoint).
+ */
 const PLACEHOLDERS: Record<string, string> = {
-  DASHSCOPE_API_KEY: 'simulator',
-  DASHSCOPE_BASE_URL: 'http://127.0.0.1/api/v1',
-  OSS_BUCKET: 'sketchflow-local',
-  OSS_REGION: 'oss-cn-beijing',
-  OSS_ENDPOINT: 'http://127.0.0.1',
-  TABLESTORE_ENDPOINT: 'http://127.0.0.1',
-  TABLESTORE_INSTANCE: 'sketchflow',
-  POLLER_FUNCTION_NAME: 'sketchflow-poller',
+  ...settingsFor({
+    dashscope: { apiKey: 'simulator', baseUrl: 'http://127.0.0.1/api/v1' },
+    oss: { bucket: 'sketchflow-local', region: 'oss-cn-beijing', endpoint: 'http://127.0.0.1', accessKeyId: '', accessKeySecret: '' },
+    tablestore: { endpoint: 'http://127.0.0.1', instance: 'sketchflow', accessKeyId: '', accessKeySecret: '' },
+  }),
+  POLLER_FUNCTION_NAME: POLLER_FUNCTION,
   FC_ENDPOINT: 'http://127.0.0.1',
 };
 
@@ -116,6 +118,8 @@ export interface SessionOptions extends LocalModeOptions {
   gallery?: boolean;
   /** Non-terminal output: counts line at most this often (default 1000 ms). */
   summaryEveryMs?: number;
+  /** localSettings(options), when the caller has computed it already. */
+  settings?: LocalSettings;
 }
 
 export interface LocalSession {
@@ -125,7 +129,6 @@ export interface LocalSession {
   pipeline: LocalPipeline;
   progress: Progress;
   gallery?: GalleryWriter;
-  control?: ControlServer;
   logFile: string;
   /** CoreDeps on the same services, for the operator operations (their journal lines show as progress). */
   deps(): CoreDeps;
@@ -139,7 +142,7 @@ export interface LocalSession {
 }
 
 export async function startLocalSession(options: SessionOptions): Promise<LocalSession> {
-  const settings = localSettings(options);
+  const settings = options.settings ?? localSettings(options);
   const { dir } = options;
   fs.mkdirSync(path.join(dir, STATE_DIR_NAME), { recursive: true });
   const logFile = path.join(dir, STATE_DIR_NAME, LOG_FILE);
@@ -210,20 +213,11 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
   }
   const described = pipeline.stack.describe();
   const runtime = createRuntime({ env: pipeline.env, logSink, decorate });
-  let n = 0;
-  const deps = () => runtime.depsFor({ requestId: `cli-${process.pid}-${++n}`, credentials: { accessKeyId: described.oss.accessKeyId, accessKeySecret: described.oss.accessKeySecret } }, 'submit');
+  const deps = operatorDeps(runtime, { accessKeyId: described.oss.accessKeyId, accessKeySecret: described.oss.accessKeySecret });
   let control: ControlServer | undefined;
   if (options.control) {
     try {
-      control = await startControlServer(
-        dir,
-        {
-          status: (prefix) => pipelineStatus(deps(), prefix ?? settings.prefix),
-          retry: (key) => retryJob(deps(), key),
-          backfill: (prefix) => backfill(deps(), prefix),
-        },
-        { dashscope: options.dashscope, prefix: settings.prefix },
-      );
+      control = await startControlServer(dir, operationsOn(deps, settings.prefix), { dashscope: options.dashscope, prefix: settings.prefix });
     } catch (err) {
       await pipeline.close();
       progress.close();
@@ -274,7 +268,6 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
     pipeline,
     progress,
     ...(gallery ? { gallery } : {}),
-    ...(control ? { control } : {}),
     logFile,
     deps,
     settle,
@@ -284,7 +277,6 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
       stopping = true;
       await control?.close();
       await pipeline.close();
-      gallery?.close();
       gallery?.writeNow();
       progress.close();
       await new Promise<void>((resolve) => log.end(resolve));

@@ -11,6 +11,7 @@ import { ConfigError, JobStoreError, ModelError, TransportError } from '../error
 import { redact, registerSecret } from '../redact.js';
 import { ensureTable, createRowStore } from '../adapters/tablestore.js';
 import { createImageModel } from '../adapters/dashscope.js';
+import { ossClientOptions } from '../adapters/oss.js';
 import type { CloudCredentials } from '../adapters/credentials.js';
 
 export interface CheckResult {
@@ -82,20 +83,8 @@ async function checkReads(config: Config, credentials: CloudCredentials, waitMs:
 }
 
 async function checkBucket(config: Config, credentials: CloudCredentials): Promise<CheckResult> {
-  const { bucket, region, endpoint } = config.oss;
-  const local = endpoint ? /^https?:\/\/(localhost|[^/]*\.localhost)(:\d+)?/i.test(endpoint) : false;
-  const client = new OSS({
-    bucket,
-    region,
-    accessKeyId: credentials.accessKeyId,
-    accessKeySecret: credentials.accessKeySecret,
-    ...(credentials.securityToken ? { stsToken: credentials.securityToken } : {}),
-    authorizationV4: true,
-    secure: endpoint ? endpoint.startsWith('https:') : true,
-    timeout: 10_000,
-    ...(endpoint ? { endpoint } : {}),
-    ...(local ? { cname: true } : {}),
-  } as OSS.Options);
+  const { bucket, region } = config.oss;
+  const client = new OSS(ossClientOptions({ ...config.oss, timeoutMs: 10_000 }, credentials));
   try {
     const page = await client.listV2({ prefix: config.sketchPrefix, 'max-keys': 1 } as OSS.ListV2ObjectsQuery, {});
     const seen = page.objects?.length ? `first object ${page.objects[0]!.name}` : 'no object there yet';

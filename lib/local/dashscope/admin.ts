@@ -10,7 +10,8 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { faultSpecSchema, type ParsedFault } from './faults.js';
-import { BodyTooLarge, jsonReply, readBody, type Reply } from './http.js';
+import { BodyTooLarge, readBody } from '../http.js';
+import { jsonReply, type Reply } from './http.js';
 import type { Records } from './records.js';
 
 export interface AdminDeps {

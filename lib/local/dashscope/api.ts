@@ -6,13 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { redactDeep } from '../../redact.js';
 import type { ApiKeys } from './auth.js';
 import { formatBeijing, parseCompactBeijing, type SimClock } from './clock.js';
 import { ApiError, E } from './errors.js';
 import type { ApiRequestKind, FaultBook } from './faults.js';
-import { apiErrorReply, BodyTooLarge, header, jsonReply, newRequestId, readBody, type Reply } from './http.js';
+import { BodyTooLarge, readBody } from '../http.js';
+import { apiErrorReply, header, jsonReply, newRequestId, type Reply } from './http.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { redactBody, sketchUrlParts, type CreateRecord, type Records } from './records.js';
+import { sketchUrlParts, type CreateRecord, type Records } from './records.js';
 import type { Task, TaskEngine } from './tasks.js';
 import type { TemporaryUploads } from './uploads.js';
 import { parseCreateBody } from './validation.js';
@@ -41,7 +43,7 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage): Promise<R
   try {
     record.apiKeyId = deps.keys.authenticate(req);
     raw = await readJson(req);
-    record.body = redactBody(raw);
+    record.body = redactDeep(raw);
     const url = (raw as { input?: { sketch_image_url?: unknown } } | null)?.input?.sketch_image_url;
     if (typeof url === 'string') Object.assign(record, sketchUrlParts(url));
     if (header(req, 'x-dashscope-async')?.toLowerCase() !== 'enable') throw ApiError.of(E.syncNotSupported);
@@ -92,6 +94,7 @@ export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: st
   const noted: Injected = {};
   let apiKeyId = '';
   let reply: Reply;
+  let code: string | undefined;
   try {
     apiKeyId = deps.keys.authenticate(req);
     throwInjected(deps, 'cancel', noted);
@@ -102,9 +105,10 @@ export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: st
     // The cancel reply body is unconfirmed; an empty success with the request id is the safe guess.
     reply = jsonReply(200, { request_id: requestId });
   } catch (err) {
-    reply = apiErrorReply(asApiError(err), requestId);
+    const e = asApiError(err);
+    code = e.code;
+    reply = apiErrorReply(e, requestId);
   }
-  const code = reply.status === 200 ? undefined : (JSON.parse(String(reply.body)) as { code: string }).code;
   deps.records.cancels.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, requestId, taskId, status: reply.status, code, ...noted });
   return reply;
 }

@@ -2,7 +2,7 @@
  * API keys. Each key is its own account here (its own queue, slot and limits); records carry a
  * key id derived from the key, never the key itself.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ApiError, E } from './errors.js';
 import { header } from './http.js';
@@ -30,10 +30,6 @@ export class ApiKeys {
     return id;
   }
 
-  ids(): string[] {
-    return [...this.byKey.values()];
-  }
-
   /** The key id for the request's Bearer key, or the service's 401. */
   authenticate(req: IncomingMessage): string {
     const auth = header(req, 'authorization')?.trim();
@@ -44,4 +40,11 @@ export class ApiKeys {
     if (!id) throw ApiError.of(E.invalidApiKey);
     return id;
   }
+}
+
+/** Constant-time string comparison (signatures, tokens). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -3,8 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApiError, ossXmlError } from './errors.js';
 
-export { BodyTooLarge, readBody } from '../http.js';
-
 export function newRequestId(): string {
   return randomUUID();
 }
@@ -36,6 +34,11 @@ export function ossErrorReply(status: number, code: string, message: string, hos
     headers: { 'content-type': 'application/xml', 'x-oss-request-id': requestId, server: 'AliyunOSS' },
     body: ossXmlError(code, message, requestId, hostId, extra),
   };
+}
+
+/** An OSS-style error reply (result bucket, upload host) with its code at hand for the records. */
+export function ossFailure(status: number, code: string, message: string, hostId: string, extra: Record<string, string> = {}): { reply: Reply; code: string } {
+  return { reply: ossErrorReply(status, code, message, hostId, extra), code };
 }
 
 export function writeReply(res: ServerResponse, reply: Reply, headOnly = false): void {

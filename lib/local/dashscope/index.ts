@@ -80,7 +80,6 @@ export interface DashScopeSimulator {
   /** Resolves when no sketch fetch is in flight (after advance(), before asserting). */
   flush(): Promise<void>;
   task(id: string): TaskSnapshot | undefined;
-  keyIdOf(apiKey: string): string;
 
   /** Any fault, as `POST /__admin/faults` takes it. False if a targeted task does not exist. */
   inject(spec: FaultSpec): boolean;

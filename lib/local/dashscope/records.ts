@@ -4,7 +4,7 @@
  * epoch ms, `realAt` real epoch ms. Keys appear only as key ids; sketch URLs only with their
  * signatures redacted.
  */
-import { redact, redactDeep } from '../../redact.js';
+import { redact } from '../../redact.js';
 
 export type TaskStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELED' | 'UNKNOWN';
 
@@ -201,8 +201,4 @@ export function sketchUrlParts(url: string): { sketchUrl: string; sketchPath?: s
   } catch {
     return { sketchUrl: redact(url.split('?')[0] ?? url) };
   }
-}
-
-export function redactBody(body: unknown): unknown {
-  return redactDeep(body);
 }

@@ -4,8 +4,9 @@
  * simulated clock with OSS's own XML errors. Images are rendered on first download and cached, so
  * tasks that are never downloaded cost no CPU.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ossErrorReply, type Reply } from './http.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { safeEqual } from './auth.js';
+import { ossFailure, type Reply } from './http.js';
 import type { Records } from './records.js';
 import { renderResult, type RenderInput } from './renderer.js';
 
@@ -46,30 +47,30 @@ export class ResultImages {
     const m = PATH_RE.exec(url.pathname);
     const taskId = m?.[1] ?? '';
     const index = Number(m?.[2] ?? 0);
-    const reply = await this.answer(url, taskId, index);
+    const { reply, code } = await this.answer(url, taskId, index);
     this.records.downloads.push({
       at: this.now(),
       realAt: Date.now(),
       taskId,
       index,
       status: reply.status,
-      code: reply.status === 200 ? undefined : /<Code>([^<]+)<\/Code>/.exec(String(reply.body))?.[1],
+      code: reply.status === 200 ? undefined : code,
     });
     return reply;
   }
 
-  private async answer(url: URL, taskId: string, index: number): Promise<Reply> {
+  private async answer(url: URL, taskId: string, index: number): Promise<{ reply: Reply; code?: string }> {
     const expires = url.searchParams.get('Expires');
     const signature = url.searchParams.get('Signature');
     const keyId = url.searchParams.get('OSSAccessKeyId');
     if (!expires || !signature || !keyId) {
-      return ossErrorReply(403, 'AccessDenied', 'You have no right to access this object because of bucket acl.', HOST_ID);
+      return ossFailure(403, 'AccessDenied', 'You have no right to access this object because of bucket acl.', HOST_ID);
     }
     if (keyId !== this.accessKeyId) {
-      return ossErrorReply(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', HOST_ID, { OSSAccessKeyId: keyId });
+      return ossFailure(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', HOST_ID, { OSSAccessKeyId: keyId });
     }
     if (!safeEqual(signature, this.sign(url.pathname, Number(expires)))) {
-      return ossErrorReply(
+      return ossFailure(
         403,
         'SignatureDoesNotMatch',
         'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
@@ -78,18 +79,20 @@ export class ResultImages {
     }
     const nowSec = Math.floor(this.now() / 1000);
     if (Number(expires) < nowSec) {
-      return ossErrorReply(403, 'AccessDenied', 'Request has expired.', HOST_ID, {
+      return ossFailure(403, 'AccessDenied', 'Request has expired.', HOST_ID, {
         Expires: new Date(Number(expires) * 1000).toISOString(),
         ServerTime: new Date(nowSec * 1000).toISOString(),
       });
     }
     const input = this.source(taskId, index);
-    if (!input) return ossErrorReply(404, 'NoSuchKey', 'The specified key does not exist.', HOST_ID, { Key: url.pathname.slice(1) });
+    if (!input) return ossFailure(404, 'NoSuchKey', 'The specified key does not exist.', HOST_ID, { Key: url.pathname.slice(1) });
     const png = await this.render(`${taskId}/${index}`, input);
     return {
-      status: 200,
-      headers: { 'content-type': 'image/png', etag: `"${taskId}-${index}"`, server: 'AliyunOSS', 'x-oss-object-type': 'Normal' },
-      body: png,
+      reply: {
+        status: 200,
+        headers: { 'content-type': 'image/png', etag: `"${taskId}-${index}"`, server: 'AliyunOSS', 'x-oss-object-type': 'Normal' },
+        body: png,
+      },
     };
   }
 
@@ -116,10 +119,4 @@ export class ResultImages {
     // OSS V1 query signing: GET, no MD5, no type, the expiry, the canonical resource.
     return createHmac('sha1', this.secret).update(`GET\n\n\n${expires}\n/${RESULT_BUCKET}${path}`).digest('base64');
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

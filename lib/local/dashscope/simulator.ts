@@ -139,7 +139,6 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
       };
       return snap;
     },
-    keyIdOf: apiKeyIdOf,
     inject: injectSpec,
     failNextCreates: (count, code, opts = {}) => void injectSpec({ type: 'failCreates', count, code, ...opts }),
     failNextRequests: (kind, count, code, opts = {}) => void injectSpec({ type: 'failRequests', kind, count, code, ...opts }),

@@ -104,7 +104,7 @@ export class TaskEngine {
     const account = this.account(apiKeyId);
     account.queue.push(task);
     this.transition(task, null, 'PENDING', at);
-    this.deps.records.noteInFlight(apiKeyId, account.queue.length + (account.running ? 1 : 0));
+    this.deps.records.noteInFlight(apiKeyId, this.inFlight(apiKeyId));
     task.timers.push(this.deps.clock.schedule(at + this.deps.options.taskTimeoutMs, (t) => this.timeOutPending(task, t)));
     if (!account.running) this.startNext(account, at);
     return task;

@@ -5,10 +5,11 @@
  * addressable as `oss://<key>` for 48 h (simulated), only by the same account and the model named
  * when the policy was issued. This is how `--dashscope real` sends local sketches, tested here.
  */
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { safeEqual } from './auth.js';
 import { beijingDate } from './clock.js';
 import { TASK } from './errors.js';
-import { ossErrorReply, type Reply } from './http.js';
+import { ossFailure, type Reply } from './http.js';
 import type { Records } from './records.js';
 import type { Failure, OssObjectResolver } from './sketch.js';
 
@@ -103,21 +104,21 @@ export class TemporaryUploads implements OssObjectResolver {
       key: reply.key,
       bytes: reply.bytes,
       status: reply.reply.status,
-      code: reply.reply.status >= 300 ? /<Code>([^<]+)<\/Code>/.exec(String(reply.reply.body))?.[1] : undefined,
+      code: reply.reply.status >= 300 ? reply.code : undefined,
     });
     return reply.reply;
   }
 
-  private async accept(contentType: string, body: Buffer): Promise<{ reply: Reply; grant?: Grant; key?: string; bytes?: number }> {
+  private async accept(contentType: string, body: Buffer): Promise<{ reply: Reply; code?: string; grant?: Grant; key?: string; bytes?: number }> {
     if (!/^multipart\/form-data/i.test(contentType)) {
-      return { reply: ossErrorReply(400, 'InvalidArgument', 'The body of your POST request is not well-formed multipart/form-data.', HOST_ID) };
+      return ossFailure(400, 'InvalidArgument', 'The body of your POST request is not well-formed multipart/form-data.', HOST_ID);
     }
     let form: FormData;
     try {
       // The platform's own multipart parser (undici, inside Node).
       form = await new Request('http://upload.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body }).formData();
     } catch {
-      return { reply: ossErrorReply(400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.', HOST_ID) };
+      return ossFailure(400, 'MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.', HOST_ID);
     }
     // OSS form field names are case-insensitive.
     const field = (name: string): string | undefined => {
@@ -129,42 +130,40 @@ export class TemporaryUploads implements OssObjectResolver {
     const keyId = field('OSSAccessKeyId');
     const policy = field('policy');
     const signature = field('Signature');
-    if (!key) return { reply: ossErrorReply(400, 'InvalidArgument', 'Bucket POST must contain a field named key.', HOST_ID) };
-    if (!file || typeof file === 'string') return { reply: ossErrorReply(400, 'InvalidArgument', 'Bucket POST must contain a field named file.', HOST_ID) };
+    if (!key) return ossFailure(400, 'InvalidArgument', 'Bucket POST must contain a field named key.', HOST_ID);
+    if (!file || typeof file === 'string') return ossFailure(400, 'InvalidArgument', 'Bucket POST must contain a field named file.', HOST_ID);
     if (!keyId || !policy || !signature) {
-      return { reply: ossErrorReply(403, 'AccessDenied', 'Anonymous access is forbidden for this operation.', HOST_ID) };
+      return ossFailure(403, 'AccessDenied', 'Anonymous access is forbidden for this operation.', HOST_ID);
     }
     if (keyId !== this.accessKeyId) {
-      return { reply: ossErrorReply(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', HOST_ID, { OSSAccessKeyId: keyId }) };
+      return ossFailure(403, 'InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', HOST_ID, { OSSAccessKeyId: keyId });
     }
     if (!safeEqual(signature, this.sign(policy))) {
-      return {
-        reply: ossErrorReply(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', HOST_ID),
-      };
+      return ossFailure(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', HOST_ID);
     }
     // Signed, so trusted from here on.
     const parsed = JSON.parse(Buffer.from(policy, 'base64').toString('utf8')) as { expiration: string; conditions: unknown[] };
     if (Date.parse(parsed.expiration) < this.now()) {
-      return { reply: ossErrorReply(403, 'AccessDenied', 'Invalid according to Policy: Policy expired.', HOST_ID) };
+      return ossFailure(403, 'AccessDenied', 'Invalid according to Policy: Policy expired.', HOST_ID);
     }
     const bytes = Buffer.from(await file.arrayBuffer());
     for (const cond of parsed.conditions) {
       if (!Array.isArray(cond)) {
         const [name, value] = Object.entries(cond as Record<string, string>)[0] ?? [];
-        if (name && name !== 'bucket' && field(name) !== value) return { reply: policyFailed(cond) };
+        if (name && name !== 'bucket' && field(name) !== value) return policyFailed(cond);
         continue;
       }
-      if (cond[0] === 'starts-with' && cond[1] === '$key' && !key.startsWith(String(cond[2]))) return { reply: policyFailed(cond) };
+      if (cond[0] === 'starts-with' && cond[1] === '$key' && !key.startsWith(String(cond[2]))) return policyFailed(cond);
       if (cond[0] === 'content-length-range' && (bytes.length < Number(cond[1]) || bytes.length > Number(cond[2]))) {
-        return { reply: ossErrorReply(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', HOST_ID) };
+        return ossFailure(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', HOST_ID);
       }
     }
     const dir = [...this.dirs.keys()].find((d) => key.startsWith(`${d}/`));
     const grant = dir ? this.dirs.get(dir) : undefined;
-    if (!grant) return { reply: policyFailed(['starts-with', '$key', 'dashscope-instant/']) };
+    if (!grant) return policyFailed(['starts-with', '$key', 'dashscope-instant/']);
     const existing = this.files.get(key);
     if (existing && existing.expiresAt > this.now()) {
-      return { reply: ossErrorReply(409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', HOST_ID), grant, key };
+      return { ...ossFailure(409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', HOST_ID), grant, key };
     }
     this.files.set(key, { ...grant, bytes, contentType: field('x-oss-content-type') ?? file.type, expiresAt: this.now() + this.options.fileTtlMs });
     const status = Number(field('success_action_status'));
@@ -192,12 +191,6 @@ export class TemporaryUploads implements OssObjectResolver {
   }
 }
 
-function policyFailed(cond: unknown): Reply {
-  return ossErrorReply(403, 'AccessDenied', `Invalid according to Policy: Policy Condition failed: ${JSON.stringify(cond)}`, HOST_ID);
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+function policyFailed(cond: unknown): ReturnType<typeof ossFailure> {
+  return ossFailure(403, 'AccessDenied', `Invalid according to Policy: Policy Condition failed: ${JSON.stringify(cond)}`, HOST_ID);
 }

@@ -1,0 +1,30 @@
+/**
+ * The operator operations (status, retry, backfill) on one set of services: what the control API
+ * of `sketchflow local` serves and what `status | retry | backfill` call, whether on the configured
+ * services or on a local stack.
+ */
+import type { CoreDeps } from '../core/deps.js';
+import { backfill, pipelineStatus, retryJob, type BackfillReport, type PipelineStatus } from '../core/operations.js';
+import type { SubmitOutcome } from '../core/submit.js';
+import type { FcContext, Runtime } from '../runtime.js';
+
+export interface Operations {
+  /** Every job under `prefix` (default: the target's SKETCH_PREFIX). */
+  status(prefix?: string): Promise<PipelineStatus>;
+  retry(key: string): Promise<SubmitOutcome>;
+  backfill(prefix: string): Promise<BackfillReport>;
+}
+
+/** Fresh CoreDeps for each operation, as `submit` gets them, with a request id of its own. */
+export function operatorDeps(runtime: Runtime, credentials: NonNullable<FcContext['credentials']>): () => CoreDeps {
+  let n = 0;
+  return () => runtime.depsFor({ requestId: `cli-${process.pid}-${++n}`, credentials }, 'submit');
+}
+
+export function operationsOn(deps: () => CoreDeps, defaultPrefix: string): Operations {
+  return {
+    status: (prefix) => pipelineStatus(deps(), prefix ?? defaultPrefix),
+    retry: (key) => retryJob(deps(), key),
+    backfill: (prefix) => backfill(deps(), prefix),
+  };
+}
