@@ -8,6 +8,7 @@
  */
 import { manifestKey } from '../lib/contract/keys.js';
 import { ManifestSchema, type Manifest } from '../lib/contract/manifest.js';
+import { timerEvent } from '../lib/local/fc.js';
 import type { OssRequestRecord } from '../lib/local/oss/index.js';
 import type { TablestoreRequestRecord } from '../lib/local/tablestore/index.js';
 import { POLLER_FUNCTION } from '../lib/local/pipeline.js';
@@ -51,8 +52,6 @@ export interface BacklogRun {
   /** Bytes of every object read by presigned URL (DashScope) or through image processing. */
   objectBytes: Map<string, number>;
 }
-
-const timerEvent = (at: number) => Buffer.from(JSON.stringify({ triggerTime: new Date(at).toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload: 'timer' }));
 
 /** Most events of `times` (ms) inside any window of `windowMs`. */
 function maxInWindow(times: number[], windowMs: number): number {
@@ -115,7 +114,7 @@ export async function runBacklog(variant: 'ours' | 'naive', o: BacklogOptions): 
     };
     const { steps } = await runVirtual(world, {
       done,
-      timer: { everyMs: 60_000, next: v0 + 60_000, fire: (at) => p.fc.invokeAsync(POLLER_FUNCTION, timerEvent(at)) },
+      timer: { everyMs: 60_000, next: v0 + 60_000, fire: (at) => p.fc.invokeAsync(POLLER_FUNCTION, timerEvent('timer', at)) },
       maxVirtualMs: (o.jobs * o.taskSeconds * 1.25 + 120) * 1000 * (variant === 'ours' ? 2 : 4),
       realTimeoutMs: 150_000,
     });

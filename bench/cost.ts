@@ -60,6 +60,11 @@ export interface CostFigure {
   percentOfModel: number;
 }
 
+/** CU per second of billed time for a function of this size: vCPU, memory and disk beyond 512 MB. */
+function cuPerSecond(size: FunctionSize): number {
+  return size.cpu * FC_FACTORS.vcpuSecond + (size.memoryMB / 1024) * FC_FACTORS.gbSecond + (Math.max(0, size.diskMB - 512) / 1024) * FC_FACTORS.diskGbSecond;
+}
+
 const PUT_TYPE = new Set(['oss:PutObject', 'oss:DeleteObject', 'oss:ListObjects', 'oss:InitiateMultipartUpload', 'oss:UploadPart', 'oss:CompleteMultipartUpload', 'oss:AbortMultipartUpload']);
 
 export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigure {
@@ -70,7 +75,6 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
   // ---- Function Compute
   const invocations: Record<string, number> = {};
   const billedS = { submit: 0, poller: 0 };
-  let cu = 0;
   for (const inv of run.invocations) {
     let kind: string = inv.fn;
     if (inv.fn === 'submit') {
@@ -81,13 +85,10 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
       kind = `poller ${inv.trigger}${ran ? '' : ' (exited: lease held)'}`;
     }
     invocations[kind] = (invocations[kind] ?? 0) + 1;
-    const seconds = billedMs(inv) / 1000;
-    billedS[inv.fn] += seconds;
-    const size = sizes[inv.fn];
-    cu += FC_FACTORS.per10kInvocations / 10_000;
-    cu += seconds * (size.cpu * FC_FACTORS.vcpuSecond + (size.memoryMB / 1024) * FC_FACTORS.gbSecond + Math.max(0, size.diskMB - 512) / 1024 * FC_FACTORS.diskGbSecond);
+    billedS[inv.fn] += billedMs(inv) / 1000;
   }
   const invocationCu = (run.invocations.length * FC_FACTORS.per10kInvocations) / 10_000;
+  const cuPerS = { submit: cuPerSecond(sizes.submit), poller: cuPerSecond(sizes.poller) };
 
   // ---- Tablestore: metered; and the upper bound from the emulator's records
   const { readCu, writeCu } = run.tablestoreCu;
@@ -131,8 +132,8 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
   const GB = 1e9;
   const lines: CostLine[] = [
     { item: 'FC invocations', quantityPerImage: per(run.invocations.length), unit: 'invocations', cnyPerImage: per(invocationCu) * cnyPerCu },
-    { item: 'FC submit time', quantityPerImage: per(billedS.submit), unit: `s at ${sizes.submit.cpu} vCPU/${sizes.submit.memoryMB} MB`, cnyPerImage: 0 },
-    { item: 'FC poller time', quantityPerImage: per(billedS.poller), unit: `s at ${sizes.poller.cpu} vCPU/${sizes.poller.memoryMB} MB`, cnyPerImage: 0 },
+    { item: 'FC submit time', quantityPerImage: per(billedS.submit), unit: `s at ${sizes.submit.cpu} vCPU/${sizes.submit.memoryMB} MB`, cnyPerImage: per(billedS.submit) * cuPerS.submit * cnyPerCu },
+    { item: 'FC poller time', quantityPerImage: per(billedS.poller), unit: `s at ${sizes.poller.cpu} vCPU/${sizes.poller.memoryMB} MB`, cnyPerImage: per(billedS.poller) * cuPerS.poller * cnyPerCu },
     { item: 'Tablestore reads', quantityPerImage: per(readCu), unit: 'read CU (4 KB rule, metered)', cnyPerImage: (per(readCu) / 10_000) * PRICES.tablestoreRead.value },
     { item: 'Tablestore writes', quantityPerImage: per(writeCu), unit: 'write CU', cnyPerImage: (per(writeCu) / 10_000) * PRICES.tablestoreWrite.value },
     { item: 'OSS PUT-type requests', quantityPerImage: per(put), unit: 'requests', cnyPerImage: (per(put) / 10_000) * PRICES.ossPut.value },
@@ -140,11 +141,6 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
     { item: 'OSS image processing', quantityPerImage: per(imgBytes), unit: 'source bytes', cnyPerImage: (per(imgBytes) / GB) * PRICES.ossImg.value },
     { item: 'OSS Internet egress', quantityPerImage: per(egressBytes), unit: 'bytes (DashScope fetching sketches)', cnyPerImage: (per(egressBytes) / GB) * PRICES.ossEgress.value },
   ];
-  for (const fn of ['submit', 'poller'] as const) {
-    const size = sizes[fn];
-    const line = lines.find((l) => l.item === `FC ${fn} time`)!;
-    line.cnyPerImage = line.quantityPerImage * (size.cpu * FC_FACTORS.vcpuSecond + (size.memoryMB / 1024) * FC_FACTORS.gbSecond + Math.max(0, size.diskMB - 512) / 1024 * FC_FACTORS.diskGbSecond) * cnyPerCu;
-  }
   const total = lines.reduce((s, l) => s + l.cnyPerImage, 0);
   return {
     images,
@@ -152,7 +148,7 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
     fc: {
       invocationsPerImage: Object.fromEntries(Object.entries(invocations).map(([k, v]) => [k, per(v)])),
       billedSecondsPerImage: { submit: per(billedS.submit), poller: per(billedS.poller) },
-      cuPerImage: per(cu),
+      cuPerImage: per(invocationCu + billedS.submit * cuPerS.submit + billedS.poller * cuPerS.poller),
       sizes,
     },
     tablestore: {

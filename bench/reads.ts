@@ -18,6 +18,7 @@ import { jobIdOf, versionIdOf } from '../lib/contract/keys.js';
 import { createRowStore, createTablestoreClient } from '../lib/adapters/tablestore.js';
 import { Jobs } from '../lib/core/jobs.js';
 import { KIND, type JobRecord, type TaskRecord, type VersionRecord } from '../lib/core/records.js';
+import { timerEvent } from '../lib/local/fc.js';
 import { POLLER_FUNCTION } from '../lib/local/pipeline.js';
 import { lineSketch, median, startBenchPipeline } from './harness.js';
 import { quiescent, VirtualClock } from './virtual-time.js';
@@ -130,7 +131,7 @@ export async function measurePollerReads(o: { active: number; finishedCounts: nu
       marks.length = 0;
       marks.push({ label: 'start', at: p.stack.tablestore.records.length });
       const first = p.invocations.length;
-      p.fc.invokeAsync(POLLER_FUNCTION, Buffer.from(JSON.stringify({ triggerTime: new Date(clock.now()).toISOString(), triggerName: 'timer', payload: 'bench' })));
+      p.fc.invokeAsync(POLLER_FUNCTION, timerEvent('bench', clock.now()));
       const inv = p.invocations.slice(first).find((i) => i.fn === 'poller');
       if (!inv) throw new Error('poller reads: the poller invocation did not start');
       inv.onSleep = () => marks.push({ label: 'sleep', at: p.stack.tablestore.records.length });

@@ -20,6 +20,7 @@ import sharp from 'sharp';
 import { buildFunctions, type BundleReport } from '../scripts/build.js';
 import { ensureTable } from '../lib/adapters/tablestore.js';
 import { manifestKey } from '../lib/contract/keys.js';
+import { timerEvent } from '../lib/local/fc.js';
 import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../lib/local/pipeline.js';
 import { settingsFor, startLocalStack } from '../lib/local/stack.js';
 import { median } from './harness.js';
@@ -140,7 +141,7 @@ export async function measureMemory(bundles: Bundles, o: { sketchSide: number; n
     await sim.flush();
     if (sim.task(created.taskId)?.status !== 'SUCCEEDED') throw new Error(`memory: the task ended ${sim.task(created.taskId)?.status}`);
 
-    const timer = Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload: 'bench' }));
+    const timer = timerEvent('bench');
     const finalize = await invokeFresh(bundle('poller'), POLLER_FUNCTION, env, timer, context(POLLER_FUNCTION, 256));
     const manifest = stack.oss.peek(manifestKey('sketches/memory/big'));
     const parsed = manifest ? (JSON.parse(manifest.body.toString('utf8')) as { status: string; results: Array<{ bytes?: number }> }) : undefined;

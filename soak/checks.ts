@@ -106,9 +106,13 @@ function parse(body: Buffer | string | undefined): ManifestLike | undefined {
   }
 }
 
+/** The budget's day (SPEC §4: a calendar day in Asia/Shanghai), reckoned here, not by lib's budgetDay. */
 function shanghaiDay(epochMs: number): string {
   return new Date(epochMs + 8 * 3600_000).toISOString().slice(0, 10);
 }
+
+/** The job an output key (`<job>.result.json`, `<job>.result-<i>.png`) belongs to. */
+const OUTPUT_OF = /^([\s\S]*)\.result(?:\.json|-\d+\.png)$/;
 
 export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number; maxAttempts: number; breakMode?: string }): CheckResult {
   const { recorded: rec, final } = out;
@@ -258,6 +262,20 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
   }
   const maxRequestedPerDay = Math.max(0, ...requestedByDay.values());
   const rowByKey = new Map(final.rows.job.map((r) => [r.value.jobKey, r.value]));
+  // Puts and final objects under each job's output names, in order (the per-job checks filter them further).
+  const group = <T>(items: Iterable<T>, keyOf: (item: T) => string) => {
+    const byJob = new Map<string, T[]>();
+    for (const item of items) {
+      const jobKey = OUTPUT_OF.exec(keyOf(item))?.[1];
+      if (jobKey === undefined) continue;
+      const list = byJob.get(jobKey);
+      if (list) list.push(item);
+      else byJob.set(jobKey, [item]);
+    }
+    return byJob;
+  };
+  const outputPutsOf = group(rec.puts, (p) => p.key);
+  const outputObjectsOf = group(final.objects.keys(), (k) => k);
 
   for (const job of plan.jobs) {
     const newest = newestVersionOf(job.jobKey, rec.uploads);
@@ -279,7 +297,8 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
     const mkey = manifestKeyOf(job.jobKey);
     const finalObj = final.objects.get(mkey);
     const m = parse(finalObj?.body);
-    const manifestPuts = rec.puts.filter((p) => p.key === mkey && p.ok && !p.injected);
+    const outputPuts = outputPutsOf.get(job.jobKey) ?? [];
+    const manifestPuts = outputPuts.filter((p) => p.key === mkey && p.ok && !p.injected);
     const newestWritten = manifestPuts.some((p) => describesVersion(p.manifest as ManifestLike, newest));
     const row = rowByKey.get(job.jobKey);
     if (!m || !describesVersion(m, newest)) {
@@ -300,7 +319,7 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
     const finalPut = manifestPuts.filter((p) => p.sha === finalObj!.sha).at(-1);
     const isOutput = (key: string) => key === mkey || (key.startsWith(`${job.jobKey}.result-`) && /^\d+\.png$/.test(key.slice(job.jobKey.length + 8)));
     if (finalPut) {
-      for (const p of rec.puts) {
+      for (const p of outputPuts) {
         if (!p.ok || p.injected || !isOutput(p.key) || p.t0 <= (finalPut.t1 ?? finalPut.t0) || p === finalPut) continue;
         if (p.key === mkey && describesVersion(p.manifest as ManifestLike, newest)) continue;
         // The same version's image written again (two finalizers of one version): same bytes, no harm.
@@ -333,7 +352,7 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
         find('newest-wins', `${r.key} has ${obj.size} bytes, the manifest says ${r.bytes}`, job.jobKey);
       }
     }
-    for (const key of final.objects.keys()) {
+    for (const key of outputObjectsOf.get(job.jobKey) ?? []) {
       if (key !== mkey && isOutput(key) && !listed.has(key)) {
         overwritten++;
         find('newest-wins', `${key} is left from an older version (the manifest does not list it)`, job.jobKey);

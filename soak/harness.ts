@@ -15,7 +15,8 @@ import { createRowStore } from '../lib/adapters/tablestore.js';
 import { Jobs } from '../lib/core/jobs.js';
 import type { ImageModel, ObjectStore, RowStore, StoredRow } from '../lib/core/ports.js';
 import { isTerminal, KIND, type ActiveRecord, type BudgetRecord, type JobRecord, type QueueRecord, type SlotRecord, type TaskRecord } from '../lib/core/records.js';
-import type { FcHandler } from '../lib/local/fc.js';
+import { sha256Hex } from '../lib/local/dashscope/random.js';
+import { timerEvent, type FcHandler } from '../lib/local/fc.js';
 import type { BucketStore } from '../lib/local/oss/store.js';
 import { POLLER_FUNCTION, startLocalPipeline, SUBMIT_FUNCTION, type LocalPipeline } from '../lib/local/pipeline.js';
 import { quickResult } from './images.js';
@@ -149,18 +150,13 @@ export interface Recorded {
   calls: CreateCall[];
   downloads: Map<string, Set<string>>; // `${taskId}/${index}` → sha256 of the bytes downloaded
   puts: PutRecord[];
-  deletes: Array<{ t: number; key: string }>;
   faults: FaultRecord[];
   crashes: CrashRecord[];
   invocations: Invocation[];
   dropped: Array<{ t: number; fn: string; keys: string[]; error: string }>;
   uploads: UploadRecord[];
-  redelivered: { duplicates: number; stale: number; encoded: number; sync: number; foreign: number; afterFinish: number };
-  clockJumps: Array<{ t: number; simBefore: number; ms: number }>;
-  /** Invocations stopped dead at a checkpoint. */
-  deadInvocations: number;
-  /** Deferred faults that never found their moment before the mix ended. */
-  faultsNotInjected: number;
+  redelivered: { duplicates: number; stale: number; encoded: number; foreign: number; afterFinish: number };
+  clockJumps: Array<{ t: number; ms: number }>;
   /** DashScope's clock minus ours at the end, hours (must stay within a day: clocksFor). */
   finalSkewHours: number;
 }
@@ -183,8 +179,6 @@ export interface RunOutput {
   pipeline: LocalPipeline;
   secrets: string[];
 }
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function hashing(onDone: (sha: string, bytes: number, body: Buffer) => void, keep = false): Transform {
   const hash = createHash('sha256');
@@ -280,16 +274,13 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     calls: [],
     downloads: new Map(),
     puts: [],
-    deletes: [],
     faults: [],
     crashes: [],
     invocations: [],
     dropped: [],
     uploads: [],
-    redelivered: { duplicates: 0, stale: 0, encoded: 0, sync: 0, foreign: 0, afterFinish: 0 },
+    redelivered: { duplicates: 0, stale: 0, encoded: 0, foreign: 0, afterFinish: 0 },
     clockJumps: [],
-    deadInvocations: 0,
-    faultsNotInjected: 0,
     finalSkewHours: 0,
   };
   const plannedJobs = new Map(plan.jobs.map((j) => [j.jobKey, j]));
@@ -297,6 +288,9 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
 
   // ---------------------------------------------------------------- log sink
   const lastSubmitting = new Map<string, { version: string; attempts: number }>();
+  /** Progress counters for the drain: 'job state' lines logged, submit invocations finished. */
+  let jobStateLines = 0;
+  let submitsDone = 0;
   const logSink = (line: string) => {
     if (current.getStore()?.killed) return;
     const entry: LogEntry = { t: now(), line };
@@ -307,8 +301,9 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     }
     rec.logs.push(entry);
     const r = entry.rec;
-    if (r && r.msg === 'job state' && r.state === 'SUBMITTING' && typeof r.jobKey === 'string') {
-      lastSubmitting.set(r.jobKey, { version: String(r.version), attempts: Number(r.attempts ?? 0) });
+    if (r?.msg === 'job state') {
+      jobStateLines++;
+      if (r.state === 'SUBMITTING' && typeof r.jobKey === 'string') lastSubmitting.set(r.jobKey, { version: String(r.version), attempts: Number(r.attempts ?? 0) });
     }
   };
 
@@ -324,7 +319,6 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   const crash = (step: string, mode: CrashMode, jobKey?: string): void | Promise<void> => {
     rec.crashes.push({ t: now(), step, jobKey, mode });
     if (mode === 'die') {
-      rec.deadInvocations++;
       const inv = current.getStore();
       if (inv) inv.dead = true;
       return new Promise<void>(() => {}); // stops dead: no finally block, no cleanup
@@ -391,10 +385,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         getRange: (k, s, e) => o.getRange(k, s, e),
         imageInfo: (k) => o.imageInfo(k),
         presignGet: (k, ttl, p) => o.presignGet(k, ttl, p),
-        async delete(key) {
-          rec.deletes.push({ t: now(), key });
-          return o.delete(key);
-        },
+        delete: async (key) => o.delete(key),
         async put(key, body, options) {
           const put: PutRecord = { t0: now(), key };
           rec.puts.push(put);
@@ -402,7 +393,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
           let copy: Buffer | undefined;
           const copyOutputs = hooks.breakMode === 'outputs' && /\.result-\d+\.png$/.test(key) && plannedJobs.has(key.replace(/\.result-\d+\.png$/, ''));
           if (Buffer.isBuffer(body)) {
-            put.sha = sha256(body);
+            put.sha = sha256Hex(body);
             put.bytes = body.length;
             copy = body;
             if (key.endsWith('.result.json')) {
@@ -498,6 +489,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     } finally {
       clearTimeout(timer);
       inv.t1 = now();
+      if (fn === 'submit') submitsDone++;
       release();
       running.delete(inv); // done, or killed (cut off: it can do nothing more)
     }
@@ -567,10 +559,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     else rec.redelivered.duplicates += a.copies;
     const body = Buffer.from(JSON.stringify(event));
     for (let k = 0; k < a.copies; k++) {
-      if (a.sync) {
-        rec.redelivered.sync++;
-        void fc.invoke(SUBMIT_FUNCTION, body).catch(() => undefined);
-      } else fc.invokeAsync(SUBMIT_FUNCTION, body);
+      if (a.sync) void fc.invoke(SUBMIT_FUNCTION, body).catch(() => undefined);
+      else fc.invokeAsync(SUBMIT_FUNCTION, body);
     }
   };
 
@@ -681,12 +671,12 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         return;
       case 'poller-overlap': {
         fault('overlapping poller invocations', `${a.count} at once`);
-        const timerEvent = Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'timer', payload: 'soak-overlap' }));
-        for (let k = 0; k < a.count; k++) void fc.invoke(POLLER_FUNCTION, timerEvent).catch(() => undefined);
+        const event = timerEvent('soak-overlap');
+        for (let k = 0; k < a.count; k++) void fc.invoke(POLLER_FUNCTION, event).catch(() => undefined);
         return;
       }
       case 'clock-jump':
-        rec.clockJumps.push({ t: now(), simBefore: ds.now(), ms: a.ms });
+        rec.clockJumps.push({ t: now(), ms: a.ms });
         ds.advance(a.ms);
         fault('clock jump past the 24 h retention', `DashScope clock +${a.ms / 3600_000} h`);
         return;
@@ -698,15 +688,20 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   for (const j of plan.jobs.filter((x) => x.cursed)) {
     for (const a of plan.actions) if (a.type === 'upload' && a.job === j.index && a.role === 'sketch') cursedPaths.add(`/${a.key}`);
   }
-  const cursedLost = new Set<string>();
-  const curse = setInterval(() => {
-    if (calm) return;
-    for (const c of ds.records.creates) {
-      if (!c.taskId || cursedLost.has(c.taskId) || !c.sketchPath || !cursedPaths.has(c.sketchPath)) continue;
-      cursedLost.add(c.taskId);
-      if (ds.loseTask(c.taskId)) fault('dashscope lost task', `cursed job: lost ${c.taskId}`, { taskId: c.taskId });
-    }
-  }, 5);
+  // Create records are pushed once complete (and task ids are unique): each is looked at once.
+  let cursedSeen = 0;
+  const curse =
+    cursedPaths.size > 0
+      ? setInterval(() => {
+          if (calm) return;
+          const creates = ds.records.creates;
+          for (; cursedSeen < creates.length; cursedSeen++) {
+            const c = creates[cursedSeen]!;
+            if (!c.taskId || !c.sketchPath || !cursedPaths.has(c.sketchPath)) continue;
+            if (ds.loseTask(c.taskId)) fault('dashscope lost task', `cursed job: lost ${c.taskId}`, { taskId: c.taskId });
+          }
+        }, 5)
+      : undefined;
 
   const progress = hooks.progress;
   const ticker = progress
@@ -732,7 +727,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
           const later: Action = { ...a, at: now() + 150 };
           const i = pendingActions.findIndex((x) => x.at > later.at);
           pendingActions.splice(i < 0 ? pendingActions.length : i, 0, later);
-        } else rec.faultsNotInjected++;
+        }
         continue;
       }
       switch (a.type) {
@@ -761,6 +756,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     const creds = stack.describe().tablestore;
     const rows = createRowStore(pipeline.config.tablestore, { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret });
     const jobsView = new Jobs(rows);
+    // Uploads happen only in the mixed phase (above): each job's newest version is settled now.
+    const newestOf = new Map(plan.jobs.map((job) => [job.jobKey, newestVersionOf(job.jobKey, rec.uploads)]));
     const drain = async (): Promise<boolean> => {
       const deadline = now() + (hooks.drainTimeoutMs ?? 60_000 + plan.sketches * 150);
       let quietChecks = 0;
@@ -772,14 +769,13 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));
         // Finished submit invocations count too: a burst of re-deliveries changes nothing else.
-        const submitsDone = rec.invocations.filter((i) => i.fn === 'submit' && i.t1 !== undefined).length;
-        const signature = `${rec.puts.length}/${ds.records.creates.length}/${rec.logs.filter((l) => l.rec?.msg === 'job state').length}/${submitsDone}`;
+        const signature = `${rec.puts.length}/${ds.records.creates.length}/${jobStateLines}/${submitsDone}`;
         if (signature !== lastSignature) {
           lastSignature = signature;
           lastProgressAt = now();
         }
         const jobsDone = plan.jobs.every((job) => {
-          const newest = newestVersionOf(job.jobKey, rec.uploads);
+          const newest = newestOf.get(job.jobKey);
           if (!newest || job.expect.kind === 'refused') return true; // refused by name: no manifest to wait for
           const m = oss.peek(manifestKeyOf(job.jobKey));
           if (!m) return false;
@@ -840,7 +836,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       const o = oss.peek(key);
       if (!o) continue;
       const keep = key.endsWith('.result.json');
-      objects.set(key, { etag: o.etag.replace(/"/g, ''), size: o.body.length, lastModified: o.lastModified, sha: sha256(o.body), ...(keep ? { body: o.body } : {}) });
+      objects.set(key, { etag: o.etag.replace(/"/g, ''), size: o.body.length, lastModified: o.lastModified, sha: sha256Hex(o.body), ...(keep ? { body: o.body } : {}) });
     }
     const [job, activeRows, queue, slot, budget, task] = await Promise.all([
       jobsView.scanAll<JobRecord>(KIND.job),

@@ -107,8 +107,6 @@ export interface Plan {
   actions: Action[];
   /** Keys uploaded that must never become jobs (reserved names, non-sketches). */
   ignoredKeys: string[];
-  /** Folder → `_defaults.json` problems (for reports). */
-  defaults: Record<string, 'ok' | 'invalid' | 'late'>;
   /** What was excluded on request (e.g. dot-segments). */
   excluded: string[];
 }
@@ -176,7 +174,7 @@ function validTxt(rng: Rng, i: number): SidecarDraft {
 }
 
 const INVALID_SIDECARS: Record<string, (rng: Rng, i: number) => SidecarDraft> = {
-  'unknown-field': (rng, i) => json({ prompt: `p${i}`, styel: 'anime' }),
+  'unknown-field': (_rng, i) => json({ prompt: `p${i}`, styel: 'anime' }),
   'n-out-of-range': (rng, i) => json({ prompt: `p${i}`, n: rng.pick([0, 5, 7, 2.5, '2']) }),
   'style-unknown': (rng, i) => json({ prompt: `p${i}`, style: rng.pick(['pastel', '<cubism>', 42]) }),
   'weight-out-of-range': (rng, i) => json({ prompt: `p${i}`, sketch_weight: rng.pick([11, -1, 3.5]) }),
@@ -307,7 +305,6 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
     { path: `${PREFIX}space dir/` },
     { path: `${PREFIX}🎨 art/` },
   ];
-  const defaults: Record<string, 'ok' | 'invalid' | 'late'> = {};
   const withDefaults: Folder[] = [];
   const upload = (u: Omit<Upload, 'type'>) => actions.push({ type: 'upload', ...u });
   for (let k = 0; k < 2; k++) {
@@ -316,7 +313,6 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
     if (rng.chance(0.5)) d.n = rng.int(1, 2);
     upload({ at: 0, key: `${path}_defaults.json`, body: Buffer.from(JSON.stringify(d)), role: 'defaults' });
     withDefaults.push({ path, defaults: { prompt: d.prompt as string, n: d.n as number | undefined } });
-    defaults[path] = 'ok';
   }
   {
     const outer = `${PREFIX}dflt-nest/`;
@@ -325,15 +321,11 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
     upload({ at: 0, key: `${outer}_defaults.json`, body: Buffer.from(JSON.stringify({ prompt, style: 'oil painting', sketch_weight: 3, n: 2 })), role: 'defaults' });
     upload({ at: 0, key: `${inner}_defaults.json`, body: Buffer.from(JSON.stringify({ style: 'sketch', n: 1 })), role: 'defaults' });
     withDefaults.push({ path: inner, defaults: { prompt, n: 1 } });
-    defaults[outer] = 'ok';
-    defaults[inner] = 'ok';
   }
   const badDefaults: Folder = { path: `${PREFIX}dflt-bad/`, invalidDefaults: true };
   upload({ at: 0, key: `${badDefaults.path}_defaults.json`, body: Buffer.from(JSON.stringify({ prompt: 'x', colour: 'red' })), role: 'defaults' });
-  defaults[badDefaults.path] = 'invalid';
   // A folder whose _defaults.json arrives just after its sketches: it releases them (they wait for a prompt).
   const lateFolder: Folder = { path: `${PREFIX}dflt-late/`, defaults: { prompt: `late ${rng.word()}` }, late: true };
-  defaults[lateFolder.path] = 'late';
   let lateDefaultsAt = Infinity;
 
   const start = (i: number) => Math.floor((i / Math.max(1, M)) * mixMs * 0.8 + rng.float() * mixMs * 0.05);
@@ -752,7 +744,6 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
     jobs,
     actions,
     ignoredKeys,
-    defaults,
     excluded: [...exclude],
   };
 }

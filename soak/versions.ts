@@ -32,12 +32,9 @@ export function jobKeyOfSketchKey(key: string): string {
   return dot <= 0 ? key : key.slice(0, slash + 1) + name.slice(0, dot);
 }
 
+/** The manifest's name as SPEC §1 gives it, spelled here rather than taken from lib (an oracle). */
 export function manifestKeyOf(jobKey: string): string {
   return `${jobKey}.result.json`;
-}
-
-export function resultKeyOf(jobKey: string, index: number): string {
-  return `${jobKey}.result-${index}.png`;
 }
 
 function lastUpload(uploads: UploadRecord[], key: string): UploadRecord | undefined {
