@@ -29,6 +29,11 @@ export class CredentialStore {
     return this.keys.get(accessKeyId);
   }
 
+  /** Every key issued or added so far, long-lived and STS (tests check none of them leaks). */
+  all(): AccessKey[] {
+    return [...this.keys.values()];
+  }
+
   /** A fresh long-lived key pair, like a RAM user's AccessKey. */
   issueAccessKey(): AccessKey {
     return this.add({

@@ -6,22 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../lib/cli/index.js';
-import { EXAMPLES, killAll, putFiles, readManifest, removeTmpDirs, run, tmpDir } from './helpers.js';
+import { EXAMPLES, killAll, putFiles, readManifest, removeTmpDirs, run, runMain, tmpDir } from './helpers.js';
 
 afterAll(() => {
   killAll();
   removeTmpDirs();
 });
-
-/** main() in this process, with its output captured. */
-async function inProcess(argv: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, interrupted: () => new Promise<void>(() => {}) };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe('sketchflow local --once: exit codes', () => {
   it('exits 1 when an example is broken; each failure is one stderr line with the manifest path', async () => {
@@ -84,7 +74,7 @@ describe('sketchflow local --once: exit codes', () => {
     [['local', 'now'], {}, /unexpected argument 'now'/],
     [['local', '--dir', ''], {}, /--dir needs a folder/],
   ] as Array<[string[], Record<string, string>, RegExp]>)('%j exits 2 with one line', async (argv, env, message) => {
-    const { code, stdout, stderr } = await inProcess(argv, env);
+    const { code, stdout, stderr } = await runMain(argv, env);
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(new RegExp(`^sketchflow: .*${message.source}.*\\n$`));

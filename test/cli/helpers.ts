@@ -6,7 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ManifestSchema, type Manifest } from '../../lib/contract/manifest.js';
+import { main, type CliIo } from '../../lib/cli/index.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
+
+/** A job's manifest in a bucket folder, or undefined while there is none (or it does not parse). */
+export { readManifest } from '../../lib/local/progress.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const EXAMPLES = path.join(ROOT, 'examples/sketches');
@@ -128,22 +132,18 @@ export function removeTmpDirs(): void {
   for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
-export function readManifest(dir: string, jobKey: string): Manifest | undefined {
-  try {
-    return ManifestSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, `${jobKey}.result.json`), 'utf8')));
-  } catch {
-    return undefined;
-  }
+/** test/helpers/wait.ts's waitFor with the pace of a child process: every 50 ms, 20 s by default. */
+export function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  return waitUntil(what, check, { timeoutMs, everyMs: 50 });
 }
 
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** main() in this process (not a child), its output captured; never interrupted. */
+export async function runMain(argv: string[], env: CliIo['env'] = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, interrupted: () => new Promise<void>(() => {}) };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
 }
 
 /** Puts files into a bucket folder's sketches/ (copies of the examples, or given contents). */

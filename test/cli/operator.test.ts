@@ -9,21 +9,12 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../lib/cli/index.js';
 import type { PipelineStatus } from '../../lib/core/operations.js';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
-import { putFiles, readManifest, removeTmpDirs, tmpDir } from './helpers.js';
+import { FAST_ENV, putFiles, readManifest, removeTmpDirs, runMain, tmpDir } from './helpers.js';
 
 afterAll(() => removeTmpDirs());
-
-async function cli(argv: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, interrupted: () => new Promise<void>(() => {}) };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe('against the configured services (environment)', () => {
   let p: TestPipeline;
@@ -49,8 +40,8 @@ describe('against the configured services (environment)', () => {
     // The day's one image is spent: the next sketch waits in QUEUED, and says why.
     await p.put('sketches/b.txt', 'another house');
     await p.put('sketches/b.png', sketch);
-    await p.waitFor('b to wait for the budget', () => p.logRecords().some((r) => r.jobKey === 'sketches/b' && r.state === 'QUEUED'));
-    await p.waitFor('the waiting reason', async () => (await cli(['status', '--json'], env)).stdout.includes('daily image budget'));
+    await p.waitFor('b to wait for the budget', () => p.states('sketches/b').some((r) => r.state === 'QUEUED'));
+    await p.waitFor('the waiting reason', async () => (await runMain(['status', '--json'], env)).stdout.includes('daily image budget'));
   }, 30_000);
 
   afterAll(async () => {
@@ -58,7 +49,7 @@ describe('against the configured services (environment)', () => {
   });
 
   it('status lists jobs with state, age and why a queued job waits, slots, queue and budget', async () => {
-    const { code, stdout, stderr } = await cli(['status'], env);
+    const { code, stdout, stderr } = await runMain(['status'], env);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^JOB\s+STATE\s+AGE\s+DETAIL$/m);
@@ -71,46 +62,46 @@ describe('against the configured services (environment)', () => {
   });
 
   it('status --json for machines, PREFIX narrows the list', async () => {
-    const all = JSON.parse((await cli(['status', '--json'], env)).stdout) as PipelineStatus;
+    const all = JSON.parse((await runMain(['status', '--json'], env)).stdout) as PipelineStatus;
     expect(all.jobs.map((j) => [j.jobKey, j.state])).toEqual([
       ['sketches/a', 'SUCCEEDED'],
       ['sketches/b', 'QUEUED'],
     ]);
     expect(all.jobs[1]!.waitingFor).toMatch(/daily image budget/);
     expect(all.budget).toMatchObject({ used: 1, max: 1 });
-    const some = JSON.parse((await cli(['status', 'sketches/b', '--json'], env)).stdout) as PipelineStatus;
+    const some = JSON.parse((await runMain(['status', 'sketches/b', '--json'], env)).stdout) as PipelineStatus;
     expect(some.jobs.map((j) => j.jobKey)).toEqual(['sketches/b']);
   });
 
   it('retry records a new version for the deployed pipeline to pick up', async () => {
     const withKey = { ...env, DASHSCOPE_API_KEY: p.stack.dashscope.apiKey, DASHSCOPE_BASE_URL: p.stack.dashscope.baseUrl };
-    const { code, stdout, stderr } = await cli(['retry', 'sketches/a.png'], withKey);
+    const { code, stdout, stderr } = await runMain(['retry', 'sketches/a.png'], withKey);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^sketches\/a: a new version, QUEUED$/m);
     expect(stdout).toMatch(/the pipeline picks it up; its new manifest will be sketches\/a\.result\.json/);
-    const st = JSON.parse((await cli(['status', '--json'], env)).stdout) as PipelineStatus;
+    const st = JSON.parse((await runMain(['status', '--json'], env)).stdout) as PipelineStatus;
     expect(st.jobs.find((j) => j.jobKey === 'sketches/a')?.state).toBe('QUEUED');
   });
 
   it('missing endpoints or credentials: one line, exit 2', async () => {
-    const none = await cli(['status'], {});
+    const none = await runMain(['status'], {});
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^sketchflow: cannot reach the configured services: OSS_BUCKET is required; TABLESTORE_ENDPOINT is required; TABLESTORE_INSTANCE is required; ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are required .*use --dir DIR for a local bucket folder\n$/);
     const { ALIBABA_CLOUD_ACCESS_KEY_ID: _id, ALIBABA_CLOUD_ACCESS_KEY_SECRET: _secret, ...noCredentials } = env;
-    const noCreds = await cli(['backfill', 'sketches/'], { ...noCredentials, DASHSCOPE_API_KEY: 'sk-1' });
+    const noCreds = await runMain(['backfill', 'sketches/'], { ...noCredentials, DASHSCOPE_API_KEY: 'sk-1' });
     expect(noCreds.code).toBe(2);
     expect(noCreds.stderr).toMatch(/^sketchflow: cannot reach the configured services: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are required[^\n]*\n$/);
-    const noKey = await cli(['retry', 'sketches/a.png'], env);
+    const noKey = await runMain(['retry', 'sketches/a.png'], env);
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/^sketchflow: cannot reach the configured services: DASHSCOPE_API_KEY is required[^\n]*\n$/);
   });
 
   it('no command: the usage on stderr, exit 2; help: the usage on stdout, exit 0', async () => {
-    const none = await cli([], {});
+    const none = await runMain([], {});
     expect([none.code, none.stdout]).toEqual([2, '']);
     expect(none.stderr).toMatch(/^usage: sketchflow <command>/);
-    const help = await cli(['--help'], {});
+    const help = await runMain(['--help'], {});
     expect([help.code, help.stderr]).toEqual([0, '']);
     expect(help.stdout).toMatch(/^usage: sketchflow <command>/);
   });
@@ -122,7 +113,7 @@ describe('against the configured services (environment)', () => {
     [['status', '--verbose'], /Unknown option '--verbose'/],
     [['retry', 'elsewhere/cat.png'], /elsewhere\/cat\.png is outside the watched prefix 'sketches\/'/],
   ] as Array<[string[], RegExp]>)('%j is a usage error (exit 2)', async (argv, message) => {
-    const { code, stderr } = await cli(argv, { ...env, DASHSCOPE_API_KEY: 'sk-1' });
+    const { code, stderr } = await runMain(argv, { ...env, DASHSCOPE_API_KEY: 'sk-1' });
     expect(code).toBe(2);
     expect(stderr).toMatch(new RegExp(`^sketchflow: .*${message.source}`));
   });
@@ -134,14 +125,14 @@ describe('--dir DIR with no sketchflow local running on it', () => {
   beforeAll(async () => {
     dir = tmpDir();
     putFiles(dir, { 'cat.png': { example: 'cat.png' }, 'cat.json': { example: 'cat.json' } });
-    const first = await cli(['local', '--once', '--dir', dir, '--task-seconds', '0.2']);
+    const first = await runMain(['local', '--once', '--dir', dir, '--task-seconds', '0.2']);
     expect(first.code, first.stderr).toBe(0);
   }, 30_000);
 
   it('backfill queues a sketch that was in the bucket before the pipeline started, and runs it', async () => {
     // Copied in while nothing was running: no event announced it.
     putFiles(dir, { 'early/boat.png': { example: 'boat.png' }, 'early/boat.txt': 'a paper boat on a pond' });
-    const { code, stdout, stderr } = await cli(['backfill', 'sketches/', '--dir', dir], { POLL_INTERVAL_SECONDS: '0.05' });
+    const { code, stdout, stderr } = await runMain(['backfill', 'sketches/', '--dir', dir], FAST_ENV);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^2 sketches, 1 already has a manifest, 1 queued$/m);
@@ -151,7 +142,7 @@ describe('--dir DIR with no sketchflow local running on it', () => {
   }, 20_000);
 
   it('status --dir lists the jobs with state and age', async () => {
-    const { code, stdout } = await cli(['status', '--dir', dir]);
+    const { code, stdout } = await runMain(['status', '--dir', dir]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^sketches\/cat\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
     expect(stdout).toMatch(/^sketches\/early\/boat\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
@@ -160,7 +151,7 @@ describe('--dir DIR with no sketchflow local running on it', () => {
 
   it('retry --dir processes a finished sketch again: a second DashScope task and a new manifest', async () => {
     const before = readManifest(dir, 'sketches/cat')!;
-    const { code, stdout } = await cli(['retry', 'sketches/cat', '--dir', dir]);
+    const { code, stdout } = await runMain(['retry', 'sketches/cat', '--dir', dir]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/cat\s+SUCCEEDED\s+in \d+\.\ds → \S*sketches\/cat\.result-1\.png/);
     const after = readManifest(dir, 'sketches/cat')!;
@@ -171,7 +162,7 @@ describe('--dir DIR with no sketchflow local running on it', () => {
   }, 20_000);
 
   it('status --dir on a folder that does not exist is a usage error', async () => {
-    const { code, stderr } = await cli(['status', '--dir', path.join(dir, 'nope')]);
+    const { code, stderr } = await runMain(['status', '--dir', path.join(dir, 'nope')]);
     expect(code).toBe(2);
     expect(stderr).toMatch(/nope does not exist \(sketchflow local --dir \S+ creates it\)/);
   });

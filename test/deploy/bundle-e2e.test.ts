@@ -13,12 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFunctions, type BundleReport } from '../../scripts/build.js';
 import { settingsFor, startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { ensureTable } from '../../lib/adapters/tablestore.js';
-import { manifestKey } from '../../lib/contract/keys.js';
-import { ManifestSchema, type Manifest } from '../../lib/contract/manifest.js';
+import type { Manifest } from '../../lib/contract/manifest.js';
 import { CREATED_EVENT_NAMES } from '../../lib/events/oss.js';
+import { timerEvent } from '../../lib/local/fc.js';
 import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
 import { lineSketch } from '../helpers/images.js';
-import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { manifestIn, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { asFcHandler, fcContext, startInstance, type FcInstance } from './instances.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -41,11 +41,6 @@ afterAll(async () => {
   process.stdout.write(`\n[deploy figures]\n${figures.map((f) => `  ${f}`).join('\n')}\n`);
   await rm(out, { recursive: true, force: true });
 });
-
-function readManifest(stack: LocalStack, jobKey: string): Manifest | undefined {
-  const obj = stack.oss.peek(manifestKey(jobKey));
-  return obj ? ManifestSchema.parse(JSON.parse(obj.body.toString('utf8'))) : undefined;
-}
 
 describe('the s.yaml handlers exist in the bundles', () => {
   it('code folder and handler of every resource point at an exported function of a fresh process', async () => {
@@ -121,10 +116,9 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
 
     let manifest: Manifest | undefined;
     for (let tick = 0; tick < 20 && !manifest; tick++) {
-      const timer = { triggerTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), triggerName: 'every-minute', payload: 'timer' };
-      const reply = await poller.invoke(Buffer.from(JSON.stringify(timer)), fcContext(POLLER_FUNCTION, sts()));
+      const reply = await poller.invoke(timerEvent(), fcContext(POLLER_FUNCTION, sts()));
       expect(reply.ok, reply.error).toBe(true);
-      manifest = readManifest(stack, 'sketches/bundle/cat');
+      manifest = manifestIn(stack.oss, 'sketches/bundle/cat');
     }
     expect(manifest?.status).toBe('SUCCEEDED');
     expect(manifest?.results.map((r) => r.key)).toEqual(['sketches/bundle/cat.result-1.png', 'sketches/bundle/cat.result-2.png']);

@@ -5,11 +5,12 @@
  */
 import TableStore from 'tablestore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type CliIo } from '../../lib/cli/index.js';
 import { settingsFor, startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { renderPolicy } from '../../deploy/ram-policy.js';
 import { isAllowed, ossResource, otsResource, type RamRequest } from './ram-eval.js';
 import { startRecordingProxy, type RecordingProxy } from './recording-proxy.js';
+import { runMain } from '../cli/helpers.js';
+import { clientFor, createTable } from '../integration/tablestore-helpers.js';
 
 let stack: LocalStack;
 let env: Record<string, string>;
@@ -29,18 +30,11 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** `sketchflow setup` in this process; everything it prints is kept for the secrets check. */
 async function setup(overrides: Record<string, string | undefined> = {}, args: string[] = []) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env: { ...env, ...overrides },
-    interrupted: () => new Promise<void>(() => undefined),
-  };
-  const code = await main(['setup', ...args], io);
-  printed.push(stdout, stderr);
-  return { code, stdout, stderr, lines: stdout.trim().split('\n') };
+  const r = await runMain(['setup', ...args], { ...env, ...overrides });
+  printed.push(r.stdout, r.stderr);
+  return { ...r, lines: r.stdout.trim().split('\n') };
 }
 
 describe('sketchflow setup', () => {
@@ -52,8 +46,7 @@ describe('sketchflow setup', () => {
     expect(r.stderr).toBe('');
     expect(stack.tablestore.records.filter((x) => x.action === 'ots:CreateTable' && x.status === 200)).toHaveLength(1);
     // Rows never expire on their own (finished jobs are how duplicates are recognised), one version each.
-    const d = stack.describe().tablestore;
-    const client = new TableStore.Client({ ...d, instancename: d.instance, maxRetries: 0 });
+    const client = clientFor(stack.tablestore);
     const described = await client.describeTable({ tableName: 'sketchflow_jobs' });
     expect(described.tableOptions).toMatchObject({ timeToLive: -1, maxVersions: 1 });
     expect(described.tableMeta.primaryKey.map((k) => [k.name, k.type])).toEqual([['kind', TableStore.PrimaryKeyType.STRING], ['id', TableStore.PrimaryKeyType.STRING]]);
@@ -85,9 +78,7 @@ describe('sketchflow setup', () => {
   });
 
   it('a table of the same name with another key schema is reported, not touched', async () => {
-    const d = stack.describe();
-    const client = new TableStore.Client({ endpoint: d.tablestore.endpoint, instancename: d.tablestore.instance, accessKeyId: d.tablestore.accessKeyId, secretAccessKey: d.tablestore.accessKeySecret, maxRetries: 0 } as unknown as TableStore.ConfigOptions);
-    await client.createTable({ tableMeta: { tableName: 'someone_else', primaryKey: [{ name: 'pk', type: 'STRING' }] }, reservedThroughput: { capacityUnit: { read: 0, write: 0 } }, tableOptions: { timeToLive: -1, maxVersions: 1 } } as TableStore.CreateTableParams);
+    await createTable(clientFor(stack.tablestore), 'someone_else', [['pk', 'STRING']]);
     const r = await setup({ TABLESTORE_TABLE: 'someone_else' });
     expect(r.code).toBe(1);
     expect(r.lines[0]).toMatch(/^FAIL {2}table .*exists with primary key \(pk\); sketchflow needs \(kind STRING, id STRING\)/);

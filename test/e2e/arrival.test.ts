@@ -26,7 +26,7 @@ function createdBody(sketchKey: string): { input: { prompt: string; sketch_image
 describe('arrival orders', () => {
   it('sketch then sidecar: waits for the prompt, then one task', async () => {
     await p.put('sketches/order/a.png', sketch);
-    await p.waitFor('AWAITING_PROMPT', () => p.logs.some((l) => l.includes('"jobKey":"sketches/order/a"') && l.includes('AWAITING_PROMPT')));
+    await p.waitFor('AWAITING_PROMPT', () => p.states('sketches/order/a').some((r) => r.state === 'AWAITING_PROMPT'));
     await p.put('sketches/order/a.json', JSON.stringify({ prompt: 'a house', style: 'anime' }));
     const m = await p.waitForManifest('sketches/order/a');
     expect(m.status).toBe('SUCCEEDED');
@@ -45,10 +45,9 @@ describe('arrival orders', () => {
 
   it('logs one JSON line per state change, with job key, version, state and task id', async () => {
     // The manifest is written just before the terminal state is recorded and logged.
-    await p.waitFor('the SUCCEEDED line', () => p.logs.some((l) => l.includes('"jobKey":"sketches/order/b"') && l.includes('"state":"SUCCEEDED"')));
+    await p.waitFor('the SUCCEEDED line', () => p.states('sketches/order/b').some((r) => r.state === 'SUCCEEDED'));
     const states = p
-      .logRecords()
-      .filter((r) => r.msg === 'job state' && r.jobKey === 'sketches/order/b')
+      .states('sketches/order/b')
       .map((r) => ({ state: r.state, hasVersion: typeof r.version === 'string', hasTask: typeof r.taskId === 'string' }));
     // Each change once, in order; RUNNING only if a poll happened to see it (the simulator is fast).
     const sequence = states.map((s) => s.state);
@@ -56,8 +55,7 @@ describe('arrival orders', () => {
     expect(sequence.filter((s) => s === 'RUNNING').length).toBeLessThanOrEqual(1);
     if (sequence.includes('RUNNING')) expect(sequence.indexOf('RUNNING')).toBe(3);
     const waited = p
-      .logRecords()
-      .filter((r) => r.msg === 'job state' && r.jobKey === 'sketches/order/a')
+      .states('sketches/order/a')
       .map((r) => r.state)
       .filter((s) => s !== 'RUNNING');
     // The sidecar makes a new version (SPEC §1: a version is the sketch's and the sidecar's ETags).
@@ -100,7 +98,7 @@ describe('arrival orders', () => {
 
   it('a _defaults.json arriving later releases only jobs still waiting for a prompt', async () => {
     await p.put('sketches/late/g.png', sketch);
-    await p.waitFor('AWAITING_PROMPT', () => p.logs.some((l) => l.includes('"jobKey":"sketches/late/g"') && l.includes('AWAITING_PROMPT')));
+    await p.waitFor('AWAITING_PROMPT', () => p.states('sketches/late/g').some((r) => r.state === 'AWAITING_PROMPT'));
     await p.put('sketches/late/_defaults.json', JSON.stringify({ prompt: 'from the folder' }));
     const m = await p.waitForManifest('sketches/late/g');
     expect(m.request?.prompt).toBe('from the folder');

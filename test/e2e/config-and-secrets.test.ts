@@ -59,7 +59,7 @@ describe('no secret leaves the pipeline', () => {
     await p.idle();
 
     const secrets = [d.dashscope.apiKey, d.oss.accessKeySecret, d.tablestore.accessKeySecret];
-    for (const sts of [...p.stack.credentials['keys'].values()] as Array<{ accessKeySecret: string; securityToken?: string }>) {
+    for (const sts of p.stack.credentials.all()) {
       secrets.push(sts.accessKeySecret);
       if (sts.securityToken) secrets.push(sts.securityToken);
     }

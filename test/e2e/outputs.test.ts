@@ -4,6 +4,7 @@
  * them by name, with no Tablestore, OSS or DashScope call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ossEvent } from '../helpers/events.js';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
@@ -29,28 +30,15 @@ describe('outputs trigger nothing', () => {
 
     const before = { ots: p.stack.tablestore.records.length, oss: p.stack.oss.records.length, ds: p.stack.dashscope.records.creates.length };
     for (const key of ['sketches/out/a.result-1.png', 'sketches/out/a.result.json', 'sketches/out/a.result-12.png']) {
-      const event = {
-        events: [
-          {
-            eventName: 'ObjectCreated:PutObject',
-            eventSource: 'acs:oss',
-            eventTime: new Date().toISOString(),
-            region: 'cn-beijing',
-            oss: { bucket: { name: p.stack.oss.bucket, arn: 'acs:oss:cn-beijing:1:b' }, object: { key, size: 10, eTag: 'ABC' } },
-          },
-        ],
-      };
-      const result = (await p.fc.invoke(SUBMIT_FUNCTION, Buffer.from(JSON.stringify(event)))) as { outcomes: Array<{ action: string }> };
+      const result = (await p.fc.invoke(SUBMIT_FUNCTION, ossEvent(p.stack.oss.bucket, key, { eTag: 'ABC' }))) as { outcomes: Array<{ action: string }> };
       expect(result.outcomes[0]!.action).toBe('skipped');
     }
     expect({ ots: p.stack.tablestore.records.length, oss: p.stack.oss.records.length, ds: p.stack.dashscope.records.creates.length }).toEqual(before);
   });
 
   it('events from another bucket or outside the prefix are skipped', async () => {
-    const mk = (bucket: string, key: string) =>
-      Buffer.from(JSON.stringify({ events: [{ eventName: 'ObjectCreated:PutObject', eventSource: 'acs:oss', eventTime: 'now', region: 'cn-beijing', oss: { bucket: { name: bucket, arn: 'a' }, object: { key, size: 1, eTag: 'E' } } }] }));
-    const a = (await p.fc.invoke(SUBMIT_FUNCTION, mk('other-bucket', 'sketches/x.png'))) as { outcomes: Array<{ action: string }> };
-    const b = (await p.fc.invoke(SUBMIT_FUNCTION, mk(p.stack.oss.bucket, 'elsewhere/x.png'))) as { outcomes: Array<{ action: string }> };
+    const a = (await p.fc.invoke(SUBMIT_FUNCTION, ossEvent('other-bucket', 'sketches/x.png', { size: 1 }))) as { outcomes: Array<{ action: string }> };
+    const b = (await p.fc.invoke(SUBMIT_FUNCTION, ossEvent(p.stack.oss.bucket, 'elsewhere/x.png', { size: 1 }))) as { outcomes: Array<{ action: string }> };
     expect([a.outcomes[0]!.action, b.outcomes[0]!.action]).toEqual(['skipped', 'skipped']);
   });
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { timerEvent } from '../../lib/local/fc.js';
 import { POLLER_FUNCTION } from '../../lib/local/pipeline.js';
 import type { PollerReport } from '../../lib/core/poller.js';
 
@@ -32,8 +33,6 @@ afterAll(async () => {
   await p?.close();
 });
 
-const timerEvent = () => Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'timer', payload: 'test' }));
-
 describe('one scheduler', () => {
   it('two invocations at once: one works, the other exits at once', async () => {
     await p.put('sketches/poll/a.json', JSON.stringify({ prompt: 'a' }));
@@ -41,7 +40,7 @@ describe('one scheduler', () => {
     await p.idle();
     const started = Date.now();
     const timed = async () => {
-      const report = (await p.fc.invoke(POLLER_FUNCTION, timerEvent())) as PollerReport;
+      const report = (await p.fc.invoke(POLLER_FUNCTION, timerEvent('test'))) as PollerReport;
       return { report, ms: Date.now() - started };
     };
     const [x, y] = await Promise.all([timed(), timed()]);
@@ -59,13 +58,13 @@ describe('one scheduler', () => {
     await p.waitFor('b submitted', () => p.submissions('sketches/poll/b.png') === 1);
     await p.idle();
     dieOnce = true;
-    void p.fc.invoke(POLLER_FUNCTION, timerEvent()).catch(() => {}); // it never returns (FC would time it out)
+    void p.fc.invoke(POLLER_FUNCTION, timerEvent('test')).catch(() => {}); // it never returns (FC would time it out)
     await p.waitFor('the poller to die', () => died);
     // Its lease is still held: an immediate successor exits...
-    expect(((await p.fc.invoke(POLLER_FUNCTION, timerEvent())) as PollerReport).ran).toBe(false);
+    expect(((await p.fc.invoke(POLLER_FUNCTION, timerEvent('test'))) as PollerReport).ran).toBe(false);
     // ...and once the lease has expired, the next timer firing finishes the job.
     const report = await p.waitFor('a poller to take over', async () => {
-      const r = (await p.fc.invoke(POLLER_FUNCTION, timerEvent())) as PollerReport;
+      const r = (await p.fc.invoke(POLLER_FUNCTION, timerEvent('test'))) as PollerReport;
       return r.ran ? r : undefined;
     });
     expect(report.ran).toBe(true);

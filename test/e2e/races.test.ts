@@ -9,6 +9,7 @@
  *   even though it already finished, not paid again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ossEvent } from '../helpers/events.js';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
@@ -40,8 +41,7 @@ afterAll(async () => {
 describe('races', () => {
   it("a key with a '..' segment is refused with a warning, not retried until dropped", async () => {
     const key = 'sketches/race/x/../dots.png';
-    const event = { events: [{ eventName: 'ObjectCreated:PutObject', eventSource: 'acs:oss', eventTime: new Date().toISOString(), region: 'cn-beijing', oss: { bucket: { name: p.stack.oss.bucket, arn: 'a' }, object: { key, size: 10, eTag: 'E' } } }] };
-    const result = (await p.fc.invoke(SUBMIT_FUNCTION, Buffer.from(JSON.stringify(event)))) as { outcomes: Array<{ action: string; detail: string }> };
+    const result = (await p.fc.invoke(SUBMIT_FUNCTION, ossEvent(p.stack.oss.bucket, key))) as { outcomes: Array<{ action: string; detail: string }> };
     expect(result.outcomes[0]).toMatchObject({ action: 'refused', detail: expect.stringContaining("'.' or '..' path segment") });
     expect(p.logs.some((l) => l.includes('"level":"warn"') && l.includes('object refused') && l.includes('x/../dots.png'))).toBe(true);
   });

@@ -9,8 +9,6 @@ import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { POLLER_FUNCTION } from '../../lib/local/pipeline.js';
 import type { PollerReport } from '../../lib/core/poller.js';
-import { createRowStore } from '../../lib/adapters/tablestore.js';
-import { Jobs } from '../../lib/core/jobs.js';
 
 let p: TestPipeline;
 
@@ -32,9 +30,7 @@ describe('the poller rests outside Function Compute', () => {
       return Promise.all(names.map((n) => p.waitForManifest(n, 40_000)));
     };
     // Three tasks already seen (the poller rests only on what it has observed): the shortest took 3 s.
-    const creds = p.stack.describe().tablestore;
-    const jobs = new Jobs(createRowStore(p.config.tablestore, { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret }));
-    for (const ms of [3000, 3400, 3800]) await jobs.recordTaskDuration(ms);
+    for (const ms of [3000, 3400, 3800]) await p.jobs().recordTaskDuration(ms);
     const learnedAt = Date.now();
     const names = ['a', 'b', 'c'].map((x) => `sketches/rest/${x}`);
     const manifests = await run(names);

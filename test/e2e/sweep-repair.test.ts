@@ -5,21 +5,17 @@
  * back in the queue, and that change of state is logged like every other.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRowStore } from '../../lib/adapters/tablestore.js';
 import { jobIdOf } from '../../lib/contract/keys.js';
-import { Jobs } from '../../lib/core/jobs.js';
 import type { JobState } from '../../lib/core/records.js';
+import { timerEvent } from '../../lib/local/fc.js';
 import { POLLER_FUNCTION } from '../../lib/local/pipeline.js';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 let p: TestPipeline;
-let jobs: Jobs;
 
 beforeAll(async () => {
   p = await startTestPipeline({ timer: false });
-  const creds = p.stack.describe().tablestore;
-  jobs = new Jobs(createRowStore(p.config.tablestore, { accessKeyId: creds.accessKeyId, accessKeySecret: creds.accessKeySecret }));
 });
 afterAll(async () => {
   await p?.close();
@@ -30,7 +26,8 @@ async function strand(jobKey: string, state: JobState, keepTask: boolean): Promi
   await p.put(`${jobKey}.json`, JSON.stringify({ prompt: jobKey }));
   await p.put(`${jobKey}.png`, await lineSketch(512));
   // The manifest is written just before the terminal state is recorded: wait for the record.
-  await p.waitFor('SUCCEEDED', () => statesOf(jobKey).some((r) => r.state === 'SUCCEEDED'));
+  await p.waitFor('SUCCEEDED', () => p.states(jobKey).some((r) => r.state === 'SUCCEEDED'));
+  const jobs = p.jobs();
   const jobId = jobIdOf(jobKey);
   const row = (await jobs.getJob(jobId))!;
   const v = row.value.current;
@@ -41,31 +38,28 @@ async function strand(jobKey: string, state: JobState, keepTask: boolean): Promi
   return { taskId: v.taskId! };
 }
 
-const timerEvent = () => Buffer.from(JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'timer' }));
-const statesOf = (jobKey: string) => p.logRecords().filter((r) => r.msg === 'job state' && r.jobKey === jobKey);
-
 describe('a version in flight without a slot', () => {
   it('with its task: adopted into a free slot and delivered, not paid again', async () => {
     const jobKey = 'sketches/repair/with-task';
     const { taskId } = await strand(jobKey, 'SUBMITTED', true);
-    const before = statesOf(jobKey).length;
+    const before = p.states(jobKey).length;
     await p.fc.invoke(POLLER_FUNCTION, timerEvent());
     const m = await p.waitForManifest(jobKey);
     expect(m.status).toBe('SUCCEEDED');
     expect(m.task?.id).toBe(taskId);
     expect(p.submissions(`${jobKey}.png`)).toBe(1);
     expect(p.logRecords().some((r) => r.msg === 'in-flight version without a slot' && r.jobKey === jobKey)).toBe(true);
-    expect(statesOf(jobKey).slice(before).map((r) => r.state)).toEqual(['FINALIZING', 'SUCCEEDED']);
+    expect(p.states(jobKey).slice(before).map((r) => r.state)).toEqual(['FINALIZING', 'SUCCEEDED']);
   });
 
   it('without a task: queued again, with a state line saying why, and then delivered', async () => {
     const jobKey = 'sketches/repair/no-task';
     await strand(jobKey, 'SUBMITTING', false);
-    const before = statesOf(jobKey).length;
+    const before = p.states(jobKey).length;
     await p.fc.invoke(POLLER_FUNCTION, timerEvent());
     const m = await p.waitForManifest(jobKey);
     expect(m.status).toBe('SUCCEEDED');
-    const after = statesOf(jobKey).slice(before);
+    const after = p.states(jobKey).slice(before);
     expect(after[0]).toMatchObject({ state: 'QUEUED', reason: 'no task and no slot: queued again' });
     expect(after.map((r) => r.state).filter((s) => s !== 'RUNNING')).toEqual(['QUEUED', 'SUBMITTING', 'SUBMITTED', 'FINALIZING', 'SUCCEEDED']);
   });

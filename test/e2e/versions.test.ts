@@ -4,6 +4,7 @@
  * or discarded and never overwrites the newer outputs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ossEvent } from '../helpers/events.js';
 import { lineSketch } from '../helpers/images.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
@@ -20,24 +21,10 @@ afterAll(async () => {
   await p?.close();
 });
 
-/** The OSS event FC delivered for `key` (captured from the emulator, to redeliver it). */
+/** The OSS event FC delivers for the stored `key` (built as the emulator builds it), to redeliver it. */
 function eventFor(key: string): Buffer {
-  const event = {
-    events: [
-      {
-        eventName: 'ObjectCreated:PutObject',
-        eventSource: 'acs:oss',
-        eventTime: new Date().toISOString(),
-        eventVersion: '1.0',
-        region: 'cn-beijing',
-        oss: {
-          bucket: { name: p.stack.oss.bucket, arn: `acs:oss:cn-beijing:${p.stack.oss.accountId}:${p.stack.oss.bucket}` },
-          object: { key, size: p.stack.oss.peek(key)!.body.length, eTag: p.stack.oss.peek(key)!.etag.replace(/"/g, '') },
-        },
-      },
-    ],
-  };
-  return Buffer.from(JSON.stringify(event));
+  const stored = p.stack.oss.peek(key)!;
+  return ossEvent(p.stack.oss.bucket, key, { size: stored.body.length, eTag: stored.etag.replace(/"/g, '') });
 }
 
 describe('duplicates', () => {

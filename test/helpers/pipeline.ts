@@ -3,9 +3,14 @@
  * compressed time, plus helpers to upload like a user and wait for manifests like a reader.
  */
 import type OSS from 'ali-oss';
+import { createRowStore } from '../../lib/adapters/tablestore.js';
 import { manifestKey } from '../../lib/contract/keys.js';
 import { ManifestSchema, type Manifest } from '../../lib/contract/manifest.js';
+import { Jobs } from '../../lib/core/jobs.js';
+import { STATE_MESSAGE } from '../../lib/core/journal.js';
+import type { OssEmulator } from '../../lib/local/oss/index.js';
 import { startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../../lib/local/pipeline.js';
+import { waitFor } from './wait.js';
 
 export const FAST_ENV = {
   // The pipeline's clock is real while DashScope's runs compressed, so the poller's rest (reckoned
@@ -28,6 +33,16 @@ export interface TestPipeline extends LocalPipeline {
   /** DashScope tasks created for a sketch key (accepted creates). */
   submissions(sketchKey: string): number;
   logRecords(): Array<Record<string, unknown>>;
+  /** The job's state-change log records (`{"msg":"job state","jobKey","version","state",…}`), in order. */
+  states(jobKey: string): Array<Record<string, unknown>>;
+  /** The pipeline's job table (lib/core/jobs.ts), opened with the stack's key; one instance per pipeline. */
+  jobs(): Jobs;
+}
+
+/** The manifest of `jobKey` as stored in the OSS emulator (no request recorded), if there is one. */
+export function manifestIn(oss: Pick<OssEmulator, 'peek'>, jobKey: string): Manifest | undefined {
+  const obj = oss.peek(manifestKey(jobKey));
+  return obj ? ManifestSchema.parse(JSON.parse(obj.body.toString('utf8'))) : undefined;
 }
 
 export async function startTestPipeline(options: LocalPipelineOptions = {}): Promise<TestPipeline> {
@@ -42,11 +57,10 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
     dashscope: { seed: 1, ...options.dashscope },
   });
   const client = p.stack.ossClient();
-
-  const manifest = (jobKey: string): Manifest | undefined => {
-    const obj = p.stack.oss.peek(manifestKey(jobKey));
-    return obj ? ManifestSchema.parse(JSON.parse(obj.body.toString('utf8'))) : undefined;
-  };
+  const manifest = (jobKey: string) => manifestIn(p.stack.oss, jobKey);
+  const lastLogs = () => logs.slice(-30).join('\n');
+  const logRecords = () => logs.map((l) => JSON.parse(l) as Record<string, unknown>);
+  let jobs: Jobs | undefined;
 
   return {
     ...p,
@@ -57,25 +71,14 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
       await client.put(key, buffer, meta ? ({ meta } as unknown as OSS.PutObjectOptions) : undefined);
     },
     manifest,
-    async waitForManifest(jobKey, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = manifest(jobKey);
-        if (m) return m;
-        if (Date.now() > deadline) throw new Error(`no manifest for ${jobKey} after ${timeoutMs} ms\n${logs.slice(-30).join('\n')}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    async waitFor(what, check, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await check();
-        if (value !== undefined && value !== false) return value as never;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.slice(-30).join('\n')}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
+    waitForManifest: (jobKey, timeoutMs = 15_000) => waitFor(`the manifest of ${jobKey}`, () => manifest(jobKey), { timeoutMs, detail: lastLogs }),
+    waitFor: (what, check, timeoutMs = 15_000) => waitFor(what, check, { timeoutMs, detail: lastLogs }),
     submissions: (sketchKey) => p.stack.dashscope.records.submissionsFor(`/${sketchKey}`).length,
-    logRecords: () => logs.map((l) => JSON.parse(l) as Record<string, unknown>),
+    logRecords,
+    states: (jobKey) => logRecords().filter((r) => r.msg === STATE_MESSAGE && r.jobKey === jobKey),
+    jobs() {
+      const { accessKeyId, accessKeySecret } = p.stack.describe().tablestore;
+      return (jobs ??= new Jobs(createRowStore(p.config.tablestore, { accessKeyId, accessKeySecret })));
+    },
   };
 }

@@ -187,29 +187,23 @@ describe('DashScope simulator: injected faults', () => {
 
   it('hangs the next request of a kind (the client times out), before or after processing', async () => {
     const api = client(sim);
-    sim.hangNext('create');
-    const creates = sim.records.creates.length;
-    await expect(
+    /** A create by plain fetch that gives up after `ms`, as a client with a timeout does. */
+    const createGivingUpAfter = (ms: number) =>
       fetch(`${sim.baseUrl}/services/aigc/image2image/image-synthesis`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sim.apiKey}`, 'x-dashscope-async': 'enable' },
         body: JSON.stringify(body(url)),
-        signal: AbortSignal.timeout(300),
-      }),
-    ).rejects.toThrow();
+        signal: AbortSignal.timeout(ms),
+      });
+    sim.hangNext('create');
+    const creates = sim.records.creates.length;
+    await expect(createGivingUpAfter(300)).rejects.toThrow();
     expect(sim.records.creates.length).toBe(creates); // never processed
     expect((await api.create(body(url))).status).toBe(200); // only the next one
 
     // 'after': the task is created, the answer is lost (the crash-between-accept-and-store case).
     sim.hangNext('create', 1, 'after');
-    await expect(
-      fetch(`${sim.baseUrl}/services/aigc/image2image/image-synthesis`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${sim.apiKey}`, 'x-dashscope-async': 'enable' },
-        body: JSON.stringify(body(url)),
-        signal: AbortSignal.timeout(300),
-      }),
-    ).rejects.toThrow();
+    await expect(createGivingUpAfter(300)).rejects.toThrow();
     expect(sim.records.creates.at(-1)!.taskId).toEqual(expect.any(String));
     expect(sim.records.networkFaults.at(-1)).toMatchObject({ kind: 'create', fault: 'hang', when: 'after' });
   });

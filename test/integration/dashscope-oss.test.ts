@@ -4,30 +4,23 @@
  * an expired or tampered one ends the task FAILED with the service's download error. Both
  * stand-ins share the simulated clock, so a URL expires while its task waits in the queue.
  */
-import OSS from 'ali-oss';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
 import { startOssEmulator, type OssEmulator } from '../../lib/local/oss/index.js';
 import { body, client, crossSketch } from './dashscope-helpers.js';
+import { ossClient, type OssClient } from './oss-client.js';
 
 describe('DashScope simulator with presigned OSS URLs', () => {
   let sim: DashScopeSimulator;
   let oss: OssEmulator;
-  let store: OSS;
+  let store: OssClient;
 
   beforeAll(async () => {
     sim = await startDashScopeSimulator({ timeScale: 0.005, submitsPerSecond: 100, queriesPerSecond: 1000, jitter: 0 });
     oss = await startOssEmulator({ now: () => sim.now() });
     // Signature V4 from the bare IP endpoint, as the pipeline's adapter does (docs/reference/notes.md).
-    store = new OSS({
-      accessKeyId: oss.accessKeyId,
-      accessKeySecret: oss.accessKeySecret,
-      bucket: oss.bucket,
-      region: oss.region,
-      endpoint: oss.endpoint,
-      authorizationV4: true,
-    } as OSS.Options);
+    store = ossClient(oss);
     oss.putObject('sketches/cat.png', await crossSketch());
     oss.putObject('sketches/wide.png', await sharp({ create: { width: 1200, height: 400, channels: 3, background: '#fff' } }).png().toBuffer());
   });

@@ -4,6 +4,7 @@
  */
 import OSS from 'ali-oss';
 import type { OssEmulator } from '../../lib/local/oss/index.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 export type ClientMode = 'ip' | 'path' | 'cname';
 
@@ -66,13 +67,7 @@ export async function ossError(promise: Promise<unknown>): Promise<OssClientErro
 /** User metadata as ali-oss wants it typed (its typings demand uid/pid). */
 export const meta = (m: Record<string, string>) => m as unknown as OSS.UserMeta;
 
-/** Wait until `check` returns a value, polling; bounded so a missing event fails the test. */
-export async function waitFor<T>(check: () => T | undefined, timeoutMs = 5_000, what = 'condition'): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** test/helpers/wait.ts's waitFor at the emulator tests' pace: every 20 ms, 5 s by default. */
+export function waitFor<T>(check: () => T | undefined, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+  return waitUntil(what, check, { timeoutMs, everyMs: 20 });
 }
