@@ -6,21 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulator } from '../../lib/local/dashscope/index.js';
 import { body, client, crossSketch, MODEL } from './dashscope-helpers.js';
+import type { UploadPolicy } from '../../lib/local/temp-upload.js';
 
 const HOUR = 3600_000;
 const RESOLVE = { 'x-dashscope-ossresourceresolve': 'enable' };
 
-interface Policy {
-  policy: string;
-  signature: string;
-  upload_dir: string;
-  upload_host: string;
-  oss_access_key_id: string;
-  x_oss_object_acl: string;
-  x_oss_forbid_overwrite: string;
-  expire_in_seconds: number;
-  max_file_size_mb: number;
-}
+/** What the client reads (lib/local/temp-upload.ts), plus the fields only the service's own SDK reads. */
+type Policy = UploadPolicy & { expire_in_seconds: number; max_file_size_mb: number };
 
 describe('DashScope simulator: temporary uploads (oss://)', () => {
   let sim: DashScopeSimulator;
