@@ -188,12 +188,11 @@ export async function completeVersion(
   const manifest = buildManifest(version, finalOutcome, now);
   await deps.objects.put(manifestKey(jobKey), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
   await checkpoint(deps, 'finalize:manifest-written', jobKey);
-  const done = await jobs.updateVersion(jobId, versionId, (v) => ({
-    ...v,
-    state: finalOutcome.status,
-    error: finalOutcome.error,
-    updatedAt: deps.clock.now(),
-  }));
+  // Only a version not yet terminal becomes terminal: an invocation that took over while this one
+  // was slow may have finished it already (one state line per change).
+  const done = await jobs.updateVersion(jobId, versionId, (v) =>
+    isTerminal(v.state) ? undefined : { ...v, state: finalOutcome.status, error: finalOutcome.error, updatedAt: deps.clock.now() },
+  );
   if (done) logState(deps, jobKey, done.job.current, { manifest: manifestKey(jobKey), imageCount: finalOutcome.imageCount });
   await jobs.clearActive(jobId, versionId);
   if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
