@@ -2,7 +2,7 @@
  * What operators do to a running deployment (SPEC §7: status, retry, backfill), over the same
  * ports as the functions. The CLI presents these; it holds no logic of its own.
  */
-import { classifyKey, jobIdOf, manifestKey, splitKey } from '../contract/keys.js';
+import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
 import type { CoreDeps } from './deps.js';
 import { budgetDay, Jobs } from './jobs.js';
 import { KIND, type JobRecord, type JobState } from './records.js';
@@ -112,7 +112,7 @@ export async function backfill(deps: CoreDeps, prefix: string): Promise<Backfill
       report.alreadyDone++;
       continue;
     }
-    report.outcomes.push({ key: `${splitKey(jobKey).folder}${splitKey(jobKey).stem}`, ...(await evaluateJob(deps, jobs, jobKey)) });
+    report.outcomes.push({ key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) });
   }
   return report;
 }

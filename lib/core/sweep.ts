@@ -47,7 +47,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
           // nothing waiting yet: look at the bucket once more before giving up on the prompt.
           const again = await evaluateJob(deps, jobs, jobKey);
           if (again.action !== 'no-sketch' && again.state !== 'AWAITING_PROMPT') break;
-          const { stem } = splitKey(jobKey);
+          const { stem } = splitKey(v.sketch.key); // the job key's own dots are part of the stem
           await completeVersion(
             deps,
             jobs,

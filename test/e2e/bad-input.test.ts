@@ -66,6 +66,12 @@ describe('missing prompt', () => {
     expect(m.error?.message).toMatch(/add noprompt\.json or noprompt\.txt next to it, set x-oss-meta-prompt, or put a prompt in a _defaults\.json/);
     expect(p.submissions('sketches/bad/noprompt.png')).toBe(0);
   });
+
+  it('names the sidecar after the whole stem, dots and all', async () => {
+    await p.put('sketches/bad/plan.v2.png', sketch);
+    const m = await p.waitForManifest('sketches/bad/plan.v2');
+    expect(m.error?.message).toMatch(/add plan\.v2\.json or plan\.v2\.txt next to it/);
+  });
 });
 
 describe('bad images', () => {
