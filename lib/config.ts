@@ -87,7 +87,6 @@ export const ConfigSchema = z.object({
   FC_REGION: optionalString,
 });
 
-export type ConfigInput = z.input<typeof ConfigSchema>;
 type Parsed = z.output<typeof ConfigSchema>;
 
 export interface Config {

@@ -13,6 +13,7 @@ import {
   type LeaseRecord,
   type QueueRecord,
   type SlotRecord,
+  type SlotView,
   type TaskRecord,
   type TaskStatsRecord,
   type VersionRecord,
@@ -117,7 +118,7 @@ export class Jobs {
 
   // ------------------------------------------------------------ slots
   /** All MAX_IN_FLIGHT slots; a slot row that does not exist yet is free (rev 0 = absent). */
-  async readSlots(count: number): Promise<Array<{ index: number; rev: number; slot: SlotRecord }>> {
+  async readSlots(count: number): Promise<SlotView[]> {
     const ids = Array.from({ length: count }, (_, i) => slotId(i));
     const found = await this.rows.getMany<SlotRecord>(KIND.slot, ids);
     return ids.map((id, index) => {

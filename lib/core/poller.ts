@@ -11,7 +11,8 @@ import { fillSlots } from './dispatch.js';
 import { Jobs } from './jobs.js';
 import { reconcileSlot } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
-import { finalizeFinished, trackSlot, type Finished, type SlotView } from './track.js';
+import { finalizeFinished, trackSlot, type Finished } from './track.js';
+import type { SlotView } from './records.js';
 
 /**
  * Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer,

@@ -25,8 +25,8 @@ import { isoTime } from './finalize.js';
 import type { Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import type { TaskSummary } from './ports.js';
-import type { SlotProgress, SlotView } from './track.js';
-import { FREE_SLOT } from './records.js';
+import type { SlotProgress } from './track.js';
+import { FREE_SLOT, type SlotView } from './records.js';
 
 /** If the task list cannot be read for this long, give the slot back and resubmit. */
 const ORPHAN_HOLD_MS = 10 * 60_000;

@@ -110,6 +110,13 @@ export interface QueueRecord {
   versionId: string;
 }
 
+/** A slot row as read: its index, its revision (0 = never written) and its record. */
+export interface SlotView {
+  index: number;
+  rev: number;
+  slot: SlotRecord;
+}
+
 export type SlotState = 'free' | 'submitting' | 'inflight';
 
 export interface SlotRecord {

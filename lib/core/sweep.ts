@@ -8,8 +8,8 @@ import { completeVersion, failureOutcome } from './finalize.js';
 import { evaluateJob } from './submit.js';
 import { queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
-import { KIND, isTerminal, type QueueRecord } from './records.js';
-import type { Finished, SlotView } from './track.js';
+import { KIND, isTerminal, type QueueRecord, type SlotView } from './records.js';
+import type { Finished } from './track.js';
 import { submitLeaseMs } from './dispatch.js';
 import { requeueSubmitting } from './reconcile.js';
 

@@ -10,13 +10,7 @@ import { completeVersion, copyResults, dashscopeTimeToIso, failureOutcome, isoTi
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
-import { FREE_SLOT, isTerminal, type JobRecord, type SlotRecord } from './records.js';
-
-export interface SlotView {
-  index: number;
-  rev: number;
-  slot: SlotRecord;
-}
+import { FREE_SLOT, isTerminal, type JobRecord, type SlotRecord, type SlotView } from './records.js';
 
 export type SlotProgress = 'busy' | 'freed';
 
