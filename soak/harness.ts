@@ -344,14 +344,14 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   // ---------------------------------------------------------------- decorators
   const decorate = {
     model: (m: ImageModel): ImageModel => killable<ImageModel>({
-      async createTask(input) {
+      async createTask(input, options) {
         const sketchKey = keyOfPresignedUrl(input.sketchUrl);
         const jobKey = jobKeyOfSketchKey(sketchKey);
         const sub = lastSubmitting.get(jobKey);
         const call: CreateCall = { t0: now(), sketchKey, jobKey, ...(sub ? { version: sub.version, attempts: sub.attempts } : {}) };
         rec.calls.push(call);
         try {
-          const r = await m.createTask(input);
+          const r = await m.createTask(input, options);
           call.taskId = r.taskId;
           return r;
         } catch (err) {

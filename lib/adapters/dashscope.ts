@@ -88,12 +88,13 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
     ...(settings.workspace ? { 'x-dashscope-workspace': settings.workspace } : {}),
   });
 
-  async function call(method: 'GET' | 'POST', path: string, what: string, body?: unknown, extra: Record<string, string> = {}) {
+  async function call(method: 'GET' | 'POST', path: string, what: string, body?: unknown, extra: Record<string, string> = {}, signal?: AbortSignal) {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(`${base}${path}`, {
         method,
         dispatcher: agent,
+        ...(signal ? { signal } : {}),
         headers: { ...authHeaders(), accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...extra },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         headersTimeout: timeout,
@@ -141,7 +142,7 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
   }
 
   return {
-    async createTask(input: CreateTaskInput) {
+    async createTask(input: CreateTaskInput, options: { signal?: AbortSignal } = {}) {
       const body = {
         model: MODEL,
         input: { prompt: input.prompt, sketch_image_url: input.sketchUrl },
@@ -150,7 +151,7 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
       const json = await call('POST', '/services/aigc/image2image/image-synthesis', 'create task', body, {
         'x-dashscope-async': 'enable',
         ...(input.ossResourceResolve ? { 'x-dashscope-ossresourceresolve': 'enable' } : {}),
-      });
+      }, options.signal);
       const parsed = CreateReply.safeParse(json);
       // A 200 without a task id means we cannot know what was created: treat it like a lost reply.
       if (!parsed.success) throw new TransportError('dashscope', 'create task: the reply has no task id', true);

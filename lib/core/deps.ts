@@ -37,6 +37,8 @@ export interface CoreDeps {
   /** Who holds leases and slots: the FC request id. */
   owner: string;
   checkpoint?: Checkpoint;
+  /** Uniform in [0, 1) for backoff jitter; the explorer seeds it so a schedule replays exactly. */
+  random?: () => number;
 }
 
 export async function checkpoint(deps: CoreDeps, name: CheckpointName, jobKey?: string): Promise<void> {

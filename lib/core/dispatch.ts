@@ -4,7 +4,6 @@
  * (conditional QUEUED → SUBMITTING on the job row). Only the writer that wins all three calls
  * DashScope, so a version is sent at most once however many fillers race.
  */
-import { randomInt } from 'node:crypto';
 import { ConditionFailedError, dispositionOf, TransportError, asError } from '../errors.js';
 import { redact } from '../redact.js';
 import { checkpoint, type CoreDeps } from './deps.js';
@@ -28,10 +27,10 @@ export function submitLeaseMs(config: Pick<Config, 'dashscope'>): number {
  * Wait before sending a refused create again: from about one poller pass, doubling per refusal,
  * jittered, at most a minute (DashScope's rate limits "usually recover within one minute").
  */
-export function backoffMs(refusals: number, pollIntervalMs: number): number {
+export function backoffMs(refusals: number, pollIntervalMs: number, random: () => number = Math.random): number {
   const first = Math.min(1000, pollIntervalMs);
   const base = Math.min(MAX_BACKOFF_MS, first * 2 ** Math.max(0, refusals - 1));
-  return base / 2 + randomInt(Math.max(1, Math.floor(base / 2)));
+  return base / 2 + Math.floor(random() * Math.max(1, Math.floor(base / 2)));
 }
 
 export interface FillResult {
@@ -183,7 +182,7 @@ async function handleRefusal(deps: CoreDeps, jobs: Jobs, claim: Claim, err: unkn
   }
   // Throttled or transient, and DashScope created nothing: back in line, same place, later.
   const refusals = (v.refusals ?? 0) + 1;
-  const notBefore = now + backoffMs(refusals, config.pollIntervalMs);
+  const notBefore = now + backoffMs(refusals, config.pollIntervalMs, deps.random);
   const updated = await jobs.updateVersion(jobId, v.id, (cur) =>
     cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), refusals, notBefore, slot: undefined, updatedAt: now } : undefined,
   );

@@ -113,7 +113,11 @@ export interface TaskSummary {
 }
 
 export interface ImageModel {
-  createTask(input: CreateTaskInput): Promise<{ taskId: string }>;
+  /**
+   * `signal` aborts the call (the submit lease's deadline): it then rejects with a TransportError
+   * whose `sent` is true, since DashScope may have created the task before the abort.
+   */
+  createTask(input: CreateTaskInput, options?: { signal?: AbortSignal }): Promise<{ taskId: string }>;
   getTask(taskId: string): Promise<TaskView>;
   /** True if canceled; false if the task was no longer PENDING. */
   cancelTask(taskId: string): Promise<boolean>;

@@ -44,10 +44,10 @@ const EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', '
 export function withTemporaryUploads(inner: ImageModel, settings: TemporaryUploadSettings): ImageModel {
   const uploader = new TemporaryUploader(settings);
   return {
-    async createTask(input: CreateTaskInput) {
-      if (input.sketchUrl.startsWith('oss://')) return inner.createTask({ ...input, ossResourceResolve: true });
+    async createTask(input: CreateTaskInput, options) {
+      if (input.sketchUrl.startsWith('oss://')) return inner.createTask({ ...input, ossResourceResolve: true }, options);
       const sketchUrl = await uploader.rehost(input.sketchUrl);
-      return inner.createTask({ ...input, sketchUrl, ossResourceResolve: true });
+      return inner.createTask({ ...input, sketchUrl, ossResourceResolve: true }, options);
     },
     getTask: (taskId) => inner.getTask(taskId),
     cancelTask: (taskId) => inner.cancelTask(taskId),
