@@ -78,6 +78,11 @@ export const ConfigSchema = z.object({
    * rests outside Function Compute (one delayed kick) instead of being billed for sleeping. 0 = never.
    */
   TASK_MIN_SECONDS: seconds(15, 0),
+  /**
+   * After DashScope refused the account (key, billing, purchase), how long submission waits before
+   * one probe; doubles per refused probe, up to 16×. Jobs stay QUEUED meanwhile.
+   */
+  ACCOUNT_RETRY_SECONDS: seconds(60, 0.01),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { error: "must be 'debug', 'info', 'warn' or 'error'" }).default('info'),
   /** Name of the poller function, for the continuation kick (README: "Why the FC 3.0 client"). Empty = no kick. */
   POLLER_FUNCTION_NAME: optionalString,
@@ -105,6 +110,7 @@ export interface Config {
   pollBudgetMs: number;
   promptGraceMs: number;
   taskMinMs: number;
+  accountRetryMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   fc: { pollerFunctionName?: string; endpoint?: string; accountId?: string; region?: string };
 }
@@ -126,6 +132,7 @@ function toConfig(p: Parsed): Config {
     pollBudgetMs: p.POLL_BUDGET_SECONDS * 1000,
     promptGraceMs: p.PROMPT_GRACE_SECONDS * 1000,
     taskMinMs: p.TASK_MIN_SECONDS * 1000,
+    accountRetryMs: p.ACCOUNT_RETRY_SECONDS * 1000,
     logLevel: p.LOG_LEVEL,
     fc: { pollerFunctionName: p.POLLER_FUNCTION_NAME, endpoint: p.FC_ENDPOINT, accountId: p.FC_ACCOUNT_ID, region: p.FC_REGION },
   };
@@ -142,7 +149,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // An empty variable means "not set" (s.yaml renders unset optional values as '').
     input[key] = value === '' ? undefined : value;
   }
-  const result = ConfigSchema.safeParse(input);
+  const result = ConfigSchema.superRefine((c, ctx) => {
+    // A default that can never be sent would wedge every job that takes it (issue 13 run 9).
+    if (c.MAX_IMAGES_PER_DAY > 0 && c.DEFAULT_N > c.MAX_IMAGES_PER_DAY) {
+      ctx.addIssue({ code: 'custom', path: ['DEFAULT_N'], message: `must be at most MAX_IMAGES_PER_DAY (${c.MAX_IMAGES_PER_DAY}), or no job that takes it could ever be sent` });
+    }
+  }).safeParse(input);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');

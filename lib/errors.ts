@@ -1,18 +1,8 @@
 /**
- * One error class per failure family, each keeping `cause`, and the one place that decides what
- * a failure means for a job (`dispositionOf`). Messages never carry secrets: callers pass
- * redacted URLs, and the logger redacts again.
+ * One error class per failure family, each keeping `cause`. What a failure means for a job is
+ * decided in one place, `classify` (lib/core/lifecycle/replies.ts). Messages never carry secrets:
+ * callers pass redacted URLs, and the logger redacts again.
  */
-
-export type Disposition =
-  /** Transient: try the same step again later (FC retry, next poller pass). */
-  | 'retry'
-  /** The service asked us to slow down: back off, never fail the job for it. */
-  | 'throttled'
-  /** Will not succeed by repeating: the job ends with this error in its manifest. */
-  | 'terminal'
-  /** DashScope lost the task (UNKNOWN, InternalError.Timeout): resubmit within MAX_ATTEMPTS. */
-  | 'lost';
 
 export abstract class SketchflowError extends Error {
   abstract readonly code: string;
@@ -51,6 +41,15 @@ export class ModelError extends SketchflowError {
     options?: ErrorOptions,
   ) {
     super(message, options);
+  }
+
+  /**
+   * Whether DashScope itself answered (a JSON error body with its code). A gateway in front of it
+   * (HTML, empty or non-JSON body) is coded `HTTP<status>` by the adapter, an unreadable 200
+   * `InvalidReply`: those say nothing about whether a create was carried out.
+   */
+  get fromService(): boolean {
+    return !/^HTTP\d{3}$/.test(this.code) && this.code !== 'InvalidReply';
   }
 }
 
@@ -100,40 +99,6 @@ export class ResultDownloadError extends SketchflowError {
   get permanent(): boolean {
     return this.status !== undefined && this.status >= 400 && this.status < 500;
   }
-}
-
-const THROTTLE_CODES = new Set(['Throttling', 'Throttling.RateQuota', 'Throttling.BurstRate', 'LimitRequests', 'limit_requests', 'limit_burst_rate', 'ModelServingError']);
-const LOST_CODES = new Set(['InternalError.Timeout']);
-const BILLING_CODES = new Set(['CommodityNotPurchased', 'PrepaidBillOverdue', 'PostpaidBillOverdue', 'Arrearage']);
-
-/**
- * The one retry-vs-terminal decision (dashscope.md §3; storage.md §C.7). Everything else asks here.
- */
-export function dispositionOf(err: unknown): Disposition {
-  if (err instanceof InputError || err instanceof ConfigError) return 'terminal';
-  if (err instanceof ModelError) return modelDisposition(err);
-  if (err instanceof TransportError) return 'retry';
-  if (err instanceof ResultDownloadError) return 'retry';
-  if (err instanceof ConditionFailedError) return 'retry';
-  if (err instanceof JobStoreError) {
-    if (err.status >= 500 || err.code === 'OTSRowOperationConflict' || err.code === 'OTSServerBusy' || err.code === 'OTSQuotaExhausted' || err.code === 'OTSTimeout') return 'retry';
-    return 'terminal';
-  }
-  if (err instanceof ObjectStoreError) return err.status >= 500 || err.status === 429 ? 'retry' : 'terminal';
-  // Unknown failures are treated as transient: FC retries the event, the poller tries again.
-  return 'retry';
-}
-
-function modelDisposition(err: ModelError): Disposition {
-  if (LOST_CODES.has(err.code)) return 'lost';
-  if (err.code === 'Throttling.AllocationQuota' || err.code === 'insufficient_quota') {
-    // "Free allocated quota exceeded" means the free tier is used up: no amount of waiting helps.
-    return /free allocated quota/i.test(err.message) ? 'terminal' : 'throttled';
-  }
-  if (BILLING_CODES.has(err.code)) return 'terminal';
-  if (THROTTLE_CODES.has(err.code) || err.status === 429) return 'throttled';
-  if (err.status >= 500) return 'retry';
-  return 'terminal';
 }
 
 /** Narrows `unknown` to an Error (for `cause` chains and logs). */

@@ -45,17 +45,24 @@ function unquote(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/"/g, '');
 }
 
-/** OSS `image/info` answers `{"ImageWidth":{"value":"400"}, …}`. */
-export function parseImageInfo(raw: unknown): ImageInfo {
-  const v = (name: string) => (raw as Record<string, { value?: string } | undefined>)?.[name]?.value;
+/**
+ * OSS `image/info` answers `{"ImageWidth":{"value":"400"}, …}`. A reply of another shape is an
+ * unreadable reply (retried), never a 0×0 image blamed on the user's file (issue 13 run 7).
+ */
+export function parseImageInfo(raw: unknown, key = ''): ImageInfo {
+  const v = (name: string) => (raw as Record<string, { value?: unknown } | undefined>)?.[name]?.value;
   const width = Number(v('ImageWidth'));
   const height = Number(v('ImageHeight'));
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new ObjectStoreError('InvalidReply', `image/info ${key}: unexpected reply ${JSON.stringify(raw).slice(0, 120)}`, 502);
+  }
   const orientation = v('Orientation') ?? v('ExifTag.Orientation');
+  const format = v('Format');
   return {
-    width: Number.isFinite(width) ? width : 0,
-    height: Number.isFinite(height) ? height : 0,
-    format: (v('Format') ?? '').toLowerCase(),
-    ...(orientation && Number.isFinite(Number(orientation)) ? { orientation: Number(orientation) } : {}),
+    width,
+    height,
+    format: typeof format === 'string' ? format.toLowerCase() : '',
+    ...(orientation !== undefined && Number.isFinite(Number(orientation)) ? { orientation: Number(orientation) } : {}),
   };
 }
 
@@ -150,8 +157,15 @@ export function createObjectStore(settings: OssSettings, credentials: CloudCrede
     async imageInfo(key: string): Promise<ImageInfo> {
       try {
         const r = await data.get(key, null, { process: 'image/info' });
-        return parseImageInfo(JSON.parse(Buffer.from(r.content as Buffer).toString('utf8')));
+        let raw: unknown;
+        try {
+          raw = JSON.parse(Buffer.from(r.content as Buffer).toString('utf8'));
+        } catch {
+          raw = undefined;
+        }
+        return parseImageInfo(raw, key);
       } catch (err) {
+        if (err instanceof ObjectStoreError) throw err;
         throw mapOssError(err, `image/info ${key}`);
       }
     },

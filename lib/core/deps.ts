@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Clock, ImageModel, ObjectStore, PollerKicker, RowStore } from './ports.js';
+import { LIFECYCLE_RULES, type Ctx, type LifecycleRules } from './lifecycle/index.js';
 
 /**
  * Named points between the pipeline's steps. Production passes no hook; tests and the soak run use
@@ -39,6 +40,13 @@ export interface CoreDeps {
   checkpoint?: Checkpoint;
   /** Uniform in [0, 1) for backoff jitter; the explorer seeds it so a schedule replays exactly. */
   random?: () => number;
+  /** Only the explorer sets this, to put a known bug back (`--break NAME`). */
+  rules?: LifecycleRules;
+}
+
+/** What the pure lifecycle functions need from the deps, at this instant. */
+export function lifecycleCtx(deps: CoreDeps): Ctx {
+  return { now: deps.clock.now(), config: deps.config, rules: deps.rules ?? LIFECYCLE_RULES, random: deps.random ?? Math.random };
 }
 
 export async function checkpoint(deps: CoreDeps, name: CheckpointName, jobKey?: string): Promise<void> {

@@ -1,58 +1,45 @@
 /**
- * Filling DashScope's slots (SPEC §4 invariants 2, 3, 6). A submission needs, in this order:
- * a free slot (conditional write on the slot row), the daily budget, and the job itself
- * (conditional QUEUED → SUBMITTING on the job row). Only the writer that wins all three calls
- * DashScope, so a version is sent at most once however many fillers race.
+ * Filling DashScope's slots (SPEC §4 invariants 2, 3, 6): the shell around the lifecycle's claim
+ * and create decisions (lifecycle/transitions.ts). A submission needs, in this order: a free slot
+ * (conditional write on the slot row), the daily budget, and the job itself (conditional
+ * QUEUED → SUBMITTING on the job row). Only the writer that wins all three calls DashScope, so a
+ * version is sent at most once however many fillers race.
  */
-import { ConditionFailedError, dispositionOf, TransportError, asError } from '../errors.js';
+import { ConditionFailedError, asError } from '../errors.js';
 import { redact } from '../redact.js';
-import { checkpoint, type CoreDeps } from './deps.js';
-import { completeVersion, failureOutcome, isoTime } from './finalize.js';
+import { checkpoint, lifecycleCtx, type CoreDeps } from './deps.js';
+import { completeVersion, failureOutcome } from './finalize.js';
 import { budgetDay, type Jobs } from './jobs.js';
-import type { Config } from '../config.js';
 import { logState } from './journal.js';
-import { FREE_SLOT, type SlotRecord, type VersionRecord } from './records.js';
-
-const MAX_BACKOFF_MS = 60_000;
-
-/**
- * How long a slot may stay 'submitting' before its holder is presumed dead: longer than a create
- * call can take (its timeout), so a live submitter is never reconciled under its feet.
- */
-export function submitLeaseMs(config: Pick<Config, 'dashscope'>): number {
-  return 2 * config.dashscope.timeoutMs + 1000;
-}
-
-/**
- * Wait before sending a refused create again: from about one poller pass, doubling per refusal,
- * jittered, at most a minute (DashScope's rate limits "usually recover within one minute").
- */
-export function backoffMs(refusals: number, pollIntervalMs: number, random: () => number = Math.random): number {
-  const first = Math.min(1000, pollIntervalMs);
-  const base = Math.min(MAX_BACKOFF_MS, first * 2 ** Math.max(0, refusals - 1));
-  return base / 2 + Math.floor(random() * Math.max(1, Math.floor(base / 2)));
-}
+import { afterCreate, budgetNeverFits, claim as claimFor, createDeadline, leaseForCreate } from './lifecycle/index.js';
+import { FREE_SLOT, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
 
 export interface FillResult {
   submitted: number;
   /** Valid queued versions seen but not submitted (backing off, or left for want of a slot); not
    *  counted when every slot was busy from the start (the queue is not read then). */
   waiting: number;
-  blocked?: 'budget' | 'no-slot' | 'empty';
+  /** Why the queue did not move: nothing queued, no free slot, the budget, or an account pause. */
+  blocked?: 'budget' | 'no-slot' | 'empty' | 'account';
 }
 
 /** Submits queued versions (oldest first) into free slots. Safe to run from any instance at once. */
 export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmissions?: number } = {}): Promise<FillResult> {
   const { config, clock } = deps;
-  const max = options.maxSubmissions ?? config.maxInFlight;
+  const rules = lifecycleCtx(deps).rules;
   let submitted = 0;
   let waiting = 0;
+  let budgetBlocked = false;
   let slots = await jobs.readSlots(config.maxInFlight);
   let free = slots.filter((s) => s.slot.state === 'free');
   // With every slot busy there is nothing to fill: the queue is not read (most passes are these).
   if (free.length === 0) return { submitted, waiting, blocked: 'no-slot' };
   const queue = await jobs.peekQueue(free.length * 4 + 8);
   if (queue.length === 0) return { submitted, waiting, blocked: 'empty' };
+  // The account was refused: nothing goes until the pause ends, then one create probes it.
+  const pause = await jobs.pause();
+  if (pause && pause.retryAt > clock.now()) return { submitted, waiting: queue.length, blocked: 'account' };
+  const max = pause ? 1 : (options.maxSubmissions ?? config.maxInFlight);
   for (const [position, entry] of queue.entries()) {
     if (submitted >= max || free.length === 0) {
       waiting += queue.length - position;
@@ -70,28 +57,25 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
       continue;
     }
     const n = v.request?.parameters.n ?? 1;
+    if (config.maxImagesPerDay > 0 && n > config.maxImagesPerDay) {
+      // It could never be sent, and would hold everyone behind it (issue 13 run 9).
+      await completeVersion(deps, jobs, entry.value.jobId, v.id, failureOutcome(budgetNeverFits(n, config.maxImagesPerDay)));
+      continue;
+    }
     const day = budgetDay(now);
     if (!(await jobs.reserveImages(day, n, config.maxImagesPerDay))) {
-      const waitingFor = `the daily image budget (MAX_IMAGES_PER_DAY=${config.maxImagesPerDay}) is used up for ${day}; it resumes after midnight Asia/Shanghai`;
-      if (v.waitingFor !== waitingFor) await jobs.updateVersion(entry.value.jobId, v.id, (cur) => ({ ...cur, waitingFor }));
-      return { submitted, waiting: waiting + queue.length - position, blocked: 'budget' };
+      const waitingFor = `the daily image budget (MAX_IMAGES_PER_DAY=${config.maxImagesPerDay}) is used up for ${day} (this job needs ${n} image(s)); it resumes after midnight Asia/Shanghai`;
+      if (v.waitingFor !== waitingFor) await jobs.updateVersion(entry.value.jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor } : undefined));
+      budgetBlocked = true;
+      // A smaller job behind it may still fit today (only the one that does not fit waits).
+      if (!rules.budgetSkipsAhead) return { submitted, waiting: waiting + queue.length - position, blocked: 'budget' };
+      continue;
     }
     const target = free.shift()!;
-    const claim: SlotRecord = {
-      state: 'submitting',
-      jobId: entry.value.jobId,
-      jobKey: row.value.jobKey,
-      versionId: v.id,
-      acquiredAt: now,
-      leaseUntil: now + submitLeaseMs(config),
-      owner: deps.owner,
-      images: n,
-      budgetDay: day,
-      attempt: v.attempts + 1,
-    };
+    const claimed = claimFor(v, { jobId: entry.value.jobId, jobKey: row.value.jobKey, index: target.index, owner: deps.owner, images: n, budgetDay: day }, { now, config });
     let slotRev: number;
     try {
-      slotRev = await jobs.putSlot(target.index, target.rev, claim);
+      slotRev = await jobs.putSlot(target.index, target.rev, claimed.slot);
     } catch (err) {
       await jobs.refundImages(day, n, config.maxImagesPerDay);
       if (!(err instanceof ConditionFailedError)) throw err;
@@ -101,24 +85,21 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
     }
     await checkpoint(deps, 'dispatch:slot-claimed', row.value.jobKey);
     // Claim the job: only one filler moves a version out of QUEUED.
-    let claimed: VersionRecord | undefined = { ...v, state: 'SUBMITTING', attempts: v.attempts + 1, slot: target.index, waitingFor: undefined, updatedAt: now };
     try {
-      await jobs.putJob(entry.value.jobId, { ...row.value, current: claimed }, row.rev);
+      await jobs.putJob(entry.value.jobId, { ...row.value, current: claimed.version }, row.rev);
     } catch (err) {
-      claimed = undefined;
-      if (!(err instanceof ConditionFailedError)) throw err;
-    }
-    if (!claimed) {
-      await jobs.putSlot(target.index, slotRev, FREE_SLOT);
+      await jobs.putSlot(target.index, slotRev, FREE_SLOT).catch(() => undefined); // a reconciler may own it already
       await jobs.refundImages(day, n, config.maxImagesPerDay);
+      if (!(err instanceof ConditionFailedError)) throw err;
       continue;
     }
     await jobs.dequeue(entry.id);
     await checkpoint(deps, 'dispatch:job-claimed', row.value.jobKey);
-    if (await submitTask(deps, jobs, { jobKey: row.value.jobKey, jobId: entry.value.jobId, v: claimed, slot: { index: target.index, rev: slotRev, slot: claim } })) submitted++;
+    const slot = { index: target.index, rev: slotRev, slot: claimed.slot };
+    if (await submitTask(deps, jobs, { jobKey: row.value.jobKey, jobId: entry.value.jobId, v: claimed.version, slot }, pause)) submitted++;
     else waiting++; // refused (back in the queue) or outcome unknown (reconciliation follows)
   }
-  return { submitted, waiting };
+  return { submitted, waiting, ...(budgetBlocked && submitted === 0 ? { blocked: 'budget' as const } : {}) };
 }
 
 /** A version this filler won: its job row says SUBMITTING and it holds `slot` at `rev`. */
@@ -126,71 +107,111 @@ interface Claim {
   jobKey: string;
   jobId: string;
   v: VersionRecord;
-  slot: { index: number; rev: number; slot: SlotRecord };
+  slot: SlotView;
 }
 
 /**
- * Calls DashScope for a claimed version and records the outcome. Returns true when a task exists.
- * A reply we never saw (timeout, reset) leaves the slot 'submitting' for reconciliation: the
- * task may exist, and sending again could pay twice.
+ * Calls DashScope for a claimed version and applies the lifecycle's reading of the reply.
+ * Returns true when a task exists. The lease starts just before the create, and the create is
+ * aborted at its deadline, so a holder never outlives its lease while a create may be in flight.
  */
-async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim): Promise<boolean> {
+async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: PauseRecord | undefined): Promise<boolean> {
   const { config, clock } = deps;
-  const { jobKey, jobId, v, slot } = claim;
+  const { jobKey, jobId, v } = claim;
+  let slot = claim.slot;
   const request = v.request!;
   const sketchUrl = await deps.objects.presignGet(v.sketch.key, config.sketchUrlTtlSeconds, request.process);
+  const ctx = lifecycleCtx(deps);
+  const abort = new AbortController();
+  const stopTimer = new AbortController();
+  if (ctx.rules.leaseBeforeCreate) {
+    const renewed = leaseForCreate(slot.slot, ctx);
+    try {
+      slot = { ...slot, rev: await jobs.putSlot(slot.index, slot.rev, renewed), slot: renewed };
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      // Reconciliation took the slot while we were slow: it decides; we must not create now.
+      deps.log.warn('slot taken over before the create; not sent', { jobKey, version: v.id, state: 'SUBMITTING', slot: slot.index });
+      return false;
+    }
+    const deadline = createDeadline(ctx.now, config);
+    void clock.sleep(Math.max(0, deadline - clock.now()), stopTimer.signal).then(() => {
+      if (!stopTimer.signal.aborted) abort.abort(new Error('the submit lease ran out'));
+    });
+  }
   logState(deps, jobKey, v, { slot: slot.index });
-  let taskId: string;
+  let reply: { taskId: string } | { error: unknown };
   try {
-    ({ taskId } = await deps.model.createTask({ prompt: request.prompt, sketchUrl, parameters: request.parameters }));
+    reply = { taskId: (await deps.model.createTask({ prompt: request.prompt, sketchUrl, parameters: request.parameters }, ctx.rules.leaseBeforeCreate ? { signal: abort.signal } : {})).taskId };
   } catch (err) {
-    return handleRefusal(deps, jobs, claim, err);
+    reply = { error: err };
+  } finally {
+    stopTimer.abort();
   }
-  await checkpoint(deps, 'dispatch:task-created', jobKey);
-  const now = clock.now();
-  // First the record reconciliation looks for by attempt, then the one it looks for by task.
-  await jobs.recordAttempt(jobId, v.id, v.attempts, taskId, now);
-  await jobs.recordTask(taskId, { jobId, jobKey, versionId: v.id, createdAt: now });
-  await checkpoint(deps, 'dispatch:task-recorded', jobKey);
-  await jobs.putSlot(slot.index, slot.rev, { ...slot.slot, state: 'inflight', taskId, leaseUntil: undefined });
-  await checkpoint(deps, 'dispatch:slot-recorded', jobKey);
-  const updated = await jobs.updateVersion(jobId, v.id, (cur) =>
-    cur.state === 'SUBMITTING' ? { ...cur, state: 'SUBMITTED', taskId, submittedAt: isoTime(now), refusals: 0, notBefore: undefined, updatedAt: now } : undefined,
-  );
-  if (updated) logState(deps, jobKey, updated.job.current, { slot: slot.index });
-  return true;
+  const decision = afterCreate(slot, reply, { ...lifecycleCtx(deps), ...(pause ? { pause } : {}) });
+  switch (decision.kind) {
+    case 'created': {
+      await checkpoint(deps, 'dispatch:task-created', jobKey);
+      const now = clock.now();
+      // First the record reconciliation looks for by attempt, then the one it looks for by task.
+      await jobs.recordAttempt(jobId, v.id, v.attempts, decision.taskId, now);
+      await jobs.recordTask(decision.taskId, { jobId, jobKey, versionId: v.id, createdAt: now });
+      await checkpoint(deps, 'dispatch:task-recorded', jobKey);
+      try {
+        await jobs.putSlot(slot.index, slot.rev, decision.slot);
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        // Reconciled meanwhile: it found this attempt's task by its attempt row, or holds it.
+        deps.log.warn('slot taken over after the create; reconciliation follows the task', { jobKey, version: v.id, state: 'SUBMITTING', taskId: decision.taskId });
+        return true;
+      }
+      await checkpoint(deps, 'dispatch:slot-recorded', jobKey);
+      const updated = await jobs.updateVersion(jobId, v.id, decision.version);
+      if (updated) logState(deps, jobKey, updated.job.current, { slot: slot.index });
+      if (pause) {
+        await jobs.clearPause().catch(() => undefined);
+        deps.log.info('submission resumed: DashScope accepted the account again', { pausedSince: new Date(pause.since).toISOString() });
+      }
+      return true;
+    }
+    case 'unknown': {
+      // The task may exist: hand the slot to reconciliation at once (lease ends now).
+      deps.log.warn('submission outcome unknown', { jobKey, version: v.id, state: 'SUBMITTING', error: asError((reply as { error: unknown }).error) });
+      await jobs.putSlot(slot.index, slot.rev, decision.slot).catch((err: unknown) => {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      });
+      return false;
+    }
+    case 'requeue': {
+      const error = asError((reply as { error: unknown }).error);
+      await jobs.refundImages(slot.slot.budgetDay ?? '', slot.slot.images ?? 0, config.maxImagesPerDay);
+      if (decision.pause) {
+        await jobs.setPause(decision.pause);
+        deps.log.error('submission paused: DashScope refused the account', {
+          code: decision.pause.code,
+          message: redact(decision.pause.message),
+          retryAt: new Date(decision.pause.retryAt).toISOString(),
+        });
+      }
+      const updated = await jobs.updateVersion(jobId, v.id, decision.version);
+      if (updated) {
+        const now = clock.now();
+        await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey, versionId: v.id });
+        const retryInMs = decision.pause ? decision.retryInMs : Math.max(0, (updated.job.current.notBefore ?? now) - now);
+        logState(deps, jobKey, updated.job.current, { refused: (error as { code?: string }).code ?? error.name, retryInMs, ...(decision.cls === 'account' ? { paused: true } : {}) });
+      }
+      await jobs.putSlot(slot.index, slot.rev, FREE_SLOT).catch((err: unknown) => {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      });
+      return false;
+    }
+    case 'fail': {
+      await jobs.refundImages(slot.slot.budgetDay ?? '', slot.slot.images ?? 0, config.maxImagesPerDay);
+      await jobs.putSlot(slot.index, slot.rev, FREE_SLOT).catch((err: unknown) => {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      });
+      await completeVersion(deps, jobs, jobId, v.id, failureOutcome({ code: decision.error.code, message: redact(decision.error.message) }));
+      return false;
+    }
+  }
 }
-
-async function handleRefusal(deps: CoreDeps, jobs: Jobs, claim: Claim, err: unknown): Promise<boolean> {
-  const { config, clock } = deps;
-  const { jobKey, jobId, v, slot } = claim;
-  const error = asError(err);
-  const disposition = dispositionOf(err);
-  if (err instanceof TransportError && err.sent) {
-    // Unknown outcome: hand the slot to reconciliation right away (see reconcile.ts).
-    deps.log.warn('submission outcome unknown', { jobKey, version: v.id, state: 'SUBMITTING', error });
-    await jobs.putSlot(slot.index, slot.rev, { ...slot.slot, leaseUntil: clock.now() });
-    return false;
-  }
-  await jobs.refundImages(slot.slot.budgetDay ?? '', slot.slot.images ?? 0, config.maxImagesPerDay);
-  const now = clock.now();
-  if (disposition === 'terminal') {
-    const code = 'code' in error && typeof error.code === 'string' ? error.code : 'SubmitFailed';
-    await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
-    await completeVersion(deps, jobs, jobId, v.id, failureOutcome({ code, message: redact(error.message) }));
-    return false;
-  }
-  // Throttled or transient, and DashScope created nothing: back in line, same place, later.
-  const refusals = (v.refusals ?? 0) + 1;
-  const notBefore = now + backoffMs(refusals, config.pollIntervalMs, deps.random);
-  const updated = await jobs.updateVersion(jobId, v.id, (cur) =>
-    cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), refusals, notBefore, slot: undefined, updatedAt: now } : undefined,
-  );
-  if (updated) {
-    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey, versionId: v.id });
-    logState(deps, jobKey, updated.job.current, { refused: (error as { code?: string }).code ?? error.name, retryInMs: notBefore - now });
-  }
-  await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
-  return false;
-}
-

@@ -4,7 +4,7 @@
  * the manifest is written last so its presence always means "finished".
  */
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { beijingWithOffset } from '../contract/dashscope-time.js';
+import { isoTime } from '../contract/dashscope-time.js';
 import { manifestKey, resultImageKey } from '../contract/keys.js';
 import { ManifestSchema, type Manifest, type ManifestResult } from '../contract/manifest.js';
 import { MODEL } from '../contract/request.js';
@@ -23,19 +23,6 @@ const DOWNLOAD_TRIES = 3;
  * image is given up (result URLs live 24 h; a paid image must not be lost to a network blip).
  */
 export const RESULT_RETRY_WINDOW_MS = 10 * 60_000;
-
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** DashScope's `2024-11-01 09:50:56.081` is Beijing time; manifests use ISO 8601 UTC. */
-export function dashscopeTimeToIso(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  const withOffset = beijingWithOffset(value);
-  if (!withOffset) return value;
-  const ms = Date.parse(withOffset);
-  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
-}
 
 export function buildManifest(v: VersionRecord, outcome: Outcome, now: number): Manifest {
   const manifest: Manifest = {
@@ -152,10 +139,19 @@ export async function completeVersion(
   versionId: string,
   outcome: Outcome,
   slot?: { index: number; rev: number },
+  /** The decision holds only while this is true of the version (e.g. it still follows a task). */
+  guard?: (v: VersionRecord) => boolean,
 ): Promise<boolean> {
   // Persist the decision first: a crash from here on resumes with the same outcome.
   let finishedMeanwhile = false;
+  let movedOn = false;
   const decided = await jobs.updateVersion(jobId, versionId, (v) => {
+    movedOn = false;
+    finishedMeanwhile = false;
+    if (guard && !(v.state === 'FINALIZING' && v.outcome) && !isTerminal(v.state) && !guard(v)) {
+      movedOn = true; // still current, but no longer in the state this outcome was decided for
+      return undefined;
+    }
     if (isTerminal(v.state)) {
       // Already finished (a replay, a crash after the last write, or another invocation):
       // only bookkeeping is left.
@@ -169,6 +165,7 @@ export async function completeVersion(
     if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
     return true;
   }
+  if (movedOn) return false;
   if (!decided) {
     await releaseStale(deps, jobs, jobId, versionId, slot);
     return false;

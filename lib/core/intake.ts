@@ -7,6 +7,7 @@ import { checkSketchBytes, planSketchView, SKETCH_MAX_BYTES, SNIFF_HEAD_BYTES, S
 import { resolveRequest } from '../contract/request.js';
 import { parseSidecarJson, parseSidecarTxt, SIDECAR_MAX_BYTES, type SidecarFields } from '../contract/sidecar.js';
 import { InputError, ObjectStoreError } from '../errors.js';
+import { budgetNeverFits, classify } from './lifecycle/index.js';
 import type { CoreDeps } from './deps.js';
 import type { ObjectSummary } from './ports.js';
 import type { VersionRecord } from './records.js';
@@ -119,8 +120,11 @@ async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<Job
   try {
     info = await deps.objects.imageInfo(sketch.key);
   } catch (err) {
-    if (err instanceof ObjectStoreError && err.status >= 400 && err.status < 500) {
-      throw new InputError('UnsupportedImage', `${sketch.key}: could not be read as a ${format.toUpperCase()} image (${err.code}); is the file damaged?`, { cause: err });
+    // Only OSS failing to decode the bytes is the user's file; a missing permission, a sketch
+    // deleted meanwhile or an odd reply is ours to retry (issue 13 run 7).
+    if (classify('imageInfo', err) === 'terminal') {
+      const code = err instanceof ObjectStoreError ? err.code : 'error';
+      throw new InputError('UnsupportedImage', `${sketch.key}: OSS image processing could not read it as a ${format.toUpperCase()} image (${code}); is the file damaged?`, { cause: err });
     }
     throw err;
   }
@@ -128,6 +132,12 @@ async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<Job
   if (view.normalized && view.reason) warnings.push(`sent as a normalized 768×768 PNG view (${view.reason})`);
 
   if (!request) return { state: 'AWAITING_PROMPT' };
+  const max = deps.config.maxImagesPerDay;
+  if (max > 0 && request.parameters.n > max) {
+    // It could never be sent, and would wait at the head of the queue for ever (issue 13 run 9).
+    const { code, message } = budgetNeverFits(request.parameters.n, max);
+    return { state: 'FINALIZING', error: { code, message: `${sidecar?.key ?? sketch.key}: ${message}` } };
+  }
   warnings.push(...request.warnings);
   return {
     state: 'QUEUED',

@@ -11,7 +11,9 @@ import {
   type BudgetRecord,
   type JobRecord,
   type LeaseRecord,
+  type PauseRecord,
   type QueueRecord,
+  type ScanRecord,
   type SlotRecord,
   type SlotView,
   type TaskRecord,
@@ -230,6 +232,28 @@ export class Jobs {
 
   async taskDurations(): Promise<number[]> {
     return (await this.rows.get<TaskStatsRecord>(KIND.stats, 'tasks'))?.value.durationsMs ?? [];
+  }
+
+  // ------------------------------------------------------------ account pause
+  async pause(): Promise<PauseRecord | undefined> {
+    return (await this.rows.get<PauseRecord>(KIND.pause, 'account'))?.value;
+  }
+
+  setPause(pause: PauseRecord): Promise<number> {
+    return this.rows.put(KIND.pause, 'account', pause, 'any');
+  }
+
+  clearPause(): Promise<void> {
+    return this.rows.delete(KIND.pause, 'account');
+  }
+
+  // ------------------------------------------------------------ catch-up listing
+  async scanCursor(): Promise<ScanRecord> {
+    return (await this.rows.get<ScanRecord>(KIND.scan, 'uploads'))?.value ?? {};
+  }
+
+  setScanCursor(cursor: ScanRecord): Promise<number> {
+    return this.rows.put(KIND.scan, 'uploads', cursor, 'any');
   }
 
   // ------------------------------------------------------------ helpers

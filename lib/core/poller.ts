@@ -9,7 +9,7 @@ import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
 import { fillSlots } from './dispatch.js';
 import { Jobs } from './jobs.js';
-import { reconcileSlot } from './reconcile.js';
+import { reconcileExpired } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
 import { finalizeFinished, trackSlot, type Finished } from './track.js';
 import type { SlotView } from './records.js';
@@ -109,22 +109,28 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
     for (;;) {
       report.passes++;
       const slots = await jobs.readSlots(config.maxInFlight);
-      // Older claims first, so reconciliation adopts orphaned tasks in submission order.
-      slots.sort((a, b) => (a.slot.acquiredAt ?? 0) - (b.slot.acquiredAt ?? 0));
       for (const s of slots) {
+        if (s.slot.state !== 'inflight') continue;
         try {
-          if ((await serviceSlot(deps, jobs, s, slots, finished)) === 'freed') report.freed++;
+          if ((await trackSlot(deps, jobs, s, finished)) === 'freed') report.freed++;
         } catch (err) {
           // One slot's trouble (a store hiccup) must not stop the others; the next pass retries.
           deps.log.warn('slot pass failed', { slot: s.index, jobKey: s.slot.jobKey, taskId: s.slot.taskId, error: asError(err) });
         }
+      }
+      try {
+        // All expired submissions at once, against one task listing (reconcile.ts).
+        report.freed += await reconcileExpired(deps, jobs, slots);
+      } catch (err) {
+        deps.log.warn('reconciliation failed; the next pass retries', { error: asError(err) });
       }
       await checkpoint(deps, 'poller:slots-serviced');
       let waiting = 0;
       try {
         const fill = await fillSlots(deps, jobs);
         report.submitted += fill.submitted;
-        waiting = fill.blocked === 'budget' ? 0 : fill.waiting;
+        // Waiting on the budget or an account pause is not work to loop for: the timer comes back.
+        waiting = fill.blocked === 'budget' || fill.blocked === 'account' ? 0 : fill.waiting;
       } catch (err) {
         deps.log.warn('filling slots failed', { error: asError(err) });
         waiting = 1;
@@ -170,15 +176,4 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
     await deps.kicker.kick(delayMs > 0 ? 'rest' : 'continuation', delayMs).catch((err: unknown) => deps.log.warn('poller kick failed', { error: asError(err) }));
   }
   return report;
-}
-
-async function serviceSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, all: SlotView[], finished: Finished): Promise<'busy' | 'freed' | 'idle'> {
-  switch (s.slot.state) {
-    case 'free':
-      return 'idle';
-    case 'submitting':
-      return (s.slot.leaseUntil ?? 0) > deps.clock.now() ? 'busy' : reconcileSlot(deps, jobs, s, all);
-    case 'inflight':
-      return trackSlot(deps, jobs, s, finished);
-  }
 }

@@ -95,7 +95,8 @@ export type TaskStatus = 'PENDING' | 'RUNNING' | 'SUSPENDED' | 'SUCCEEDED' | 'FA
 
 export interface TaskView {
   taskId: string;
-  status: TaskStatus;
+  /** As DashScope wrote it: lifecycle/replies.ts decides what a value outside TaskStatus means. */
+  status: TaskStatus | (string & {});
   results: Array<{ url: string } | { code: string; message: string }>;
   imageCount: number;
   code?: string;

@@ -1,101 +1,134 @@
 /**
- * A slot left 'submitting' past its lease: its holder died (or timed out) somewhere around the
- * create call, so DashScope may or may not have the task (SPEC §4.2 case a).
+ * Slots left 'submitting' past their lease: the holder died or stalled around the create call, so
+ * DashScope may or may not have the task (SPEC §4.2 case a). Once per poller pass, all such slots
+ * are reconciled together (issue 13 run 1):
  *
- * 1. If the holder got as far as recording the task of this attempt (`attempt/` row, written the
- *    moment the create returned), that task is adopted: exact, whatever state it is in.
- * 2. Otherwise we ask DashScope for the account's PENDING and RUNNING tasks that no row or slot of
- *    ours knows. While another submission is still within its lease its create may be in flight,
- *    and its task would look orphaned: we wait for it first. Then, one orphaned task and one
- *    orphaned slot are each other's, and the task is adopted instead of paid again.
- * 3. With several of either, matching them would be a guess that could put one sketch's image in
- *    another's manifest: instead this slot holds one orphaned task until it ends (cancelling it if
- *    still PENDING), keeping the in-flight bound, and the job goes back to the queue.
- * 4. With none, nothing reached DashScope or the orphan already finished: the job goes back to the
- *    queue and is sent again (counted in task.attempts; its images stay counted in the budget,
- *    since an orphan that finished was billed).
- * Matching by status, not by creation time, needs no agreement between our clock and DashScope's.
+ * 1. A slot whose attempt recorded its task (`attempt/` row, written the moment the create
+ *    returned) adopts that task: exact, whatever state it is in.
+ * 2. For the rest, one listing of the account's PENDING and RUNNING tasks is read, and only then
+ *    the slots: a create still in flight is then visible as another slot within its lease, and we
+ *    wait for it (its task would look orphaned). The slots the listing left unexplained are
+ *    matched with the tasks no row or slot of ours knows by the pure `matchOrphans` (lifecycle).
  *
- * Assumes sketchflow is the only user of the model in the account (the model runs one task at a
- * time per account, so sharing it would break the in-flight bound anyway; README).
+ * Assumes sketchflow is the only user of the model in the account, and that the listing shows a
+ * task as soon as its create has returned (README "What we assume"); a create in flight is
+ * aborted at its deadline, a timeout before its lease ends, so it has returned by then.
  */
-import { asError } from '../errors.js';
-import type { CoreDeps } from './deps.js';
-import { isoTime } from './finalize.js';
+import { asError, ConditionFailedError } from '../errors.js';
+import { isoTime } from '../contract/dashscope-time.js';
+import { lifecycleCtx, type CoreDeps } from './deps.js';
 import type { Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import type { TaskSummary } from './ports.js';
-import type { SlotProgress } from './track.js';
-import { FREE_SLOT, type SlotView } from './records.js';
+import { FREE_SLOT, type SlotRecord, type SlotView } from './records.js';
 
 /** If the task list cannot be read for this long, give the slot back and resubmit. */
 const ORPHAN_HOLD_MS = 10 * 60_000;
+/** How long a slot is held while the task list cannot be read. */
+const LIST_RETRY_MS = 30_000;
 
-export async function reconcileSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, all: SlotView[]): Promise<SlotProgress> {
-  const { slot } = s;
-  const now = deps.clock.now();
-  const expired = (o: SlotView) => o.slot.state === 'submitting' && (o.slot.leaseUntil ?? 0) <= now;
+const expiredAt = (s: SlotView, now: number) => s.slot.state === 'submitting' && (s.slot.leaseUntil ?? 0) <= now;
 
-  const recorded = slot.attempt !== undefined ? await jobs.attemptTask(slot.jobId!, slot.versionId!, slot.attempt) : undefined;
-  if (recorded) return adopt(deps, jobs, s, recorded, 'recorded');
+/** Reconciles every expired 'submitting' slot in `slots`. Returns how many slots were freed. */
+export async function reconcileExpired(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Promise<number> {
+  const { config, clock } = deps;
+  const now = clock.now();
+  const expired = slots.filter((s) => expiredAt(s, now)).sort((a, b) => (a.slot.acquiredAt ?? 0) - (b.slot.acquiredAt ?? 0));
+  if (expired.length === 0) return 0;
+  const unrecorded = await adoptRecorded(deps, jobs, expired);
+  if (unrecorded.length === 0) return 0;
 
-  if (all.some((o) => o.index !== s.index && o.slot.state === 'submitting' && !expired(o))) return 'busy';
-
-  let candidates: TaskSummary[];
+  let listed: TaskSummary[];
   try {
-    const listed = await deps.model.listLiveTasks();
-    const known = await jobs.knownTasks(listed.map((t) => t.taskId));
-    for (const o of all) {
-      if (o.slot.taskId) known.add(o.slot.taskId);
-      if (o.index !== s.index && expired(o) && o.slot.attempt !== undefined) {
-        const theirs = await jobs.attemptTask(o.slot.jobId!, o.slot.versionId!, o.slot.attempt);
-        if (theirs) known.add(theirs.taskId);
-      }
-    }
-    candidates = listed.filter((t) => !known.has(t.taskId)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+    listed = await deps.model.listLiveTasks();
   } catch (err) {
-    if (now - (slot.acquiredAt ?? now) < ORPHAN_HOLD_MS) {
-      deps.log.warn('task list unavailable; holding the slot', { jobKey: slot.jobKey, error: asError(err) });
-      await jobs.putSlot(s.index, s.rev, { ...slot, leaseUntil: now + 30_000 });
-      return 'busy';
+    deps.log.warn('task list unavailable; holding the slots', { slots: unrecorded.map((s) => s.index), error: asError(err) });
+    let freed = 0;
+    for (const s of unrecorded) {
+      if (now - (s.slot.acquiredAt ?? now) < ORPHAN_HOLD_MS) await putSlot(jobs, s, { ...s.slot, leaseUntil: now + LIST_RETRY_MS });
+      else if (await requeueAndFree(deps, jobs, s, 'the task list could not be read for 10 minutes')) freed++;
     }
-    candidates = [];
+    return freed;
   }
-  const first = candidates[0];
-  if (first && candidates.length === 1 && all.filter(expired).length === 1) return adopt(deps, jobs, s, first, 'the only orphaned task');
+  // Read after the listing: any create that could have made a listed task now shows its slot.
+  const fresh = await jobs.readSlots(config.maxInFlight);
+  if (fresh.some((o) => o.slot.state === 'submitting' && !expiredAt(o, now))) return 0;
+  const still = unrecorded.map((s) => fresh.find((f) => f.index === s.index && f.rev === s.rev)).filter((s): s is SlotView => s !== undefined);
+  // A holder may have recorded its task meanwhile: that is exact, so take it first.
+  const open = await adoptRecorded(deps, jobs, still);
+  if (open.length === 0) return 0;
 
-  await requeueSubmitting(deps, jobs, { jobId: slot.jobId!, versionId: slot.versionId! }, first ? 'its task could not be told apart from another orphaned one' : 'the submission did not reach DashScope');
-  if (first) {
+  const known = await jobs.knownTasks(listed.map((t) => t.taskId));
+  for (const o of fresh) if (o.slot.taskId) known.add(o.slot.taskId);
+  const unknown = listed.filter((t) => !known.has(t.taskId)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  const plan = lifecycleCtx(deps).rules.matchOrphans({ expired: open, unknown, free: fresh.filter((s) => s.slot.state === 'free') });
+
+  let freed = 0;
+  for (const { slot, task } of plan.adopt) await adopt(deps, jobs, slot, task, 'the only orphaned task');
+  for (const { slot, task, requeue } of plan.hold) {
     // Keep the in-flight bound: this slot follows the orphan (trackSlot cancels it if PENDING).
-    deps.log.warn('holding an orphaned task', { jobKey: slot.jobKey, taskId: first.taskId, candidates: candidates.length });
-    await jobs.putSlot(s.index, s.rev, { state: 'inflight', taskId: first.taskId, orphan: true, acquiredAt: now });
-    return 'busy';
+    deps.log.warn('holding an orphaned task', { jobKey: slot.slot.jobKey, taskId: task.taskId, candidates: unknown.length });
+    // The slot first: if another invocation changed it meanwhile, it decides, and the version stays.
+    if (!(await putSlot(jobs, slot, { state: 'inflight', taskId: task.taskId, orphan: true, acquiredAt: now }))) continue;
+    if (requeue) await requeueSubmitting(deps, jobs, slot, 'its task could not be told apart from another orphaned one');
   }
-  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
-  return 'freed';
+  for (const slot of plan.requeue) if (await requeueAndFree(deps, jobs, slot, 'the submission did not reach DashScope')) freed++;
+  if (plan.unheld.length > 0) deps.log.error('live tasks no slot can hold: is another application using this account?', { taskIds: plan.unheld.map((t) => t.taskId) });
+  return freed;
 }
 
-async function adopt(deps: CoreDeps, jobs: Jobs, s: SlotView, task: { taskId: string; createdAt?: number }, why: string): Promise<SlotProgress> {
+/** Adopts the recorded task of each slot whose attempt has one; returns the others. */
+async function adoptRecorded(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Promise<SlotView[]> {
+  const rest: SlotView[] = [];
+  for (const s of slots) {
+    const recorded = s.slot.attempt !== undefined && s.slot.jobId ? await jobs.attemptTask(s.slot.jobId, s.slot.versionId!, s.slot.attempt) : undefined;
+    if (recorded) await adopt(deps, jobs, s, recorded, 'recorded');
+    else rest.push(s);
+  }
+  return rest;
+}
+
+async function adopt(deps: CoreDeps, jobs: Jobs, s: SlotView, task: { taskId: string; createdAt?: number }, why: string): Promise<void> {
   const { slot } = s;
   const now = deps.clock.now();
   await jobs.recordTask(task.taskId, { jobId: slot.jobId!, jobKey: slot.jobKey!, versionId: slot.versionId!, createdAt: task.createdAt ?? now });
-  await jobs.putSlot(s.index, s.rev, { ...slot, state: 'inflight', taskId: task.taskId, leaseUntil: undefined });
+  if (!(await putSlot(jobs, s, { ...slot, state: 'inflight', taskId: task.taskId, leaseUntil: undefined }))) return;
   const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (cur) =>
-    cur.state === 'SUBMITTING' ? { ...cur, state: 'SUBMITTED', taskId: task.taskId, submittedAt: isoTime(task.createdAt ?? now), updatedAt: now } : undefined,
+    cur.state === 'SUBMITTING' && cur.attempts === slot.attempt ? { ...cur, state: 'SUBMITTED', taskId: task.taskId, submittedAt: isoTime(task.createdAt ?? now), updatedAt: now } : undefined,
   );
   if (updated) logState(deps, updated.job.jobKey, updated.job.current, { adopted: why });
-  return 'busy';
+}
+
+async function requeueAndFree(deps: CoreDeps, jobs: Jobs, s: SlotView, reason: string): Promise<boolean> {
+  if (!(await putSlot(jobs, s, FREE_SLOT))) return false;
+  await requeueSubmitting(deps, jobs, s, reason);
+  return true;
 }
 
 /**
  * A SUBMITTING version with no task of its own goes back to the queue in its old place; the
- * attempt stays counted. False if it was no longer SUBMITTING (someone else moved it on).
+ * attempt stays counted (the create may have reached DashScope). False if it was no longer
+ * SUBMITTING that attempt (someone else moved it on).
  */
-export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, { jobId, versionId }: { jobId: string; versionId: string }, reason: string): Promise<boolean> {
+export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, s: Pick<SlotView, 'slot'>, reason: string): Promise<boolean> {
+  const { jobId, versionId, attempt } = s.slot;
+  if (!jobId || !versionId) return false;
   const now = deps.clock.now();
-  const updated = await jobs.updateVersion(jobId, versionId, (cur) => (cur.state === 'SUBMITTING' ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined));
+  const updated = await jobs.updateVersion(jobId, versionId, (cur) =>
+    cur.state === 'SUBMITTING' && (attempt === undefined || cur.attempts === attempt) ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined,
+  );
   if (!updated) return false;
   await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey: updated.job.jobKey, versionId });
   logState(deps, updated.job.jobKey, updated.job.current, { reason });
   return true;
+}
+
+async function putSlot(jobs: Jobs, s: SlotView, next: SlotRecord): Promise<boolean> {
+  try {
+    await jobs.putSlot(s.index, s.rev, next);
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionFailedError) return false;
+    throw err;
+  }
 }

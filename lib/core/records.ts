@@ -11,6 +11,8 @@
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
  *   attempt/<jobId>:<ver>:<n>    the task of the n-th create call of a version (crash reconciliation)
  *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
+ *   pause/account                submission paused: DashScope refused the account (key, billing)
+ *   scan/uploads                 where the poller's catch-up listing of the bucket goes on from
  * Index rows (active, queue) are hints that always point at the job row; a stale one is dropped
  * when read, so they never need to be written atomically with the job.
  */
@@ -27,6 +29,8 @@ export const KIND = {
   task: 'task',
   attempt: 'attempt',
   stats: 'stats',
+  pause: 'pause',
+  scan: 'scan',
 } as const;
 
 export type JobState =
@@ -138,6 +142,25 @@ export interface SlotRecord {
   /** Images reserved from the daily budget for this submission (refunded if refused). */
   images?: number;
   budgetDay?: string;
+  /** Consecutive task queries that failed for good (a permanent 4xx); at a few, the task is lost. */
+  queryFailures?: number;
+  /** Since when the task's status has been unreadable (a value outside the documented set). */
+  invalidSince?: number;
+}
+
+/** DashScope refused the account (not a job): nothing is submitted until `retryAt`, then one probe. */
+export interface PauseRecord {
+  code: string;
+  message: string;
+  since: number;
+  retryAt: number;
+  /** Probes refused so far; the wait doubles with each. */
+  probes: number;
+}
+
+/** The catch-up listing's position in the bucket (the last key of the page it read). */
+export interface ScanRecord {
+  after?: string;
 }
 
 export interface LeaseRecord {

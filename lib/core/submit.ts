@@ -36,6 +36,9 @@ type Relevant = Extract<KeyKind, { kind: 'sketch' | 'sidecar' | 'defaults' }>;
 
 export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): Promise<SubmitOutcome> {
   const rawKey = record.oss.object.key;
+  if (record.eventName !== undefined && !record.eventName.startsWith('ObjectCreated:')) {
+    return { key: rawKey, action: 'skipped', detail: `${record.eventName} is not an upload` };
+  }
   if (record.oss.bucket.name !== deps.config.oss.bucket) {
     return { key: rawKey, action: 'skipped', detail: `bucket ${record.oss.bucket.name} is not ${deps.config.oss.bucket}` };
   }

@@ -10,7 +10,7 @@ import { queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord, type SlotView } from './records.js';
 import type { Finished } from './track.js';
-import { submitLeaseMs } from './dispatch.js';
+import { submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
 
 export interface SweepReport {
@@ -110,7 +110,7 @@ async function adoptIntoFreeSlot(
   now: number,
   { jobId, jobKey, versionId, taskId }: { jobId: string; jobKey: string; versionId: string; taskId?: string },
 ): Promise<boolean> {
-  if (!taskId) return requeueSubmitting(deps, jobs, { jobId, versionId }, 'no task and no slot: queued again');
+  if (!taskId) return requeueSubmitting(deps, jobs, { slot: { state: 'submitting', jobId, versionId } }, 'no task and no slot: queued again');
   const free = slots.find((s) => s.slot.state === 'free');
   if (!free) return false;
   try {

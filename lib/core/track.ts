@@ -1,16 +1,18 @@
 /**
- * Following an in-flight task (SPEC §4 poller): query it, notice RUNNING, finalize it when it
- * ends, resubmit it when DashScope lost it, and cancel or discard it when a newer version of its
- * job arrived. Every path that frees a slot goes through a conditional write on the slot row.
+ * Following an in-flight task (SPEC §4 poller): the shell around the lifecycle's reading of a
+ * task query (lifecycle/transitions.ts `afterQuery`). It queries the task, reads the slot's job,
+ * and applies the decision: note RUNNING, close a finished task, send a lost one again, cancel or
+ * let go of a task no current version follows. Every path that frees a slot is a conditional
+ * write on the slot row; every version change is guarded on the state it was decided for.
  */
-import { dispositionOf, asError } from '../errors.js';
-import type { CoreDeps } from './deps.js';
-import { checkpoint } from './deps.js';
-import { completeVersion, copyResults, dashscopeTimeToIso, failureOutcome, isoTime, outcomeOf, releaseStale } from './finalize.js';
+import { asError, ConditionFailedError } from '../errors.js';
+import { checkpoint, lifecycleCtx, type CoreDeps } from './deps.js';
+import { completeVersion, copyResults, failureOutcome, outcomeOf, releaseStale } from './finalize.js';
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
+import { afterQuery, type QueryDecision } from './lifecycle/index.js';
 import type { TaskView } from './ports.js';
-import { FREE_SLOT, isTerminal, type JobRecord, type SlotRecord, type SlotView } from './records.js';
+import { FREE_SLOT, type SlotView, type VersionRecord } from './records.js';
 
 export type SlotProgress = 'busy' | 'freed';
 
@@ -20,125 +22,108 @@ export type Finished = Map<string, { versionId: string; view?: TaskView }>;
 export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished: Finished): Promise<SlotProgress> {
   const { slot } = s;
   const taskId = slot.taskId!;
-  let view: TaskView;
+  let reply: { view: TaskView } | { error: unknown };
   try {
-    view = await deps.model.getTask(taskId);
+    reply = { view: await deps.model.getTask(taskId) };
   } catch (err) {
-    deps.log.warn('task query failed', { jobKey: slot.jobKey, taskId, disposition: dispositionOf(err), error: asError(err) });
-    return 'busy';
+    reply = { error: err };
   }
-  if (slot.orphan) return followOrphan(deps, jobs, s, view);
-  const row = await jobs.getJob(slot.jobId!);
-  const current = row?.value.current;
-  if (!current || current.id !== slot.versionId) return retireSuperseded(deps, jobs, s, view);
+  const row = slot.orphan || !slot.jobId ? undefined : await jobs.getJob(slot.jobId);
+  const version = row?.value.current;
+  const decision = afterQuery({ slot: s, version, reply }, lifecycleCtx(deps));
+  return apply(deps, jobs, s, decision, { version, jobKey: row?.value.jobKey ?? slot.jobKey ?? '', reply, finished });
+}
 
-  const lost = view.status === 'UNKNOWN' || (view.status === 'FAILED' && view.code === 'InternalError.Timeout');
-  if (lost) return handleLost(deps, jobs, s, view, row!.value);
-  if (view.status === 'RUNNING') {
-    // Our own clock, not DashScope's: the poller's rest (poller.ts) is reckoned from it.
-    if (slot.runningSince === undefined) await jobs.putSlot(s.index, s.rev, { ...slot, runningSince: deps.clock.now() });
-    if (current.state === 'SUBMITTED') {
-      const startedAt = dashscopeTimeToIso(view.scheduledTime) ?? isoTime(deps.clock.now());
-      const updated = await jobs.updateVersion(slot.jobId!, current.id, (v) => (v.state === 'SUBMITTED' ? { ...v, state: 'RUNNING', startedAt, updatedAt: deps.clock.now() } : undefined));
-      if (updated) logState(deps, row!.value.jobKey, updated.job.current);
+async function apply(
+  deps: CoreDeps,
+  jobs: Jobs,
+  s: SlotView,
+  decision: QueryDecision,
+  seen: { version?: VersionRecord; jobKey: string; reply: { view: TaskView } | { error: unknown }; finished: Finished },
+): Promise<SlotProgress> {
+  const { slot } = s;
+  const { jobKey } = seen;
+  const view = 'view' in seen.reply ? seen.reply.view : undefined;
+  switch (decision.kind) {
+    case 'keep': {
+      if (decision.warn) {
+        const error = 'error' in seen.reply ? asError(seen.reply.error) : undefined;
+        deps.log.warn(decision.warn, { jobKey, taskId: slot.taskId, ...(view ? { taskStatus: view.status } : {}), ...(error ? { error } : {}) });
+      }
+      if (decision.slot) await putSlot(jobs, s, decision.slot);
+      if (decision.version && slot.jobId && slot.versionId) {
+        const updated = await jobs.updateVersion(slot.jobId, slot.versionId, decision.version);
+        if (updated) logState(deps, jobKey, updated.job.current);
+      }
+      return 'busy';
     }
-    return 'busy';
-  }
-  if (view.status === 'SUCCEEDED' || view.status === 'FAILED' || view.status === 'CANCELED') {
-    const progress = await closeTask(deps, jobs, s, view);
-    finished.set(slot.jobId!, { versionId: slot.versionId!, view });
-    return progress;
-  }
-  return 'busy';
-}
-
-/** A task reconciliation could not match to its job (reconcile.ts): cancel it if we can, else wait it out. */
-async function followOrphan(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
-  if (view.status === 'RUNNING' || view.status === 'SUSPENDED') return 'busy';
-  if (view.status === 'PENDING') {
-    const canceled = await deps.model.cancelTask(view.taskId).catch(() => false);
-    if (!canceled) return 'busy';
-  }
-  deps.log.info('orphaned task let go', { taskId: view.taskId, taskStatus: view.status === 'PENDING' ? 'CANCELED' : view.status });
-  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
-  return 'freed';
-}
-
-/** An older version's task: cancel it while PENDING, discard its results once it ends. */
-async function retireSuperseded(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
-  const { slot } = s;
-  if (view.status === 'PENDING') {
-    let canceled = false;
-    try {
-      canceled = await deps.model.cancelTask(slot.taskId!);
-    } catch (err) {
-      deps.log.warn('cancel failed', { jobKey: slot.jobKey, taskId: slot.taskId, error: asError(err) });
+    case 'finish': {
+      // DashScope finished the task: it no longer occupies DashScope's slot, so ours is freed at
+      // once and the version goes FINALIZING with its task id; copying follows (finalizeFinished).
+      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version);
+      if (updated) {
+        logState(deps, jobKey, updated.job.current, { taskStatus: view?.status });
+        seen.finished.set(slot.jobId!, { versionId: slot.versionId!, ...(view ? { view } : {}) });
+      }
+      if (!(await putSlot(jobs, s, FREE_SLOT))) return 'busy';
+      if (decision.durationMs !== undefined) {
+        await jobs.recordTaskDuration(decision.durationMs).catch((err: unknown) => deps.log.debug('task duration not recorded', { error: err }));
+      }
+      return 'freed';
     }
-    if (!canceled) return 'busy';
-    logStateOf(deps, slot.jobKey ?? '', slot.versionId ?? '', 'CANCELED', { taskId: slot.taskId, reason: 'a newer version of the job arrived' });
-  } else if (view.status === 'RUNNING' || view.status === 'SUSPENDED') {
-    return 'busy'; // it occupies DashScope's slot until it ends; then its results are dropped
+    case 'lost': {
+      if (decision.outcome) {
+        await completeVersion(deps, jobs, slot.jobId!, slot.versionId!, decision.outcome, undefined, decision.follows);
+      } else {
+        const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.requeue!);
+        if (updated) {
+          const now = deps.clock.now();
+          await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey, versionId: slot.versionId! });
+          logState(deps, jobKey, updated.job.current, { lostTaskId: slot.taskId, reason: decision.reason });
+        }
+      }
+      return (await putSlot(jobs, s, FREE_SLOT)) ? 'freed' : 'busy';
+    }
+    case 'cancel': {
+      let canceled = false;
+      try {
+        canceled = await deps.model.cancelTask(slot.taskId!);
+      } catch (err) {
+        deps.log.warn('cancel failed', { jobKey, taskId: slot.taskId, error: asError(err) });
+      }
+      if (!canceled) return 'busy'; // started meanwhile, or the call failed: followed until it ends
+      if (slot.orphan) deps.log.info('orphaned task let go', { taskId: slot.taskId, taskStatus: 'CANCELED' });
+      else logStateOf(deps, jobKey, slot.versionId ?? '', 'CANCELED', { taskId: slot.taskId, reason: 'no current version follows this task' });
+      return release(deps, jobs, s);
+    }
+    case 'release':
+      if (slot.orphan) deps.log.info('orphaned task let go', { taskId: slot.taskId, taskStatus: view?.status });
+      return release(deps, jobs, s);
   }
-  await releaseStale(deps, jobs, slot.jobId!, slot.versionId!, s);
+}
+
+/** The slot's task is nobody's any more: free the slot; a superseded version's bookkeeping goes. */
+async function release(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<SlotProgress> {
+  const { slot } = s;
+  if (slot.orphan || !slot.jobId || !slot.versionId) return (await putSlot(jobs, s, FREE_SLOT)) ? 'freed' : 'busy';
+  const row = await jobs.getJob(slot.jobId);
+  if (row?.value.current.id === slot.versionId) {
+    // Its own version moved on (sent again elsewhere, or finished): only the slot goes.
+    return (await putSlot(jobs, s, FREE_SLOT)) ? 'freed' : 'busy';
+  }
+  await releaseStale(deps, jobs, slot.jobId, slot.versionId, s);
   return 'freed';
 }
 
-async function handleLost(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView, job: JobRecord): Promise<SlotProgress> {
-  const { slot } = s;
-  const { config, clock } = deps;
-  const reason = view.status === 'UNKNOWN' ? 'UNKNOWN' : (view.code ?? 'InternalError.Timeout');
-  const v = job.current;
-  if (v.attempts >= config.maxAttempts) {
-    const outcome = failureOutcome({
-      code: 'TaskLost',
-      message: `DashScope lost the task ${v.attempts} time(s) (last answer: ${reason}); upload the sketch again to retry`,
-    });
-    await completeVersion(deps, jobs, slot.jobId!, v.id, outcome, s);
-    return 'freed';
+/** A conditional slot write; false when another invocation changed the slot first (it decides). */
+async function putSlot(jobs: Jobs, s: SlotView, next: SlotView['slot']): Promise<boolean> {
+  try {
+    await jobs.putSlot(s.index, s.rev, next);
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionFailedError) return false;
+    throw err;
   }
-  const now = clock.now();
-  const updated = await jobs.updateVersion(slot.jobId!, v.id, (cur) => ({ ...cur, state: 'QUEUED', taskId: undefined, slot: undefined, notBefore: undefined, updatedAt: now }));
-  if (updated) {
-    await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey: job.jobKey, versionId: v.id });
-    logState(deps, job.jobKey, updated.job.current, { lostTaskId: slot.taskId, reason });
-  }
-  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
-  return 'freed';
-}
-
-/**
- * DashScope finished the task: it no longer occupies DashScope's slot, so ours is freed at once
- * (the next submission need not wait for the copying) and the version goes FINALIZING with its
- * task id. Copying and the manifest follow in `finalizeFinished`, which can resume after a crash.
- */
-export async function closeTask(deps: CoreDeps, jobs: Jobs, s: SlotView, view: TaskView): Promise<SlotProgress> {
-  const { slot } = s;
-  const now = deps.clock.now();
-  const times = {
-    submittedAt: dashscopeTimeToIso(view.submitTime),
-    startedAt: dashscopeTimeToIso(view.scheduledTime),
-    endedAt: dashscopeTimeToIso(view.endTime) ?? isoTime(now),
-  };
-  const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (v) =>
-    v.state === 'FINALIZING' || isTerminal(v.state)
-      ? undefined
-      : {
-          ...v,
-          state: 'FINALIZING',
-          taskId: slot.taskId,
-          // DashScope's own clock for all three, so the times in a manifest are comparable.
-          submittedAt: times.submittedAt ?? v.submittedAt,
-          startedAt: times.startedAt ?? v.startedAt,
-          endedAt: times.endedAt,
-          updatedAt: now,
-        },
-  );
-  if (updated) logState(deps, updated.job.jobKey, updated.job.current, { taskStatus: view.status });
-  await jobs.putSlot(s.index, s.rev, FREE_SLOT);
-  if (view.status === 'SUCCEEDED' && slot.runningSince !== undefined) {
-    await jobs.recordTaskDuration(now - slot.runningSince).catch((err: unknown) => deps.log.debug('task duration not recorded', { error: err }));
-  }
-  return 'freed';
 }
 
 /**
@@ -154,8 +139,13 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
     return;
   }
   const task = view ?? (await deps.model.getTask(v.taskId));
+  const cls = lifecycleCtx(deps).rules.taskStatusClass(task.status, task.code);
+  if (cls !== 'finished' && cls !== 'lost') {
+    // Asked again after a crash, DashScope answers something we cannot read: try on a later pass.
+    throw new Error(`task ${v.taskId} answered status ${JSON.stringify(task.status)} while its results were being copied`);
+  }
   await checkpoint(deps, 'finalize:started', row.value.jobKey);
-  if (task.status === 'UNKNOWN') {
+  if (cls === 'lost') {
     const outcome = failureOutcome({ code: 'ResultDownloadFailed', message: `DashScope no longer has the results of task ${v.taskId} (it keeps them 24 h)` });
     await completeVersion(deps, jobs, jobId, versionId, outcome);
     return;

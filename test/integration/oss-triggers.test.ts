@@ -54,7 +54,7 @@ describe('event body', () => {
       userIdentity: { principalId: '1234567890123456' },
     });
     expect(e.oss.object.eTag).toMatch(/^[0-9A-F]{32}$/);
-    expect(new Date(e.eventTime).toISOString()).toBe(e.eventTime);
+    expect(new Date(e.eventTime!).toISOString()).toBe(e.eventTime);
   });
 
   it('reports deltaSize against the replaced version, and CopyObject for copies', async () => {
@@ -122,7 +122,7 @@ describe('rules and delivery', () => {
     await emu.settled();
     off();
     expect(got.map((e) => e.eventName)).toEqual(['ObjectCreated:CompleteMultipartUpload', 'ObjectCreated:PostObject']);
-    expect(got[1]!.oss.object.objectMeta?.userMeta).toEqual({ 'x-oss-meta-prompt': 'hi' });
+    expect((got[1]!.oss.object as { objectMeta?: { userMeta?: unknown } }).objectMeta?.userMeta).toEqual({ 'x-oss-meta-prompt': 'hi' });
   });
 
   it('delivers after the HTTP response, never inside it', async () => {

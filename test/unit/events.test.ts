@@ -51,6 +51,34 @@ describe('OSS trigger event schema', () => {
   });
 });
 
+describe('OSS trigger event schema: validate what is used, tolerate the rest (issue 13 run 8)', () => {
+  it.each([
+    ['eventSource', (r: any) => (r.eventSource = 'acs:oss:v2')],
+    ['eventTime missing', (r: any) => delete r.eventTime],
+    ['region missing', (r: any) => delete r.region],
+    ['bucket.arn missing', (r: any) => delete r.oss.bucket.arn],
+    ['object.size as a string', (r: any) => (r.oss.object.size = '122539')],
+    ['eTag missing', (r: any) => delete r.oss.object.eTag],
+    ['eventName missing', (r: any) => delete r.eventName],
+    ['a new field', (r: any) => (r.oss.object.versionId = 'v1')],
+  ])('a drifted field the pipeline never reads (%s) still delivers the key', (_what, drift) => {
+    const event = structuredClone(docSample) as any;
+    drift(event.events[0]);
+    const parsed = OssEventSchema.safeParse(event);
+    expect(parsed.success).toBe(true);
+    expect(parsed.data!.events[0]!.oss.object.key).toBe('source/a.png');
+    expect(parsed.data!.events[0]!.oss.bucket.name).toBe('testbucket');
+  });
+
+  it('still refuses a record without a bucket name, naming it', () => {
+    const bad = structuredClone(docSample) as any;
+    delete bad.events[0].oss.bucket.name;
+    const result = OssEventSchema.safeParse(bad);
+    expect(result.success).toBe(false);
+    expect(JSON.stringify(result.error!.issues[0]!.path)).toContain('name');
+  });
+});
+
 describe('candidateObjectKeys', () => {
   it('tries the raw key first, then decoded readings', () => {
     expect(candidateObjectKeys('sketches/a b.png')).toEqual(['sketches/a b.png']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs } from '../../lib/core/dispatch.js';
+import { backoffMs } from '../../lib/core/lifecycle/index.js';
 import { pollBudgetMs, restFloorMs, restUntil } from '../../lib/core/poller.js';
 
 describe('backoff after a refused create', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PIPELINE_VERSION } from '../../lib/version.js';
 import { budgetDay } from '../../lib/core/jobs.js';
-import { dashscopeTimeToIso } from '../../lib/core/finalize.js';
+import { dashscopeTimeToIso } from '../../lib/contract/dashscope-time.js';
 
 describe('small pure helpers', () => {
   it('PIPELINE_VERSION matches package.json', () => {
