@@ -381,6 +381,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     objects: (o: ObjectStore): ObjectStore => {
       return killable<ObjectStore>({
         list: (p) => o.list(p),
+        listPage: (p, options) => o.listPage(p, options),
+        copy: (from, to, options) => o.copy(from, to, options),
         head: (k) => o.head(k),
         getRange: (k, s, e) => o.getRange(k, s, e),
         imageInfo: (k) => o.imageInfo(k),

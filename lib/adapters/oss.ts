@@ -122,6 +122,27 @@ export function createObjectStore(settings: OssSettings, credentials: CloudCrede
       return out;
     },
 
+    async listPage(prefix: string, options: { after?: string; limit: number }) {
+      try {
+        const page = await data.listV2({ prefix, 'max-keys': options.limit, ...(options.after ? { 'start-after': options.after } : {}) } as OSS.ListV2ObjectsQuery, {});
+        const objects: ObjectSummary[] = (page.objects ?? []).map((o) => ({ key: o.name, size: Number(o.size), etag: unquote(o.etag), lastModified: Date.parse(o.lastModified) }));
+        const last = objects[objects.length - 1];
+        return { objects, ...(page.isTruncated && last ? { next: last.key } : {}) };
+      } catch (err) {
+        throw mapOssError(err, `list ${prefix}`);
+      }
+    },
+
+    async copy(from: string, to: string, options: { meta?: Record<string, string> } = {}) {
+      try {
+        const r = await data.copy(to, from, options.meta ? ({ meta: options.meta } as unknown as OSS.CopyObjectOptions) : {});
+        return { etag: unquote((r.data as { etag?: string } | undefined)?.etag ?? (r.res as unknown as { headers: Record<string, string> }).headers.etag) };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw mapOssError(err, `copy ${from} to ${to}`);
+      }
+    },
+
     async head(key: string): Promise<ObjectHead | undefined> {
       try {
         const r = await data.head(key);

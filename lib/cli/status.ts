@@ -24,12 +24,13 @@ export const status: Command = async (args, io) => {
   return report.jobs.some((j) => bucketOf(j.state) === 'failed') ? 1 : 0;
 };
 
-function detailOf(job: PipelineStatus['jobs'][number]): string {
+function detailOf(job: PipelineStatus['jobs'][number], paused: boolean): string {
   switch (job.state) {
     case 'AWAITING_PROMPT':
       return 'waiting for a prompt (a .json or .txt sidecar, or x-oss-meta-prompt)';
     case 'QUEUED':
-      return job.waitingFor ? `waiting: ${job.waitingFor}` : 'waiting for a free DashScope slot';
+      if (job.waitingFor) return `waiting: ${job.waitingFor}`;
+      return paused ? 'waiting: submission is paused (see below)' : 'waiting for a free DashScope slot';
     case 'SUCCEEDED':
       return job.taskId ? `task ${job.taskId}` : '';
     default:
@@ -46,7 +47,7 @@ export function formatStatus(report: PipelineStatus, where: string): string {
     const width = Math.min(48, Math.max(3, ...report.jobs.map((j) => j.jobKey.length)));
     lines.push(`${'JOB'.padEnd(width)}  ${'STATE'.padEnd(15)}  ${'AGE'.padStart(7)}  DETAIL`);
     for (const j of report.jobs) {
-      lines.push(`${j.jobKey.padEnd(width)}  ${j.state.padEnd(15)}  ${formatAge(j.ageMs).padStart(7)}  ${detailOf(j)}`.trimEnd());
+      lines.push(`${j.jobKey.padEnd(width)}  ${j.state.padEnd(15)}  ${formatAge(j.ageMs).padStart(7)}  ${detailOf(j, report.paused !== undefined)}`.trimEnd());
     }
     const counts = Object.entries(report.counts)
       .map(([state, n]) => `${n} ${state}`)
@@ -60,7 +61,19 @@ export function formatStatus(report: PipelineStatus, where: string): string {
     `queue: ${report.queued}`,
     `images today (${report.budget.day}, Asia/Shanghai): ${report.budget.used}${report.budget.max ? ` of ${report.budget.max}` : ' (no limit)'}`,
     `poller: ${report.poller ? `running (lease until ${new Date(report.poller.until).toISOString()})` : 'idle'}`,
-    '',
   );
+  if (report.paused) {
+    const p = report.paused;
+    lines.push(
+      `submission: PAUSED since ${new Date(p.since).toISOString()}: DashScope refused the account (${p.code}: ${p.message.replace(/\s+/g, ' ')}); jobs stay QUEUED; next try ${new Date(p.retryAt).toISOString()}, and work resumes by itself once the account is fixed`,
+    );
+  }
+  if (report.unrecorded.length > 0) {
+    const shown = report.unrecorded.slice(0, 5).join(', ');
+    lines.push(
+      `not recorded yet: ${report.unrecorded.length} upload${report.unrecorded.length === 1 ? '' : 's'} (${shown}${report.unrecorded.length > 5 ? ', …' : ''}); the poller's catch-up listing finds them, or \`sketchflow backfill PREFIX\` queues them now`,
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }

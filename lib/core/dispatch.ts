@@ -11,7 +11,7 @@ import { checkpoint, lifecycleCtx, type CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome } from './finalize.js';
 import { budgetDay, type Jobs } from './jobs.js';
 import { logState } from './journal.js';
-import { afterCreate, budgetNeverFits, claim as claimFor, createDeadline, leaseForCreate } from './lifecycle/index.js';
+import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, leaseForCreate } from './lifecycle/index.js';
 import { FREE_SLOT, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
 
 export interface FillResult {
@@ -64,7 +64,7 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
     }
     const day = budgetDay(now);
     if (!(await jobs.reserveImages(day, n, config.maxImagesPerDay))) {
-      const waitingFor = `the daily image budget (MAX_IMAGES_PER_DAY=${config.maxImagesPerDay}) is used up for ${day} (this job needs ${n} image(s)); it resumes after midnight Asia/Shanghai`;
+      const waitingFor = budgetWaitReason(config.maxImagesPerDay, day, n);
       if (v.waitingFor !== waitingFor) await jobs.updateVersion(entry.value.jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor } : undefined));
       budgetBlocked = true;
       // A smaller job behind it may still fit today (only the one that does not fit waits).

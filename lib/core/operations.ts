@@ -5,8 +5,9 @@
 import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
 import type { CoreDeps } from './deps.js';
 import { budgetDay, Jobs } from './jobs.js';
-import { KIND, type JobRecord, type JobState } from './records.js';
+import { KIND, type JobRecord, type JobState, type PauseRecord } from './records.js';
 import { evaluateJob, type SubmitOutcome } from './submit.js';
+import { unfinishedOnPage, unrecordedJobs } from './catchup.js';
 
 export interface JobStatus {
   jobKey: string;
@@ -31,6 +32,10 @@ export interface PipelineStatus {
   queued: number;
   budget: { day: string; used: number; max: number };
   poller?: { owner: string; until: number };
+  /** Submission is paused: DashScope refused the account (SPEC §4.2; lifecycle). */
+  paused?: PauseRecord;
+  /** Sketches under the prefix whose newest upload no job records yet (lost events; `backfill` queues them). */
+  unrecorded: string[];
 }
 
 /** Every job under `prefix` (reads all job rows: an operator command, not a hot path). */
@@ -65,6 +70,8 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
   }));
   const day = budgetDay(now);
   const poller = await jobs.leaseHolder(now);
+  const paused = await jobs.pause();
+  const unrecorded = await unrecordedJobs(deps, jobs, await deps.objects.list(prefix));
   return {
     jobs: list,
     counts,
@@ -73,6 +80,8 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
     queued: counts.QUEUED ?? 0,
     budget: { day, used: await jobs.imagesUsed(day), max: deps.config.maxImagesPerDay },
     ...(poller ? { poller } : {}),
+    ...(paused ? { paused } : {}),
+    unrecorded,
   };
 }
 
@@ -96,23 +105,21 @@ export interface BackfillReport {
   outcomes: SubmitOutcome[];
 }
 
-/** Queues the sketches under `prefix` that have no manifest (e.g. uploaded before deployment). */
+/**
+ * Brings every sketch under `prefix` that has no manifest newer than its files up to date with the
+ * bucket: uploaded before the deployment, while it was down, or with every event lost (recorded
+ * ones just resume). Jobs whose manifest is newer than all their files are done.
+ */
 export async function backfill(deps: CoreDeps, prefix: string): Promise<BackfillReport> {
   const jobs = new Jobs(deps.rows);
   const objects = await deps.objects.list(prefix);
-  const keys = new Set(objects.map((o) => o.key));
   const jobKeys = new Set<string>();
   for (const o of objects) {
     const kind = classifyKey(o.key, deps.config.sketchPrefix);
     if (kind.kind === 'sketch') jobKeys.add(kind.jobKey);
   }
-  const report: BackfillReport = { sketches: jobKeys.size, alreadyDone: 0, outcomes: [] };
-  for (const jobKey of [...jobKeys].sort()) {
-    if (keys.has(manifestKey(jobKey))) {
-      report.alreadyDone++;
-      continue;
-    }
-    report.outcomes.push({ key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) });
-  }
+  const open = [...unfinishedOnPage(deps.config.sketchPrefix, objects).keys()].filter((k) => jobKeys.has(k)).sort();
+  const report: BackfillReport = { sketches: jobKeys.size, alreadyDone: jobKeys.size - open.length, outcomes: [] };
+  for (const jobKey of open) report.outcomes.push({ key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) });
   return report;
 }

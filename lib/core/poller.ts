@@ -11,6 +11,7 @@ import { fillSlots } from './dispatch.js';
 import { Jobs } from './jobs.js';
 import { reconcileExpired } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
+import { catchUpPage, type CatchUpReport } from './catchup.js';
 import { finalizeFinished, trackSlot, type Finished } from './track.js';
 import type { SlotView } from './records.js';
 
@@ -86,6 +87,7 @@ export interface PollerReport {
   /** Set when the poller stopped to rest until a task could end (see restUntil). */
   restUntil?: number;
   sweep?: SweepReport;
+  catchUp?: CatchUpReport;
 }
 
 export async function runPoller(deps: CoreDeps, options: { startedAt?: number; budgetMs?: number } = {}): Promise<PollerReport> {
@@ -105,6 +107,11 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
     const finished: Finished = new Map();
     const floorMs = deps.kicker ? restFloorMs(config, await jobs.taskDurations()) : 0;
     report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight), finished);
+    try {
+      report.catchUp = await catchUpPage(deps, jobs);
+    } catch (err) {
+      deps.log.warn('catch-up listing failed; the next invocation retries', { error: asError(err) });
+    }
     await checkpoint(deps, 'poller:swept');
     for (;;) {
       report.passes++;

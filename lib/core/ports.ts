@@ -45,6 +45,10 @@ export interface ObjectHead extends ObjectSummary {
 export interface ObjectStore {
   /** Every object under `prefix` (paged internally). */
   list(prefix: string): Promise<ObjectSummary[]>;
+  /** One page of the objects under `prefix` in key order, after `after`; `next` when there are more. */
+  listPage(prefix: string, options: { after?: string; limit: number }): Promise<{ objects: ObjectSummary[]; next?: string }>;
+  /** A server-side copy (no bytes through the function); `undefined` when the source is missing. */
+  copy(from: string, to: string, options?: { meta?: Record<string, string> }): Promise<{ etag: string } | undefined>;
   /** `undefined` when the object does not exist. */
   head(key: string): Promise<ObjectHead | undefined>;
   /** Bytes [start, end] inclusive; fewer if the object is shorter. `undefined` if missing. */

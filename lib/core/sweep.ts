@@ -6,11 +6,11 @@
 import type { CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome } from './finalize.js';
 import { evaluateJob } from './submit.js';
-import { queueId, type Jobs } from './jobs.js';
+import { budgetDay, queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
 import { KIND, isTerminal, type QueueRecord, type SlotView } from './records.js';
 import type { Finished } from './track.js';
-import { submitLeaseMs } from './lifecycle/index.js';
+import { budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
 
 export interface SweepReport {
@@ -26,6 +26,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
   const report: SweepReport = { active: 0, expiredPrompts: 0, finalized: 0, requeued: 0, staleRows: 0 };
   const activeRows = await jobs.listActive();
   const queueIds = new Set((await jobs.scanAll<QueueRecord>(KIND.queue)).map((r) => r.id));
+  let used: number | undefined;
   const inSlots = new Set(slots.filter((s) => s.slot.state !== 'free').map((s) => `${s.slot.jobId}:${s.slot.versionId}`));
   for (const activeRow of activeRows) {
     const { jobId, versionId, jobKey } = activeRow.value;
@@ -76,9 +77,21 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         if (v.waitingFor && config.maxQueueMs > 0 && waited > config.maxQueueMs) {
           await completeVersion(deps, jobs, jobId, v.id, failureOutcome({ code: 'BudgetExceeded', message: `waited ${Math.round(waited / 3600_000)} h: ${v.waitingFor}` }));
           report.finalized++;
-        } else if (!queueIds.has(queueId(v.queuedAt ?? v.createdAt, jobId))) {
+          break;
+        }
+        if (!queueIds.has(queueId(v.queuedAt ?? v.createdAt, jobId))) {
           await jobs.enqueue(v.queuedAt ?? v.createdAt, { jobId, jobKey, versionId: v.id });
           report.requeued++;
+        }
+        if (config.maxImagesPerDay > 0) {
+          // Every job that does not fit what is left today says so, not only the head (run 9).
+          const day = budgetDay(now);
+          used ??= await jobs.imagesUsed(day);
+          const n = v.request?.parameters.n ?? 1;
+          const reason = used + n > config.maxImagesPerDay ? budgetWaitReason(config.maxImagesPerDay, day, n) : undefined;
+          if (reason !== v.waitingFor && (reason || isBudgetWait(v.waitingFor))) {
+            await jobs.updateVersion(jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor: reason } : undefined));
+          }
         }
         break;
       }

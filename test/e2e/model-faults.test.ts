@@ -51,12 +51,6 @@ describe('create refused', () => {
     expect(refused('invalid')).toHaveLength(1);
     expect(p.submissions('sketches/faults/invalid.png')).toBe(0);
   });
-
-  it('"Free allocated quota exceeded" is terminal too', async () => {
-    p.stack.dashscope.failNextCreates(1, 'Throttling.AllocationQuota', { status: 429, message: 'Free allocated quota exceeded.' });
-    const m = await run('quota');
-    expect(m.error).toMatchObject({ code: 'Throttling.AllocationQuota' });
-  });
 });
 
 describe('create with no answer', () => {

@@ -1,0 +1,82 @@
+/**
+ * Uploads no event delivered (issue 13 run 8): Function Compute gives an OSS event up after its
+ * async retries (Tablestore down for longer than that, a bad deployment), and nothing else would
+ * ever look at that sketch again. So each poller invocation reads one page of the watched prefix,
+ * in key order from where the last one stopped, and evaluates every sketch whose newest files no
+ * job row records. A job whose manifest is newer than all its files is finished and costs no
+ * table read, so a page of finished work costs one OSS list request.
+ */
+import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
+import type { CoreDeps } from './deps.js';
+import { pickJobFiles, versionIdFor } from './intake.js';
+import { KIND, type JobRecord } from './records.js';
+import type { Jobs } from './jobs.js';
+import type { ObjectSummary } from './ports.js';
+import { evaluateJob } from './submit.js';
+
+/** Keys per catch-up page: one OSS list request, a bounded batch of row reads. */
+export const CATCH_UP_PAGE = 500;
+
+export interface CatchUpReport {
+  listed: number;
+  checked: number;
+  recovered: string[];
+  /** Where the next page starts; undefined when this page reached the end (the next one restarts). */
+  after?: string;
+}
+
+/**
+ * Jobs on a page of objects whose files may not all be recorded: no manifest, or a sketch or
+ * sidecar at least as new as it (whole-second times: equal counts as newer).
+ */
+export function unfinishedOnPage(prefix: string, objects: ObjectSummary[]): Map<string, ObjectSummary[]> {
+  const files = new Map<string, ObjectSummary[]>();
+  const manifests = new Map<string, number>();
+  for (const o of objects) {
+    const kind = classifyKey(o.key, prefix);
+    if (kind.kind === 'sketch' || kind.kind === 'sidecar') files.set(kind.jobKey, [...(files.get(kind.jobKey) ?? []), o]);
+    else if (kind.kind === 'output' && o.key === manifestKey(kind.jobKey)) manifests.set(kind.jobKey, o.lastModified);
+  }
+  for (const [jobKey, list] of files) {
+    const finishedAt = manifests.get(jobKey);
+    if (finishedAt !== undefined && list.every((o) => o.lastModified < finishedAt)) files.delete(jobKey);
+  }
+  return files;
+}
+
+/**
+ * The jobs among `objects` whose newest sketch and sidecar no job row records as its current
+ * version, in key order. Only jobs not plainly finished cost a row read. (A listing cut in the
+ * middle of a job's files may name a recorded job too: evaluateJob lists it whole and decides.)
+ */
+export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: ObjectSummary[]): Promise<string[]> {
+  const prefix = deps.config.sketchPrefix;
+  const candidates = unfinishedOnPage(prefix, objects);
+  if (candidates.size === 0) return [];
+  const rows = await jobs.rows.getMany<JobRecord>(KIND.job, [...candidates.keys()].map(jobIdOf));
+  const out: string[] = [];
+  for (const [jobKey, files] of candidates) {
+    const picked = pickJobFiles(jobKey, prefix, files);
+    if (!picked.sketch) continue;
+    const row = rows.get(jobIdOf(jobKey));
+    if (row && row.value.current.id === versionIdFor({ ...picked, sketch: picked.sketch }, row.value.generation ?? 0)) continue;
+    out.push(jobKey);
+  }
+  return out.sort();
+}
+
+export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_UP_PAGE): Promise<CatchUpReport> {
+  const cursor = await jobs.scanCursor();
+  const page = await deps.objects.listPage(deps.config.sketchPrefix, { ...(cursor.after ? { after: cursor.after } : {}), limit: pageSize });
+  const unrecorded = await unrecordedJobs(deps, jobs, page.objects);
+  const report: CatchUpReport = { listed: page.objects.length, checked: unrecorded.length, recovered: [], ...(page.next ? { after: page.next } : {}) };
+  for (const jobKey of unrecorded) {
+    const outcome = await evaluateJob(deps, jobs, jobKey);
+    if (outcome.action === 'recorded') {
+      report.recovered.push(jobKey);
+      deps.log.warn('upload recorded by the catch-up listing: no event for it was handled', { jobKey, state: outcome.state });
+    }
+  }
+  if (cursor.after !== page.next) await jobs.setScanCursor(page.next ? { after: page.next } : {});
+  return report;
+}
