@@ -5,7 +5,9 @@
  * (`oss://`), fault injection and records. CONTRACT — other modules rely on these names.
  * The pieces live beside this file, one job each; simulator.ts wires them together.
  */
+import type { AccountProblem } from './errors.js';
 import type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
+import type { Switches, SwitchesInput } from './switches.js';
 import type { Records } from './records.js';
 import { createSimulator } from './simulator.js';
 import type { Task } from './tasks.js';
@@ -13,6 +15,8 @@ import type { RenderInput } from './renderer.js';
 
 export type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
 export type { RenderInput } from './renderer.js';
+export type { Switches, SwitchesInput } from './switches.js';
+export type { AccountProblem } from './errors.js';
 export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
 
 export interface DashScopeSimulatorOptions {
@@ -48,6 +52,8 @@ export interface DashScopeSimulatorOptions {
   fetchTimeoutMs?: number;
   /** Simulated ms a refused sketch takes to fail, at least (default 1000). */
   downloadFailMs?: number;
+  /** Switches for behaviour no public source confirms (switches.ts; README "Switches for unconfirmed behaviour"). */
+  unconfirmed?: SwitchesInput;
   /** Model names the create endpoint accepts (default ['wanx-sketch-to-image-lite']). */
   models?: string[];
   /**
@@ -99,6 +105,16 @@ export interface DashScopeSimulator {
   partialFailure(failed: number, options?: { code?: string; message?: string }): void;
   /** Forget task `taskId` now, or (no id) the next task when its turn to run comes; it answers UNKNOWN. */
   loseTask(taskId?: string): boolean;
+  /** A gateway answers the next `count` requests of `kind` with `status` (502) and a non-DashScope body (`html`); `after`: processed first. */
+  gateway(kind: ApiRequestKind, options?: { count?: number; status?: number; body?: 'html' | 'empty' | 'text'; when?: 'before' | 'after' }): void;
+  /** The next `count` queries (of `taskId`, or any) show `task_status: status` (`null`: no field). */
+  queryStatus(status: string | null, options?: { taskId?: string; count?: number }): void;
+  /** The account refuses calls with `problem` until fixed (`null`); `apiKeyId` omitted = every key. */
+  account(problem: AccountProblem | null, options?: { apiKeyId?: string; kinds?: ApiRequestKind[] }): void;
+  /** Changes switches for unconfirmed behaviour until clearFaults(). */
+  setSwitches(set: Partial<Switches>): void;
+  switches(): Readonly<Switches>;
+  /** Drops queued faults and account problems, and puts the switches back to their start values. */
   clearFaults(): void;
 
   close(): Promise<void>;

@@ -25,6 +25,8 @@ export interface CreateRecord {
   promptTruncated?: boolean;
   /** An injected fault shaped this answer (its kind). */
   fault?: string;
+  /** Which create path was called (the model is image2image; text2image is switched). */
+  path?: 'image2image' | 'text2image';
 }
 
 export interface QueryRecord {
@@ -34,7 +36,8 @@ export interface QueryRecord {
   requestId: string;
   taskId: string;
   status: number;
-  taskStatus?: TaskStatus;
+  /** What the answer said (a queryStatus fault can put any string there, or nothing). */
+  taskStatus?: string;
   code?: string;
   /** An injected fault shaped this answer (its kind). */
   fault?: string;
@@ -57,6 +60,7 @@ export interface ListRecord {
   realAt: number;
   apiKeyId: string;
   status: number;
+  code?: string;
   total?: number;
   /** An injected fault shaped this answer (its kind). */
   fault?: string;
@@ -107,12 +111,14 @@ export interface UploadRecord {
   fault?: string;
 }
 
-/** A hang/reset fault that struck a request. */
+/** A hang/reset/gateway fault that struck a request. */
 export interface NetworkFaultRecord {
   at: number;
   realAt: number;
   kind: string;
-  fault: 'hang' | 'reset';
+  fault: 'hang' | 'reset' | 'gateway';
+  /** The gateway's status. */
+  status?: number;
   when: 'before' | 'after';
   path: string;
 }

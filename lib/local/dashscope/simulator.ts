@@ -10,6 +10,7 @@ import { Records } from './records.js';
 import { ResultImages } from './results.js';
 import { startServer } from './server.js';
 import { SketchFetcher } from './sketch.js';
+import { SwitchBoard } from './switches.js';
 import { TaskEngine } from './tasks.js';
 import { TemporaryUploads } from './uploads.js';
 
@@ -21,6 +22,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
   const clock = new SimClock(o.startTime ?? Date.now(), o.timeScale ?? 1);
   const records = new Records();
   const faults = new FaultBook();
+  const switches = new SwitchBoard(o.unconfirmed);
   const rng = seededRandom(o.seed ?? 1);
   const taskMs = (o.taskSeconds ?? 20) * 1000;
   const jitter = o.jitter ?? 0.25;
@@ -69,9 +71,18 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
       return tasks.failById(spec.taskId, { code: c.code, message: c.message });
     }
     if (spec.type === 'loseTask' && spec.taskId !== undefined) return tasks.loseById(spec.taskId);
+    if (spec.type === 'switches') {
+      switches.set(spec.set);
+      return true;
+    }
     faults.add(spec);
     return true;
   };
+
+  function clearFaults(): void {
+    faults.clear();
+    switches.reset();
+  }
 
   const server = await startServer(
     {
@@ -79,6 +90,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
         keys: apiKeys,
         limiter: new RateLimiter(o.rateWindowMs ?? 1000),
         faults,
+        switches,
         engine: tasks,
         records,
         uploads,
@@ -96,7 +108,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
         now: () => clock.now(),
         advance: (ms) => clock.advance(ms),
         inject,
-        clearFaults: () => faults.clear(),
+        clearFaults,
       },
       results,
       uploads,
@@ -148,7 +160,12 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     failTask: (code, opts = {}) => injectSpec({ type: 'failTask', code, ...opts }),
     partialFailure: (failed, opts = {}) => void injectSpec({ type: 'partial', failed, ...opts }),
     loseTask: (taskId) => injectSpec({ type: 'loseTask', taskId }),
-    clearFaults: () => faults.clear(),
+    gateway: (kind, opts = {}) => void injectSpec({ type: 'gateway', kind, ...opts }),
+    queryStatus: (status, opts = {}) => void injectSpec({ type: 'queryStatus', status, ...opts }),
+    account: (problem, opts = {}) => void injectSpec({ type: 'account', problem, ...opts }),
+    setSwitches: (set) => void injectSpec({ type: 'switches', set }),
+    switches: () => switches.get(),
+    clearFaults,
     close: async () => {
       if (closed) return;
       closed = true;

@@ -71,8 +71,11 @@ interface Account {
 export interface ListFilter {
   from?: number;
   to?: number;
+  /** Which time from/to apply to (a task without that time yet is outside any window). */
+  field?: 'submit' | 'start' | 'end';
   status?: string;
   model?: string;
+  order?: 'newest-first' | 'oldest-first';
 }
 
 export class TaskEngine {
@@ -138,17 +141,23 @@ export class TaskEngine {
 
   list(apiKeyId: string, filter: ListFilter): Task[] {
     this.sweep();
+    const timeOf = (t: Task) => (filter.field === 'start' ? t.scheduledAt : filter.field === 'end' ? t.endAt : t.submitAt);
+    const windowed = filter.from !== undefined || filter.to !== undefined;
+    const sign = filter.order === 'oldest-first' ? 1 : -1;
     return [...this.tasks.values()]
-      .filter(
-        (t) =>
+      .filter((t) => {
+        const at = timeOf(t);
+        return (
           t.apiKeyId === apiKeyId &&
           t.status !== 'UNKNOWN' &&
-          (filter.from === undefined || t.submitAt >= filter.from) &&
-          (filter.to === undefined || t.submitAt <= filter.to) &&
+          (!windowed || at !== undefined) &&
+          (filter.from === undefined || (at !== undefined && at >= filter.from)) &&
+          (filter.to === undefined || (at !== undefined && at <= filter.to)) &&
           (filter.status === undefined || t.status === filter.status) &&
-          (filter.model === undefined || t.request.model === filter.model),
-      )
-      .sort((a, b) => b.submitAt - a.submitAt);
+          (filter.model === undefined || t.request.model === filter.model)
+        );
+      })
+      .sort((a, b) => sign * (a.submitAt - b.submitAt));
   }
 
   /** Injected: the task ends FAILED with `code` when its processing ends. */
