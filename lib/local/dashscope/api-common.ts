@@ -20,7 +20,8 @@ export interface ApiDeps {
   records: Records;
   uploads: TemporaryUploads;
   clock: SimClock;
-  limits: { submitsPerSecond: number; queriesPerSecond: number; uploadPoliciesPerSecond: number };
+  /** Creates per window per key, by model (each model has its own rate). */
+  limits: { submitsPerSecond(model: string): number; queriesPerSecond: number; uploadPoliciesPerSecond: number };
   models: string[];
   /** Simulated duration of the next task (seeded jitter). */
   nextDuration(): number;
@@ -43,11 +44,6 @@ export function throwInjected(deps: ApiDeps, kind: ApiRequestKind, record: Injec
 export function checkAccount(deps: ApiDeps, apiKeyId: string, kind: ApiRequestKind): void {
   const problem = deps.faults.accountProblem(apiKeyId, kind);
   if (problem) throw ApiError.of(catalogued(problem));
-}
-
-/** The index key the service builds from a task's API and model (list entries, events). */
-export function uniqueKeyOf(model: string): string {
-  return `apikey:v1:aigc:image2image:image-synthesis:${model}`;
 }
 
 const MAX_BODY = 1024 * 1024;

@@ -11,9 +11,9 @@ import { asApiError, checkAccount, readJson, throwInjected, type ApiDeps, type I
 import { formatBeijing } from './clock.js';
 import { ApiError, E, type ApiErrorSpec } from './errors.js';
 import { apiErrorReply, header, jsonReply, newRequestId, type Reply } from './http.js';
+import { specFor } from './models/index.js';
 import { sketchUrlParts, type CreateRecord } from './records.js';
 import type { Task } from './tasks.js';
-import { parseCreateBody } from './validation.js';
 
 export type { ApiDeps } from './api-common.js';
 export { listTasks } from './list.js';
@@ -30,19 +30,21 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage, path: 'ima
     record.apiKeyId = deps.keys.authenticate(req);
     raw = await readJson(req);
     record.body = redactDeep(raw);
-    const url = (raw as { input?: { sketch_image_url?: unknown } } | null)?.input?.sketch_image_url;
-    if (typeof url === 'string') Object.assign(record, sketchUrlParts(url));
+    const url = primaryImageOf(raw);
+    if (url !== undefined) Object.assign(record, sketchUrlParts(url));
     if (header(req, 'x-dashscope-async')?.toLowerCase() !== 'enable') throw ApiError.of(E.syncNotSupported);
     checkAccount(deps, record.apiKeyId, 'create');
     throwInjected(deps, 'create', record);
     const wrongPath = path === 'text2image' ? TEXT2IMAGE[deps.switches.get().text2image] : undefined;
     if (wrongPath) throw ApiError.of(wrongPath);
-    if (!deps.limiter.tryTake(record.apiKeyId, 'create', deps.limits.submitsPerSecond)) throw ApiError.of(E.rateQuota);
     if (raw === undefined) throw ApiError.of(E.badJson);
     const model = (raw as { model?: unknown } | null)?.model;
     if (typeof model === 'string' && !deps.models.includes(model)) throw ApiError.of(E.modelNotExist);
-    const request = parseCreateBody(raw);
-    if (/^oss:\/\//i.test(request.sketchUrl) && header(req, 'x-dashscope-ossresourceresolve')?.toLowerCase() !== 'enable') {
+    const name = typeof model === 'string' ? model : '';
+    // Limits are per account and model.
+    if (!deps.limiter.tryTake(`${record.apiKeyId}/${name}`, 'create', deps.limits.submitsPerSecond(name))) throw ApiError.of(E.rateQuota);
+    const request = specFor(name).parse(raw);
+    if (request.imageUrls.some((u) => /^oss:\/\//i.test(u)) && header(req, 'x-dashscope-ossresourceresolve')?.toLowerCase() !== 'enable') {
       throw ApiError.of(E.ossNotResolved);
     }
     const task = deps.engine.create(record.apiKeyId, randomUUID(), requestId, request, deps.nextDuration());
@@ -55,6 +57,15 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage, path: 'ima
   } finally {
     deps.records.creates.push(record);
   }
+}
+
+/** The image a create is about, for its record: sketch_image_url, base_image_url, or the last of images. */
+function primaryImageOf(raw: unknown): string | undefined {
+  const input = (raw as { input?: Record<string, unknown> } | null)?.input;
+  if (!input || typeof input !== 'object') return undefined;
+  const images = Array.isArray(input.images) ? input.images : [];
+  const url = input.sketch_image_url ?? input.base_image_url ?? images.at(-1);
+  return typeof url === 'string' ? url : undefined;
 }
 
 export async function queryTask(deps: ApiDeps, req: IncomingMessage, taskId: string): Promise<Reply> {

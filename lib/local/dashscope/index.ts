@@ -16,6 +16,7 @@ import type { RenderInput } from './renderer.js';
 export type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
 export type { RenderInput } from './renderer.js';
 export type { Switches, SwitchesInput } from './switches.js';
+export { MODEL_SPECS, specFor, uniqueKeyOf, type ModelSpec, type TaskRequest } from './models/index.js';
 export type { AccountProblem } from './errors.js';
 export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
 
@@ -27,7 +28,8 @@ export interface DashScopeSimulatorOptions {
   timeScale?: number;
   /** Mean simulated task duration in seconds (default 20, with jitter). */
   taskSeconds?: number;
-  submitsPerSecond?: number; // default 2
+  /** Creates per rate window per account and model, for every model (default: each model's own: 2, 2, 5). */
+  submitsPerSecond?: number;
   queriesPerSecond?: number; // default 20
   seed?: number; // jitter and fault randomness
   /** Jitter of task durations, as a fraction (default 0.25 = ±25 %). */
@@ -54,8 +56,13 @@ export interface DashScopeSimulatorOptions {
   downloadFailMs?: number;
   /** Switches for behaviour no public source confirms (switches.ts; README "Switches for unconfirmed behaviour"). */
   unconfirmed?: SwitchesInput;
-  /** Model names the create endpoint accepts (default ['wanx-sketch-to-image-lite']). */
+  /**
+   * Model names the create endpoint accepts (default: every served model — wanx-sketch-to-image-lite,
+   * wanx2.1-imageedit, wan2.5-i2i-preview). A name without a spec speaks the sketch model's shape.
+   */
   models?: string[];
+  /** Per-model limits instead of the documented ones (creates per rate window, tasks running at once per account). */
+  modelLimits?: Record<string, { submitsPerSecond?: number; concurrency?: number }>;
   /**
    * Draws a result image (default: the full renderer, a few hundred ms of CPU per image). Long
    * runs that only need distinct, valid PNGs per task and index (the soak) pass a cheap one.

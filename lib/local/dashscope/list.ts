@@ -11,7 +11,8 @@ import type { IncomingMessage } from 'node:http';
 import { formatBeijing, parseCompactBeijing } from './clock.js';
 import { ApiError, E } from './errors.js';
 import { jsonReply, newRequestId, type Reply } from './http.js';
-import { asApiError, checkAccount, throwInjected, uniqueKeyOf, type ApiDeps, type Injected } from './api-common.js';
+import { asApiError, checkAccount, throwInjected, type ApiDeps, type Injected } from './api-common.js';
+import { uniqueKeyOf } from './models/index.js';
 import type { Task } from './tasks.js';
 
 const HOUR = 3600_000;

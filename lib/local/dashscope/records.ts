@@ -77,9 +77,10 @@ export interface TransitionRecord {
   code?: string;
 }
 
-/** One RUNNING period of an account's single slot. */
+/** One RUNNING period of one of an account's slots for a model. */
 export interface BusyInterval {
   apiKeyId: string;
+  model?: string;
   taskId: string;
   start: number;
   end?: number;
@@ -135,9 +136,13 @@ export interface RecordsSnapshot {
   networkFaults: NetworkFaultRecord[];
   /** Highest PENDING+RUNNING count seen per key id. */
   maxInFlight: Record<string, number>;
-  /** Billed images (successful ones), in total and per key id. */
+  /** Highest RUNNING count seen per `keyId/model` (at most the model's concurrency). */
+  maxRunning: Record<string, number>;
+  /** Billed images (successful ones), in total and per key id; per `keyId/model`; and their price in CNY. */
   imageCount: number;
   imageCountByKey: Record<string, number>;
+  imageCountByModel: Record<string, number>;
+  costCny: number;
 }
 
 export class Records implements RecordsSnapshot {
@@ -151,8 +156,11 @@ export class Records implements RecordsSnapshot {
   uploads: UploadRecord[] = [];
   networkFaults: NetworkFaultRecord[] = [];
   maxInFlight: Record<string, number> = {};
+  maxRunning: Record<string, number> = {};
   imageCount = 0;
   imageCountByKey: Record<string, number> = {};
+  imageCountByModel: Record<string, number> = {};
+  costCny = 0;
 
   /**
    * Accepted creates (a task was made) whose sketch URL is `path`: a pathname (`/sketches/cat.png`,
@@ -175,9 +183,18 @@ export class Records implements RecordsSnapshot {
     if (count > (this.maxInFlight[apiKeyId] ?? 0)) this.maxInFlight[apiKeyId] = count;
   }
 
-  bill(apiKeyId: string, images: number): void {
+  noteRunning(apiKeyId: string, model: string, count: number): void {
+    const k = `${apiKeyId}/${model}`;
+    if (count > (this.maxRunning[k] ?? 0)) this.maxRunning[k] = count;
+  }
+
+  bill(apiKeyId: string, images: number, model: string, priceCny: number): void {
     this.imageCount += images;
     this.imageCountByKey[apiKeyId] = (this.imageCountByKey[apiKeyId] ?? 0) + images;
+    const k = `${apiKeyId}/${model}`;
+    this.imageCountByModel[k] = (this.imageCountByModel[k] ?? 0) + images;
+    // Whole fen avoid float drift over thousands of images.
+    this.costCny = Math.round((this.costCny + images * priceCny) * 100) / 100;
   }
 
   toJSON(): RecordsSnapshot {
@@ -192,8 +209,11 @@ export class Records implements RecordsSnapshot {
       uploads: this.uploads,
       networkFaults: this.networkFaults,
       maxInFlight: this.maxInFlight,
+      maxRunning: this.maxRunning,
       imageCount: this.imageCount,
       imageCountByKey: this.imageCountByKey,
+      imageCountByModel: this.imageCountByModel,
+      costCny: this.costCny,
     };
   }
 }

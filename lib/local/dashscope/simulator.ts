@@ -3,6 +3,7 @@ import { ApiKeys, apiKeyIdOf, generateApiKey } from './auth.js';
 import { SimClock } from './clock.js';
 import { catalogued } from './errors.js';
 import { FaultBook, faultSpecSchema, type ParsedFault } from './faults.js';
+import { MODEL_SPECS, specFor } from './models/index.js';
 import type { DashScopeSimulator, DashScopeSimulatorOptions, TaskSnapshot } from './index.js';
 import { seededRandom } from './random.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -34,7 +35,16 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     () => clock.now(),
     records,
   );
-  const fetcher = new SketchFetcher({ timeoutMs: o.fetchTimeoutMs ?? 10_000, maxBytes: 10 * 1024 * 1024, minSide: 256, maxSide: 2048 }, uploads);
+  const fetcher = new SketchFetcher({ timeoutMs: o.fetchTimeoutMs ?? 10_000, maxBytes: 10 * 1024 * 1024 }, uploads);
+  // Per-model limits: the spec's, then `modelLimits`, then a global `submitsPerSecond` (tests raise it).
+  const limitsOf = (model: string) => {
+    const own = o.modelLimits?.[model] ?? {};
+    const spec = specFor(model).limits;
+    return {
+      submitsPerSecond: o.submitsPerSecond ?? own.submitsPerSecond ?? spec.submitsPerSecond,
+      concurrency: own.concurrency ?? spec.concurrency,
+    };
+  };
   // Declared before the engine: the engine signs URLs with it, it reads sketches from the engine.
   let engine: TaskEngine | undefined;
   const results = new ResultImages(
@@ -43,8 +53,19 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     (taskId, index) => {
       const found = engine?.image(taskId, index);
       if (!found) return undefined;
-      const r = found.task.request;
-      return { sketch: found.sketch, style: r.style, index: index - 1, sketchWeight: r.sketchWeight, sketchExtraction: r.sketchExtraction, sketchColor: r.sketchColor };
+      const t = found.task;
+      const r = t.request;
+      return {
+        sketch: found.sketch,
+        style: r.style,
+        index: index - 1,
+        sketchWeight: r.sketchWeight,
+        sketchExtraction: r.sketchExtraction,
+        sketchColor: r.sketchColor,
+        width: t.width,
+        height: t.height,
+        look: specFor(r.model).look,
+      };
     },
     records,
     o.renderResult,
@@ -60,6 +81,8 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
       retentionMs: o.retentionMs ?? 24 * HOUR,
       taskTimeoutMs: o.taskTimeoutMs ?? 3 * HOUR,
     },
+    spec: specFor,
+    concurrency: (model) => limitsOf(model).concurrency,
     resultUrl: (taskId, index, expiresAt) => results.url(taskId, index, expiresAt),
     onPurge: (taskId) => results.forget(taskId),
   });
@@ -96,11 +119,11 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
         uploads,
         clock,
         limits: {
-          submitsPerSecond: o.submitsPerSecond ?? 2,
+          submitsPerSecond: (model: string) => limitsOf(model).submitsPerSecond,
           queriesPerSecond: o.queriesPerSecond ?? 20,
           uploadPoliciesPerSecond: o.uploadPoliciesPerSecond ?? 100,
         },
-        models: o.models ?? ['wanx-sketch-to-image-lite'],
+        models: o.models ?? MODEL_SPECS.map((m) => m.name),
         nextDuration: () => Math.max(0, Math.round(taskMs * (1 + (rng() * 2 - 1) * jitter))),
       },
       admin: {
