@@ -25,6 +25,8 @@ export interface ApiDeps {
   models: string[];
   /** Simulated duration of the next task (seeded jitter). */
   nextDuration(): number;
+  /** Resolves when the task's completion event was sent (the `early` event fault), or after `holdMs` real ms. */
+  eventSent(taskId: string): Promise<void>;
 }
 
 /** Which injected fault shaped an answer, for its record. */

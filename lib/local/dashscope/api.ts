@@ -47,7 +47,13 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage, path: 'ima
     if (request.imageUrls.some((u) => /^oss:\/\//i.test(u)) && header(req, 'x-dashscope-ossresourceresolve')?.toLowerCase() !== 'enable') {
       throw ApiError.of(E.ossNotResolved);
     }
+    const early = deps.faults.takeEarly();
     const task = deps.engine.create(record.apiKeyId, randomUUID(), requestId, request, deps.nextDuration());
+    if (early) {
+      // The task's completion event reaches its target before this reply does.
+      record.fault = 'event:early';
+      await deps.eventSent(task.id);
+    }
     Object.assign(record, { status: 200, taskId: task.id, n: request.n, promptTruncated: request.promptTruncated });
     return jsonReply(200, { request_id: requestId, output: { task_id: task.id, task_status: 'PENDING' } });
   } catch (err) {

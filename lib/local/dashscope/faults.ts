@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ACCOUNT_PROBLEMS, catalogued, type AccountProblem, type ApiErrorSpec } from './errors.js';
+import type { EventFault } from './events.js';
 import { switchChangesSchema } from './switches.js';
 
 export const REQUEST_KINDS = ['create', 'query', 'cancel', 'list', 'result', 'getPolicy', 'upload'] as const;
@@ -69,6 +70,21 @@ export const faultSpecSchema = z.discriminatedUnion('type', [
     apiKeyId: z.string().optional(),
     kinds: z.array(apiKind).min(1).optional(),
   }),
+  /**
+   * Completion events (events.ts): the next `count` events (or the one of `taskId`) are lost,
+   * duplicated (`delayMs` apart, same id), late (by `delayMs` simulated, default 60 s), or held
+   * back until the next one is sent (`reorder`). `early`: the next created task's create reply
+   * waits until its event has been sent.
+   */
+  z.object({
+    type: z.literal('event'),
+    fault: z.enum(['lose', 'duplicate', 'late', 'reorder', 'early']),
+    count,
+    taskId: z.string().optional(),
+    delayMs: z.number().min(0).optional(),
+  }),
+  /** An event now for a task no one created (`taskId` default: a fresh id). */
+  z.object({ type: z.literal('strayEvent'), taskId: z.string().optional(), status: z.string().default('SUCCEEDED'), model: z.string().optional() }),
   /** Sets switches for unconfirmed behaviour (switches.ts) until clearFaults. */
   z.object({ type: z.literal('switches'), set: switchChangesSchema }),
 ]);
@@ -114,6 +130,8 @@ export class FaultBook {
   private nextTask: TaskFaults = {};
   private gateways: Array<Counted<GatewayFault & { kind: ApiRequestKind; when: 'before' | 'after' }>> = [];
   private statuses: Array<Counted<{ taskId?: string; status: string | null }>> = [];
+  private events: Array<Counted<EventFault & { taskId?: string }>> = [];
+  private early = 0;
   /** Account problems by key id ('*' = every key). */
   private accounts = new Map<string, AccountState>();
 
@@ -164,10 +182,28 @@ export class FaultBook {
         this.accounts.set(key, { problem: spec.problem, kinds });
         return;
       }
+      case 'event':
+        if (spec.fault === 'early') this.early += spec.count;
+        else this.events.push({ left: spec.count, value: { fault: spec.fault, delayMs: spec.delayMs, taskId: spec.taskId } });
+        return;
       case 'switches':
-        // Applied by the simulator (it owns the switch board).
+      case 'strayEvent':
+        // Applied by the simulator (it owns the switch board and the event bus).
         return;
     }
+  }
+
+  /** The fault for the event of `taskId`, if one is queued for it or for "the next" event. */
+  takeEventFault(taskId: string): EventFault | undefined {
+    const found = take(this.events, (v) => v.taskId === undefined || v.taskId === taskId);
+    return found && { fault: found.fault, delayMs: found.delayMs };
+  }
+
+  /** True (and counted) if the next create's reply must wait for its task's event. */
+  takeEarly(): boolean {
+    if (this.early <= 0) return false;
+    this.early -= 1;
+    return true;
   }
 
   takeGateway(kind: ApiRequestKind, when: 'before' | 'after'): GatewayFault | undefined {
@@ -215,6 +251,8 @@ export class FaultBook {
     this.nextTask = {};
     this.gateways = [];
     this.statuses = [];
+    this.events = [];
+    this.early = 0;
     this.accounts.clear();
   }
 }

@@ -8,6 +8,7 @@
 import type { AccountProblem } from './errors.js';
 import type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
 import type { Switches, SwitchesInput } from './switches.js';
+import type { EventFaultKind, EventOptions } from './events.js';
 import type { Records } from './records.js';
 import { createSimulator } from './simulator.js';
 import type { Task } from './tasks.js';
@@ -18,6 +19,8 @@ export type { RenderInput } from './renderer.js';
 export type { Switches, SwitchesInput } from './switches.js';
 export { MODEL_SPECS, specFor, uniqueKeyOf, type ModelSpec, type TaskRequest } from './models/index.js';
 export type { AccountProblem } from './errors.js';
+export { EVENT_SOURCE, EVENT_TYPE, finishEvent, type TaskFinishEvent, type EventOptions, type EventFaultKind } from './events.js';
+export type { EventRecord } from './records.js';
 export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
 
 export interface DashScopeSimulatorOptions {
@@ -54,6 +57,12 @@ export interface DashScopeSimulatorOptions {
   fetchTimeoutMs?: number;
   /** Simulated ms a refused sketch takes to fail, at least (default 1000). */
   downloadFailMs?: number;
+  /**
+   * Completion events (events.ts): `onEvent` is called with each CloudEvent, `url` gets it POSTed
+   * as JSON; `accountId` fills `aliyunaccountid`; `earlyHoldMs` caps (real ms) how long an `early`
+   * fault holds a create's reply. No target = events are only recorded.
+   */
+  events?: EventOptions & { earlyHoldMs?: number };
   /** Switches for behaviour no public source confirms (switches.ts; README "Switches for unconfirmed behaviour"). */
   unconfirmed?: SwitchesInput;
   /**
@@ -90,7 +99,7 @@ export interface DashScopeSimulator {
   advance(ms: number): void;
   /** Requests, transitions, busy intervals, in-flight maxima, billing; `submissionsFor(path)`. */
   readonly records: Records;
-  /** Resolves when no sketch fetch is in flight (after advance(), before asserting). */
+  /** Resolves when no sketch fetch and no event delivery is in flight (after advance(), before asserting). */
   flush(): Promise<void>;
   task(id: string): TaskSnapshot | undefined;
 
@@ -118,6 +127,10 @@ export interface DashScopeSimulator {
   queryStatus(status: string | null, options?: { taskId?: string; count?: number }): void;
   /** The account refuses calls with `problem` until fixed (`null`); `apiKeyId` omitted = every key. */
   account(problem: AccountProblem | null, options?: { apiKeyId?: string; kinds?: ApiRequestKind[] }): void;
+  /** The next `count` completion events (or `taskId`'s) are lost / duplicated / late / reordered; `early`: the next create's reply waits for its event. */
+  eventFault(fault: EventFaultKind, options?: { count?: number; taskId?: string; delayMs?: number }): void;
+  /** Sends an event now for a task no one created. */
+  strayEvent(options?: { taskId?: string; status?: string; model?: string }): void;
   /** Changes switches for unconfirmed behaviour until clearFaults(). */
   setSwitches(set: Partial<Switches>): void;
   switches(): Readonly<Switches>;

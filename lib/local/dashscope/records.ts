@@ -124,6 +124,22 @@ export interface NetworkFaultRecord {
   path: string;
 }
 
+/** One delivery (or loss) of a completion event; an HTTP target's retries are one record each. */
+export interface EventRecord {
+  at: number;
+  realAt: number;
+  eventId: string;
+  taskId: string;
+  taskStatus: string;
+  delivered: boolean;
+  /** The event fault that shaped it (lose, duplicate, late, reorder, stray). */
+  fault?: string;
+  /** HTTP target: the status answered (0 = no answer) and the attempt (0 = first). */
+  status?: number;
+  attempt?: number;
+  error?: string;
+}
+
 export interface RecordsSnapshot {
   creates: CreateRecord[];
   queries: QueryRecord[];
@@ -134,6 +150,7 @@ export interface RecordsSnapshot {
   downloads: DownloadRecord[];
   uploads: UploadRecord[];
   networkFaults: NetworkFaultRecord[];
+  events: EventRecord[];
   /** Highest PENDING+RUNNING count seen per key id. */
   maxInFlight: Record<string, number>;
   /** Highest RUNNING count seen per `keyId/model` (at most the model's concurrency). */
@@ -155,6 +172,7 @@ export class Records implements RecordsSnapshot {
   downloads: DownloadRecord[] = [];
   uploads: UploadRecord[] = [];
   networkFaults: NetworkFaultRecord[] = [];
+  events: EventRecord[] = [];
   maxInFlight: Record<string, number> = {};
   maxRunning: Record<string, number> = {};
   imageCount = 0;
@@ -208,6 +226,7 @@ export class Records implements RecordsSnapshot {
       downloads: this.downloads,
       uploads: this.uploads,
       networkFaults: this.networkFaults,
+      events: this.events,
       maxInFlight: this.maxInFlight,
       maxRunning: this.maxRunning,
       imageCount: this.imageCount,

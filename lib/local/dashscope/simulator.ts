@@ -2,6 +2,7 @@
 import { ApiKeys, apiKeyIdOf, generateApiKey } from './auth.js';
 import { SimClock } from './clock.js';
 import { catalogued } from './errors.js';
+import { EventBus } from './events.js';
 import { FaultBook, faultSpecSchema, type ParsedFault } from './faults.js';
 import { MODEL_SPECS, specFor } from './models/index.js';
 import type { DashScopeSimulator, DashScopeSimulatorOptions, TaskSnapshot } from './index.js';
@@ -16,6 +17,12 @@ import { TaskEngine } from './tasks.js';
 import { TemporaryUploads } from './uploads.js';
 
 const HOUR = 3600_000;
+
+/** `promise`, or after `ms` real milliseconds, whichever is first (a safety net, never an expected path). */
+function holdUntil(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
 
 export async function createSimulator(o: DashScopeSimulatorOptions): Promise<DashScopeSimulator> {
   const keys = o.apiKeys && o.apiKeys.length > 0 ? [...o.apiKeys] : [generateApiKey()];
@@ -45,6 +52,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
       concurrency: own.concurrency ?? spec.concurrency,
     };
   };
+  const events = new EventBus(o.events ?? {}, clock, records, (taskId) => faults.takeEventFault(taskId));
   // Declared before the engine: the engine signs URLs with it, it reads sketches from the engine.
   let engine: TaskEngine | undefined;
   const results = new ResultImages(
@@ -85,6 +93,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     concurrency: (model) => limitsOf(model).concurrency,
     resultUrl: (taskId, index, expiresAt) => results.url(taskId, index, expiresAt),
     onPurge: (taskId) => results.forget(taskId),
+    onEnd: (task, at) => events.publish(task, at),
   });
   const tasks = engine;
 
@@ -94,6 +103,10 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
       return tasks.failById(spec.taskId, { code: c.code, message: c.message });
     }
     if (spec.type === 'loseTask' && spec.taskId !== undefined) return tasks.loseById(spec.taskId);
+    if (spec.type === 'strayEvent') {
+      events.stray(spec.taskId, spec.status, spec.model);
+      return true;
+    }
     if (spec.type === 'switches') {
       switches.set(spec.set);
       return true;
@@ -125,6 +138,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
         },
         models: o.models ?? MODEL_SPECS.map((m) => m.name),
         nextDuration: () => Math.max(0, Math.round(taskMs * (1 + (rng() * 2 - 1) * jitter))),
+        eventSent: (taskId) => holdUntil(events.whenSent(taskId), o.events?.earlyHoldMs ?? 30_000),
       },
       admin: {
         records,
@@ -155,7 +169,10 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     now: () => clock.now(),
     advance: (ms) => clock.advance(ms),
     records,
-    flush: () => tasks.flush(),
+    flush: async () => {
+      await tasks.flush();
+      await events.flush();
+    },
     task: (id) => {
       const t = tasks.snapshot(id);
       if (!t) return undefined;
@@ -187,13 +204,15 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
     queryStatus: (status, opts = {}) => void injectSpec({ type: 'queryStatus', status, ...opts }),
     account: (problem, opts = {}) => void injectSpec({ type: 'account', problem, ...opts }),
     setSwitches: (set) => void injectSpec({ type: 'switches', set }),
+    eventFault: (fault, opts = {}) => void injectSpec({ type: 'event', fault, ...opts }),
+    strayEvent: (opts = {}) => void injectSpec({ type: 'strayEvent', ...opts }),
     switches: () => switches.get(),
     clearFaults,
     close: async () => {
       if (closed) return;
       closed = true;
       clock.close();
-      await Promise.allSettled([server.close(), fetcher.close()]);
+      await Promise.allSettled([server.close(), fetcher.close(), events.close()]);
     },
   };
 }

@@ -68,6 +68,8 @@ export interface EngineDeps {
   resultUrl(taskId: string, index: number, expiresAt: number): string;
   /** A task's data is gone (drop cached images). */
   onPurge(taskId: string): void;
+  /** A task ended SUCCEEDED, FAILED or CANCELED at `at` (its completion event). */
+  onEnd?(task: Task, at: number): void;
 }
 
 /** One account's queue and slots for one model. */
@@ -322,6 +324,7 @@ export class TaskEngine {
     for (const t of task.timers) t.cancel();
     task.timers = [this.deps.clock.schedule(task.purgeAt, () => this.purge(task))];
     this.transition(task, from, status, at, task.code);
+    this.deps.onEnd?.(task, at);
   }
 
   private lose(task: Task, at: number): void {
