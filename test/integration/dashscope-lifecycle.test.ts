@@ -124,10 +124,18 @@ describe('DashScope simulator: task lifecycle', () => {
     const api = client(sim);
     const all = await api.list({ page_size: '100' });
     expect(all.status).toBe(200);
-    expect(all.body).toMatchObject({ request_id: expect.any(String), total: expect.any(Number), page_no: 1, page_size: 100 });
+    expect(all.body).toMatchObject({ request_id: expect.any(String), total: expect.any(Number), total_page: 1, page_no: 1, page_size: 100 });
     expect(all.body.total).toBeGreaterThanOrEqual(5);
     const item = all.body.data[0];
-    expect(item).toMatchObject({ task_id: expect.any(String), status: expect.any(String), model_name: MODEL, gmt_create: expect.stringMatching(BEIJING_TIME) });
+    // The documented entry: times as epoch ms, and the model's unique key.
+    expect(item).toMatchObject({
+      task_id: expect.any(String),
+      status: expect.any(String),
+      model_name: MODEL,
+      region: 'cn-beijing',
+      gmt_create: expect.any(Number),
+      user_api_unique_key: `apikey:v1:aigc:image2image:image-synthesis:${MODEL}`,
+    });
 
     const canceled = await api.list({ status: 'CANCELED' });
     expect(canceled.body.data.length).toBeGreaterThanOrEqual(1);

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatBeijing, parseCompactBeijing, SimClock } from '../../lib/local/dashscope/clock.js';
 import { ApiError } from '../../lib/local/dashscope/errors.js';
-import { parseCreateBody } from '../../lib/local/dashscope/validation.js';
+import { parseCreateBody } from '../../lib/local/dashscope/models/sketch-lite.js';
 
 describe('SimClock', () => {
   const clocks: SimClock[] = [];
@@ -78,7 +78,7 @@ describe('create body', () => {
 
   it('applies the service defaults: n 4, <auto>, weight 10', () => {
     const r = parseCreateBody(base);
-    expect(r).toMatchObject({ n: 4, style: '<auto>', size: '768*768', sketchWeight: 10, sketchExtraction: false, sketchColor: [], promptTruncated: false });
+    expect(r).toMatchObject({ n: 4, style: '<auto>', size: { width: 768, height: 768 }, sketchWeight: 10, sketchExtraction: false, sketchColor: [], promptTruncated: false });
     expect(r.defaulted).toContain('n');
   });
 

@@ -1,62 +1,59 @@
 /**
- * The DashScope HTTP API under /api/v1: create, query, cancel, list, and the upload policy.
- * Order of checks on create, as a gateway would: key (401) → async header (403) → injected
- * failure → rate limit (429) → model and body (400). The other routes: key → injected failure →
- * rate limit → the work.
+ * The DashScope HTTP API under /api/v1: create, query, cancel, and the upload policy (list in
+ * list.ts). Order of checks on create, as a gateway would: key (401) → async header (403) →
+ * account refusal → injected failure → path (text2image switch) → rate limit (429) → model and
+ * body (400). The other routes: key → account → injected failure → rate limit → the work.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { redactDeep } from '../../redact.js';
-import type { ApiKeys } from './auth.js';
-import { formatBeijing, parseCompactBeijing, type SimClock } from './clock.js';
-import { ApiError, E } from './errors.js';
-import type { ApiRequestKind, FaultBook } from './faults.js';
-import { BodyTooLarge, readBody } from '../http.js';
+import { asApiError, checkAccount, readJson, throwInjected, type ApiDeps, type Injected } from './api-common.js';
+import { formatBeijing } from './clock.js';
+import { ApiError, E, type ApiErrorSpec } from './errors.js';
 import { apiErrorReply, header, jsonReply, newRequestId, type Reply } from './http.js';
-import type { RateLimiter } from './rate-limiter.js';
-import { sketchUrlParts, type CreateRecord, type Records } from './records.js';
-import type { Task, TaskEngine } from './tasks.js';
-import type { TemporaryUploads } from './uploads.js';
-import { parseCreateBody } from './validation.js';
+import { specFor } from './models/index.js';
+import { sketchUrlParts, type CreateRecord } from './records.js';
+import type { Task } from './tasks.js';
 
-export interface ApiDeps {
-  keys: ApiKeys;
-  limiter: RateLimiter;
-  faults: FaultBook;
-  engine: TaskEngine;
-  records: Records;
-  uploads: TemporaryUploads;
-  clock: SimClock;
-  limits: { submitsPerSecond: number; queriesPerSecond: number; uploadPoliciesPerSecond: number };
-  models: string[];
-  /** Simulated duration of the next task (seeded jitter). */
-  nextDuration(): number;
-}
+export type { ApiDeps } from './api-common.js';
+export { listTasks } from './list.js';
 
-const MAX_BODY = 1024 * 1024;
+/** What the text2image path answers for this image2image model, per switch (undefined = accept). */
+const TEXT2IMAGE: Record<string, ApiErrorSpec | undefined> = { 'url-error': E.urlError, 'model-not-exist': E.modelNotExist, 'not-found': E.notFound, accept: undefined };
 
-export async function createTask(deps: ApiDeps, req: IncomingMessage): Promise<Reply> {
+export async function createTask(deps: ApiDeps, req: IncomingMessage, path: 'image2image' | 'text2image' = 'image2image'): Promise<Reply> {
   const requestId = newRequestId();
   const at = deps.clock.now();
-  const record: CreateRecord = { at, realAt: Date.now(), apiKeyId: '', requestId, status: 0, body: undefined };
+  const record: CreateRecord = { at, realAt: Date.now(), apiKeyId: '', requestId, status: 0, body: undefined, path };
   let raw: unknown;
   try {
     record.apiKeyId = deps.keys.authenticate(req);
     raw = await readJson(req);
     record.body = redactDeep(raw);
-    const url = (raw as { input?: { sketch_image_url?: unknown } } | null)?.input?.sketch_image_url;
-    if (typeof url === 'string') Object.assign(record, sketchUrlParts(url));
+    const url = primaryImageOf(raw);
+    if (url !== undefined) Object.assign(record, sketchUrlParts(url));
     if (header(req, 'x-dashscope-async')?.toLowerCase() !== 'enable') throw ApiError.of(E.syncNotSupported);
+    checkAccount(deps, record.apiKeyId, 'create');
     throwInjected(deps, 'create', record);
-    if (!deps.limiter.tryTake(record.apiKeyId, 'create', deps.limits.submitsPerSecond)) throw ApiError.of(E.rateQuota);
+    const wrongPath = path === 'text2image' ? TEXT2IMAGE[deps.switches.get().text2image] : undefined;
+    if (wrongPath) throw ApiError.of(wrongPath);
     if (raw === undefined) throw ApiError.of(E.badJson);
     const model = (raw as { model?: unknown } | null)?.model;
     if (typeof model === 'string' && !deps.models.includes(model)) throw ApiError.of(E.modelNotExist);
-    const request = parseCreateBody(raw);
-    if (/^oss:\/\//i.test(request.sketchUrl) && header(req, 'x-dashscope-ossresourceresolve')?.toLowerCase() !== 'enable') {
+    const name = typeof model === 'string' ? model : '';
+    // Limits are per account and model.
+    if (!deps.limiter.tryTake(`${record.apiKeyId}/${name}`, 'create', deps.limits.submitsPerSecond(name))) throw ApiError.of(E.rateQuota);
+    const request = specFor(name).parse(raw);
+    if (request.imageUrls.some((u) => /^oss:\/\//i.test(u)) && header(req, 'x-dashscope-ossresourceresolve')?.toLowerCase() !== 'enable') {
       throw ApiError.of(E.ossNotResolved);
     }
+    const early = deps.faults.takeEarly();
     const task = deps.engine.create(record.apiKeyId, randomUUID(), requestId, request, deps.nextDuration());
+    if (early) {
+      // The task's completion event reaches its target before this reply does.
+      record.fault = 'event:early';
+      await deps.eventSent(task.id);
+    }
     Object.assign(record, { status: 200, taskId: task.id, n: request.n, promptTruncated: request.promptTruncated });
     return jsonReply(200, { request_id: requestId, output: { task_id: task.id, task_status: 'PENDING' } });
   } catch (err) {
@@ -68,6 +65,15 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage): Promise<R
   }
 }
 
+/** The image a create is about, for its record: sketch_image_url, base_image_url, or the last of images. */
+function primaryImageOf(raw: unknown): string | undefined {
+  const input = (raw as { input?: Record<string, unknown> } | null)?.input;
+  if (!input || typeof input !== 'object') return undefined;
+  const images = Array.isArray(input.images) ? input.images : [];
+  const url = input.sketch_image_url ?? input.base_image_url ?? images.at(-1);
+  return typeof url === 'string' ? url : undefined;
+}
+
 export async function queryTask(deps: ApiDeps, req: IncomingMessage, taskId: string): Promise<Reply> {
   const requestId = newRequestId();
   const realAt = Date.now();
@@ -75,12 +81,21 @@ export async function queryTask(deps: ApiDeps, req: IncomingMessage, taskId: str
   let apiKeyId = '';
   try {
     apiKeyId = deps.keys.authenticate(req);
+    checkAccount(deps, apiKeyId, 'query');
     throwInjected(deps, 'query', noted);
     if (!deps.limiter.tryTake(apiKeyId, 'query', deps.limits.queriesPerSecond)) throw ApiError.of(E.rateQuota);
     const task = deps.engine.lookup(apiKeyId, taskId);
     if (task) await deps.engine.settle(task);
-    const body = taskView(task, taskId, requestId);
-    deps.records.queries.push({ at: deps.clock.now(), realAt, apiKeyId, requestId, taskId, status: 200, taskStatus: body.output.task_status });
+    let body: TaskBody = taskView(task, taskId, requestId);
+    const odd = deps.faults.takeQueryStatus(taskId);
+    if (odd) {
+      noted.fault = 'queryStatus';
+      // A literal UNKNOWN looks like the answer for a task the service does not have.
+      if (odd.status === 'UNKNOWN') body = taskView(undefined, taskId, requestId);
+      else if (odd.status === null) delete (body.output as Partial<TaskBody['output']>).task_status;
+      else body.output.task_status = odd.status;
+    }
+    deps.records.queries.push({ at: deps.clock.now(), realAt, apiKeyId, requestId, taskId, status: 200, taskStatus: body.output.task_status, ...noted });
     return jsonReply(200, body);
   } catch (err) {
     const e = asApiError(err);
@@ -97,13 +112,25 @@ export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: st
   let code: string | undefined;
   try {
     apiKeyId = deps.keys.authenticate(req);
+    checkAccount(deps, apiKeyId, 'cancel');
     throwInjected(deps, 'cancel', noted);
+    if (!deps.limiter.tryTake(apiKeyId, 'query', deps.limits.queriesPerSecond)) throw ApiError.of(E.rateQuota);
+    const sw = deps.switches.get();
     const task = deps.engine.lookup(apiKeyId, taskId);
     if (task) await deps.engine.settle(task);
-    // Unknown, expired and no-longer-PENDING tasks all get the one "cannot cancel" error.
-    if (!task || !deps.engine.cancel(task)) throw ApiError.of(E.cancelNotPending);
-    // The cancel reply body is unconfirmed; an empty success with the request id is the safe guess.
-    reply = jsonReply(200, { request_id: requestId });
+    if (!task) {
+      // Unknown, expired, another account's: switched (cancelUnknown).
+      if (sw.cancelUnknown === 'not-found') throw ApiError.of(E.taskNotFound);
+      if (sw.cancelUnknown === 'unsupported-operation') throw ApiError.of(E.cancelNotPending);
+      reply = jsonReply(200, { request_id: requestId, output: { task_id: taskId, task_status: 'UNKNOWN' } });
+    } else if (deps.engine.cancel(task)) {
+      reply = jsonReply(200, sw.cancelReply === 'request-id' ? { request_id: requestId } : { request_id: requestId, output: { task_id: task.id, task_status: 'CANCELED' } });
+    } else {
+      // No longer PENDING: switched (cancelNotPending); the task goes on either way.
+      if (sw.cancelNotPending === 'unsupported-operation') throw ApiError.of(E.cancelNotPending);
+      if (sw.cancelNotPending === 'invalid-parameter') throw ApiError.of(E.cancelInvalid);
+      reply = jsonReply(200, { request_id: requestId });
+    }
   } catch (err) {
     const e = asApiError(err);
     code = e.code;
@@ -111,72 +138,6 @@ export async function cancelTask(deps: ApiDeps, req: IncomingMessage, taskId: st
   }
   deps.records.cancels.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, requestId, taskId, status: reply.status, code, ...noted });
   return reply;
-}
-
-/**
- * `GET /tasks`. The real response fields are unconfirmed (dashscope.md §2); this answers
- * `{request_id, data:[{task_id, status, model_name, gmt_create, start_time, end_time, …}], total,
- * page_no, page_size}`, newest first, times as `YYYY-MM-DD HH:mm:ss.SSS` Beijing. The filter
- * window (`start_time`/`end_time`, `YYYYMMDDhhmmss` Beijing) applies to submission time. Only the
- * caller's own account (= key) is listed.
- */
-export function listTasks(deps: ApiDeps, req: IncomingMessage, url: URL): Reply {
-  const requestId = newRequestId();
-  const noted: Injected = {};
-  let apiKeyId = '';
-  try {
-    apiKeyId = deps.keys.authenticate(req);
-    throwInjected(deps, 'list', noted);
-    if (!deps.limiter.tryTake(apiKeyId, 'query', deps.limits.queriesPerSecond)) throw ApiError.of(E.rateQuota);
-    const q = url.searchParams;
-    const time = (name: string) => {
-      const v = q.get(name);
-      if (v === null || v === '') return undefined;
-      const ms = parseCompactBeijing(v);
-      if (ms === undefined) throw new ApiError(400, 'InvalidParameter', `Value error, ${name} must be YYYYMMDDhhmmss (got ${JSON.stringify(v)})`);
-      return ms;
-    };
-    const int = (name: string, dflt: number, lo: number, hi: number) => {
-      const v = q.get(name);
-      if (v === null || v === '') return dflt;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < lo || n > hi) throw new ApiError(400, 'InvalidParameter', `Value error, ${name} must be an integer between ${lo} and ${hi} (got ${JSON.stringify(v)})`);
-      return n;
-    };
-    const pageNo = int('page_no', 1, 1, 1_000_000);
-    const pageSize = int('page_size', 10, 1, 100);
-    const to = time('end_time');
-    const all = deps.engine.list(apiKeyId, {
-      from: time('start_time'),
-      // Second granularity: end_time 12:00:00 includes 12:00:00.999.
-      to: to === undefined ? undefined : to + 999,
-      status: q.get('status') || undefined,
-      model: q.get('model_name') || undefined,
-    });
-    const page = all.slice((pageNo - 1) * pageSize, pageNo * pageSize);
-    deps.records.lists.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, status: 200, total: all.length });
-    return jsonReply(200, {
-      request_id: requestId,
-      data: page.map((t) => ({
-        api_key_id: t.apiKeyId,
-        request_id: t.requestId,
-        task_id: t.id,
-        status: t.status,
-        model_name: t.request.model,
-        region: 'cn-beijing',
-        gmt_create: formatBeijing(t.submitAt),
-        start_time: t.scheduledAt === undefined ? undefined : formatBeijing(t.scheduledAt),
-        end_time: t.endAt === undefined ? undefined : formatBeijing(t.endAt),
-      })),
-      total: all.length,
-      page_no: pageNo,
-      page_size: pageSize,
-    });
-  } catch (err) {
-    const e = asApiError(err);
-    deps.records.lists.push({ at: deps.clock.now(), realAt: Date.now(), apiKeyId, status: e.status, ...noted });
-    return apiErrorReply(e, requestId);
-  }
 }
 
 /** `GET /uploads?action=getPolicy&model=…` (temporary upload, step 1). */
@@ -187,6 +148,7 @@ export function getUploadPolicy(deps: ApiDeps, req: IncomingMessage, url: URL): 
   const model = url.searchParams.get('model') ?? '';
   try {
     apiKeyId = deps.keys.authenticate(req);
+    checkAccount(deps, apiKeyId, 'getPolicy');
     throwInjected(deps, 'getPolicy', noted);
     if (url.searchParams.get('action') !== 'getPolicy') throw new ApiError(400, 'InvalidParameter', 'Value error, action must be getPolicy');
     if (!model) throw new ApiError(400, 'InvalidParameter', 'Field required: model');
@@ -203,7 +165,8 @@ type TaskStatusName = Task['status'];
 
 interface TaskBody {
   request_id: string;
-  output: Record<string, unknown> & { task_id: string; task_status: TaskStatusName };
+  /** `task_status` is a string, not only the documented set: queryStatus faults put others there. */
+  output: Record<string, unknown> & { task_id: string; task_status: TaskStatusName | (string & {}) };
   usage?: { image_count: number };
 }
 
@@ -228,38 +191,4 @@ export function taskView(task: Task | undefined, taskId: string, requestId: stri
       output.task_metrics = { TOTAL: n, SUCCEEDED: 0, FAILED: 0 };
       return { request_id: requestId, output };
   }
-}
-
-/** Which injected fault shaped an answer, for its record. */
-interface Injected {
-  fault?: string;
-}
-
-/** Throws the next queued failCreates/failRequests error for `kind`, noting the fault in `record`. */
-function throwInjected(deps: ApiDeps, kind: ApiRequestKind, record: Injected): void {
-  const injected = deps.faults.takeRequestFailure(kind);
-  if (!injected) return;
-  record.fault = injected.fault;
-  throw ApiError.of(injected.error);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let text: string;
-  try {
-    text = (await readBody(req, MAX_BODY)).toString('utf8');
-  } catch (err) {
-    if (err instanceof BodyTooLarge) throw new ApiError(400, 'InvalidParameter', 'The request body is too large.');
-    throw err;
-  }
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function asApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  return new ApiError(500, 'InternalError', 'An internal error has occured, please try again later or contact service support.');
 }

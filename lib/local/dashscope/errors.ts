@@ -41,6 +41,14 @@ export const E = {
     message: 'Failed to cancel the task, please confirm if the task is in PENDING status.',
   },
   notFound: { status: 404, code: 'NotFound', message: 'Not Found.' },
+  // INVENTED: what an unknown task id gets under the cancelUnknown 'not-found' switch.
+  taskNotFound: { status: 404, code: 'NotFound', message: 'The task does not exist.' },
+  // INVENTED text for the cancelNotPending 'invalid-parameter' switch.
+  cancelInvalid: { status: 400, code: 'InvalidParameter', message: 'The task can not be canceled in its current status.' },
+  // Reported by many clients for a model sent to another task's path (dashscope.md §A).
+  urlError: { status: 400, code: 'InvalidParameter', message: 'url error, please check url! For details, see: https://help.aliyun.com/zh/model-studio/error-code#error-url' },
+  // A wider list window than the API takes (the docs: at most 24 hours; the text is INVENTED).
+  listWindow: { status: 400, code: 'InvalidParameter', message: 'Value error, the time range between start_time and end_time must not exceed 24 hours' },
   badJson: { status: 400, code: 'InvalidParameter', message: 'The request body is not a valid JSON object.' },
   // Temporary-upload docs: what an oss:// URL gives without X-DashScope-OssResourceResolve.
   ossNotResolved: {
@@ -49,6 +57,13 @@ export const E = {
     message: 'The media format is not supported or incorrect for the data inspection.',
   },
 } satisfies Record<string, ApiErrorSpec>;
+
+/**
+ * Account-level refusals (issue 13, run 6): statuses and messages from the Model Studio error-code
+ * page (docs/reference/dashscope.md §3 and §A). They last until the account is fixed.
+ */
+export const ACCOUNT_PROBLEMS = ['InvalidApiKey', 'Arrearage', 'AccessDenied.Unpurchased', 'Throttling.AllocationQuota', 'AllocationQuota.FreeTierOnly'] as const;
+export type AccountProblem = (typeof ACCOUNT_PROBLEMS)[number];
 
 /** Task-level failures (in `output.code/message` of a FAILED task, or per image). */
 export const TASK = {
@@ -105,7 +120,25 @@ const CATALOGUE: Record<string, { status: number; message: string }> = {
   Arrearage: { status: 400, message: 'Access denied, please make sure your account is in good standing.' },
   InvalidApiKey: { status: 401, message: E.invalidApiKey.message },
   AccessDenied: { status: 403, message: 'Access denied.' },
+  'AccessDenied.Unpurchased': { status: 403, message: 'Access to model denied. Please make sure you are eligible for using the model.' },
+  // INVENTED message; the code and status are catalogued.
+  'AllocationQuota.FreeTierOnly': { status: 403, message: 'The free tier of the model has been exhausted. If you wish to continue access the model on a paid basis, please disable the "use free tier only" mode in the management console.' },
+  UnsupportedOperation: { status: 400, message: E.cancelNotPending.message },
 };
+
+/**
+ * What a gateway in front of the service answers: not DashScope's JSON. Shapes seen from nginx /
+ * SLB-style proxies (an HTML error page), a proxy with no body, or one line of text.
+ */
+export function gatewayBody(status: number, body: 'html' | 'empty' | 'text'): { contentType?: string; text: string } {
+  const reason = { 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out' }[status] ?? 'Error';
+  if (body === 'empty') return { text: '' };
+  if (body === 'text') return { contentType: 'text/plain', text: status === 504 ? 'upstream request timeout' : `${status} ${reason}` };
+  return {
+    contentType: 'text/html',
+    text: `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n`,
+  };
+}
 
 /** Fills in status/message for a code from the catalogue (500 / generic text for unknown codes). */
 export function catalogued(code: string, overrides: { status?: number; message?: string } = {}): ApiErrorSpec {

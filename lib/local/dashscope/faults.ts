@@ -4,7 +4,9 @@
  * queued here; faults aimed at a task id are applied by the task engine.
  */
 import { z } from 'zod';
-import { catalogued, type ApiErrorSpec } from './errors.js';
+import { ACCOUNT_PROBLEMS, catalogued, type AccountProblem, type ApiErrorSpec } from './errors.js';
+import type { EventFault } from './events.js';
+import { switchChangesSchema } from './switches.js';
 
 export const REQUEST_KINDS = ['create', 'query', 'cancel', 'list', 'result', 'getPolicy', 'upload'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
@@ -40,6 +42,51 @@ export const faultSpecSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('partial'), failed: z.int().min(1), code: z.string().optional(), message: z.string().optional() }),
   /** The task `taskId` is forgotten now, or the next task created is forgotten when its turn to run comes; it answers UNKNOWN. */
   z.object({ type: z.literal('loseTask'), taskId: z.string().optional() }),
+  /**
+   * A gateway in front of DashScope answers the next `count` requests of `kind` with `status` and a
+   * body that is not DashScope's (an HTML page, nothing, or a line of text). `before`: the request
+   * never reached the service; `after`: it was processed (a create made its task) and the answer lost.
+   */
+  z.object({
+    type: z.literal('gateway'),
+    kind: apiKind,
+    count,
+    status: z.int().min(500).max(599).default(502),
+    body: z.enum(['html', 'empty', 'text']).default('html'),
+    when,
+  }),
+  /**
+   * The next `count` queries (of `taskId`, or of any task) answer `task_status: status` instead of
+   * the real one; `null` leaves the field out. `UNKNOWN` answers as for a task it does not have.
+   */
+  z.object({ type: z.literal('queryStatus'), taskId: z.string().optional(), count, status: z.string().nullable() }),
+  /**
+   * An account-level refusal that lasts until the account is "fixed" (`problem: null`, or
+   * clearFaults). `apiKeyId` omitted: every key. `kinds` default: all calls for InvalidApiKey, creates otherwise.
+   */
+  z.object({
+    type: z.literal('account'),
+    problem: z.enum(ACCOUNT_PROBLEMS).nullable(),
+    apiKeyId: z.string().optional(),
+    kinds: z.array(apiKind).min(1).optional(),
+  }),
+  /**
+   * Completion events (events.ts): the next `count` events (or the one of `taskId`) are lost,
+   * duplicated (`delayMs` apart, same id), late (by `delayMs` simulated, default 60 s), or held
+   * back until the next one is sent (`reorder`). `early`: the next created task's create reply
+   * waits until its event has been sent.
+   */
+  z.object({
+    type: z.literal('event'),
+    fault: z.enum(['lose', 'duplicate', 'late', 'reorder', 'early']),
+    count,
+    taskId: z.string().optional(),
+    delayMs: z.number().min(0).optional(),
+  }),
+  /** An event now for a task no one created (`taskId` default: a fresh id). */
+  z.object({ type: z.literal('strayEvent'), taskId: z.string().optional(), status: z.string().default('SUCCEEDED'), model: z.string().optional() }),
+  /** Sets switches for unconfirmed behaviour (switches.ts) until clearFaults. */
+  z.object({ type: z.literal('switches'), set: switchChangesSchema }),
 ]);
 
 export type FaultSpec = z.input<typeof faultSpecSchema>;
@@ -53,6 +100,16 @@ export interface TaskFaults {
 }
 
 export type NetworkFault = 'hang' | 'reset';
+
+export interface GatewayFault {
+  status: number;
+  body: 'html' | 'empty' | 'text';
+}
+
+interface AccountState {
+  problem: AccountProblem;
+  kinds: readonly ApiRequestKind[];
+}
 
 /** An error queued by failCreates/failRequests, and which of the two queued it (for records). */
 export interface InjectedFailure {
@@ -71,6 +128,12 @@ export class FaultBook {
   private network: Array<Counted<{ kind: RequestKind; fault: NetworkFault; when: 'before' | 'after' }>> = [];
   private delays: Array<Counted<{ kind: RequestKind | 'all'; ms: number }>> = [];
   private nextTask: TaskFaults = {};
+  private gateways: Array<Counted<GatewayFault & { kind: ApiRequestKind; when: 'before' | 'after' }>> = [];
+  private statuses: Array<Counted<{ taskId?: string; status: string | null }>> = [];
+  private events: Array<Counted<EventFault & { taskId?: string }>> = [];
+  private early = 0;
+  /** Account problems by key id ('*' = every key). */
+  private accounts = new Map<string, AccountState>();
 
   /** Queues a fault that targets "the next" request or task. Task-id faults are not accepted here. */
   add(spec: ParsedFault): void {
@@ -101,7 +164,65 @@ export class FaultBook {
       case 'loseTask':
         this.nextTask.lose = true;
         return;
+      case 'gateway':
+        this.gateways.push({ left: spec.count, value: { kind: spec.kind, status: spec.status, body: spec.body, when: spec.when } });
+        return;
+      case 'queryStatus':
+        this.statuses.push({ left: spec.count, value: { taskId: spec.taskId, status: spec.status } });
+        return;
+      case 'account': {
+        const key = spec.apiKeyId ?? '*';
+        if (spec.problem === null) {
+          // "Fixed": a fix for every key clears every key's problem.
+          if (key === '*') this.accounts.clear();
+          else this.accounts.delete(key);
+          return;
+        }
+        const kinds = spec.kinds ?? (spec.problem === 'InvalidApiKey' ? API_REQUEST_KINDS : (['create'] as const));
+        this.accounts.set(key, { problem: spec.problem, kinds });
+        return;
+      }
+      case 'event':
+        if (spec.fault === 'early') this.early += spec.count;
+        else this.events.push({ left: spec.count, value: { fault: spec.fault, delayMs: spec.delayMs, taskId: spec.taskId } });
+        return;
+      case 'switches':
+      case 'strayEvent':
+        // Applied by the simulator (it owns the switch board and the event bus).
+        return;
     }
+  }
+
+  /** The fault for the event of `taskId`, if one is queued for it or for "the next" event. */
+  takeEventFault(taskId: string): EventFault | undefined {
+    const found = take(this.events, (v) => v.taskId === undefined || v.taskId === taskId);
+    return found && { fault: found.fault, delayMs: found.delayMs };
+  }
+
+  /** True (and counted) if the next create's reply must wait for its task's event. */
+  takeEarly(): boolean {
+    if (this.early <= 0) return false;
+    this.early -= 1;
+    return true;
+  }
+
+  takeGateway(kind: ApiRequestKind, when: 'before' | 'after'): GatewayFault | undefined {
+    const found = take(this.gateways, (v) => v.kind === kind && v.when === when);
+    return found && { status: found.status, body: found.body };
+  }
+
+  /** The status a query of `taskId` should show instead of the real one (`null`: leave it out), or undefined. */
+  takeQueryStatus(taskId: string): { status: string | null } | undefined {
+    const found = take(this.statuses, (v) => v.taskId === undefined || v.taskId === taskId);
+    return found && { status: found.status };
+  }
+
+  /** The account problem refusing `kind` for this key now, if any. */
+  accountProblem(apiKeyId: string, kind: ApiRequestKind): AccountProblem | undefined {
+    for (const state of [this.accounts.get(apiKeyId), this.accounts.get('*')]) {
+      if (state && state.kinds.includes(kind)) return state.problem;
+    }
+    return undefined;
   }
 
   takeRequestFailure(kind: ApiRequestKind): InjectedFailure | undefined {
@@ -128,6 +249,11 @@ export class FaultBook {
     this.network = [];
     this.delays = [];
     this.nextTask = {};
+    this.gateways = [];
+    this.statuses = [];
+    this.events = [];
+    this.early = 0;
+    this.accounts.clear();
   }
 }
 

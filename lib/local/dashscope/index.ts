@@ -5,7 +5,10 @@
  * (`oss://`), fault injection and records. CONTRACT — other modules rely on these names.
  * The pieces live beside this file, one job each; simulator.ts wires them together.
  */
+import type { AccountProblem } from './errors.js';
 import type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
+import type { Switches, SwitchesInput } from './switches.js';
+import type { EventFaultKind, EventOptions } from './events.js';
 import type { Records } from './records.js';
 import { createSimulator } from './simulator.js';
 import type { Task } from './tasks.js';
@@ -13,6 +16,11 @@ import type { RenderInput } from './renderer.js';
 
 export type { ApiRequestKind, FaultSpec, RequestKind } from './faults.js';
 export type { RenderInput } from './renderer.js';
+export type { Switches, SwitchesInput } from './switches.js';
+export { MODEL_SPECS, specFor, uniqueKeyOf, type ModelSpec, type TaskRequest } from './models/index.js';
+export type { AccountProblem } from './errors.js';
+export { EVENT_SOURCE, EVENT_TYPE, finishEvent, type TaskFinishEvent, type EventOptions, type EventFaultKind } from './events.js';
+export type { EventRecord } from './records.js';
 export type { Records, RecordsSnapshot, CreateRecord, QueryRecord, CancelRecord, TransitionRecord, BusyInterval, TaskStatus } from './records.js';
 
 export interface DashScopeSimulatorOptions {
@@ -23,7 +31,8 @@ export interface DashScopeSimulatorOptions {
   timeScale?: number;
   /** Mean simulated task duration in seconds (default 20, with jitter). */
   taskSeconds?: number;
-  submitsPerSecond?: number; // default 2
+  /** Creates per rate window per account and model, for every model (default: each model's own: 2, 2, 5). */
+  submitsPerSecond?: number;
   queriesPerSecond?: number; // default 20
   seed?: number; // jitter and fault randomness
   /** Jitter of task durations, as a fraction (default 0.25 = ±25 %). */
@@ -48,8 +57,21 @@ export interface DashScopeSimulatorOptions {
   fetchTimeoutMs?: number;
   /** Simulated ms a refused sketch takes to fail, at least (default 1000). */
   downloadFailMs?: number;
-  /** Model names the create endpoint accepts (default ['wanx-sketch-to-image-lite']). */
+  /**
+   * Completion events (events.ts): `onEvent` is called with each CloudEvent, `url` gets it POSTed
+   * as JSON; `accountId` fills `aliyunaccountid`; `earlyHoldMs` caps (real ms) how long an `early`
+   * fault holds a create's reply. No target = events are only recorded.
+   */
+  events?: EventOptions & { earlyHoldMs?: number };
+  /** Switches for behaviour no public source confirms (switches.ts; README "Switches for unconfirmed behaviour"). */
+  unconfirmed?: SwitchesInput;
+  /**
+   * Model names the create endpoint accepts (default: every served model — wanx-sketch-to-image-lite,
+   * wanx2.1-imageedit, wan2.5-i2i-preview). A name without a spec speaks the sketch model's shape.
+   */
   models?: string[];
+  /** Per-model limits instead of the documented ones (creates per rate window, tasks running at once per account). */
+  modelLimits?: Record<string, { submitsPerSecond?: number; concurrency?: number }>;
   /**
    * Draws a result image (default: the full renderer, a few hundred ms of CPU per image). Long
    * runs that only need distinct, valid PNGs per task and index (the soak) pass a cheap one.
@@ -77,7 +99,7 @@ export interface DashScopeSimulator {
   advance(ms: number): void;
   /** Requests, transitions, busy intervals, in-flight maxima, billing; `submissionsFor(path)`. */
   readonly records: Records;
-  /** Resolves when no sketch fetch is in flight (after advance(), before asserting). */
+  /** Resolves when no sketch fetch and no event delivery is in flight (after advance(), before asserting). */
   flush(): Promise<void>;
   task(id: string): TaskSnapshot | undefined;
 
@@ -99,6 +121,20 @@ export interface DashScopeSimulator {
   partialFailure(failed: number, options?: { code?: string; message?: string }): void;
   /** Forget task `taskId` now, or (no id) the next task when its turn to run comes; it answers UNKNOWN. */
   loseTask(taskId?: string): boolean;
+  /** A gateway answers the next `count` requests of `kind` with `status` (502) and a non-DashScope body (`html`); `after`: processed first. */
+  gateway(kind: ApiRequestKind, options?: { count?: number; status?: number; body?: 'html' | 'empty' | 'text'; when?: 'before' | 'after' }): void;
+  /** The next `count` queries (of `taskId`, or any) show `task_status: status` (`null`: no field). */
+  queryStatus(status: string | null, options?: { taskId?: string; count?: number }): void;
+  /** The account refuses calls with `problem` until fixed (`null`); `apiKeyId` omitted = every key. */
+  account(problem: AccountProblem | null, options?: { apiKeyId?: string; kinds?: ApiRequestKind[] }): void;
+  /** The next `count` completion events (or `taskId`'s) are lost / duplicated / late / reordered; `early`: the next create's reply waits for its event. */
+  eventFault(fault: EventFaultKind, options?: { count?: number; taskId?: string; delayMs?: number }): void;
+  /** Sends an event now for a task no one created. */
+  strayEvent(options?: { taskId?: string; status?: string; model?: string }): void;
+  /** Changes switches for unconfirmed behaviour until clearFaults(). */
+  setSwitches(set: Partial<Switches>): void;
+  switches(): Readonly<Switches>;
+  /** Drops queued faults and account problems, and puts the switches back to their start values. */
   clearFaults(): void;
 
   close(): Promise<void>;

@@ -25,6 +25,8 @@ export interface CreateRecord {
   promptTruncated?: boolean;
   /** An injected fault shaped this answer (its kind). */
   fault?: string;
+  /** Which create path was called (the model is image2image; text2image is switched). */
+  path?: 'image2image' | 'text2image';
 }
 
 export interface QueryRecord {
@@ -34,7 +36,8 @@ export interface QueryRecord {
   requestId: string;
   taskId: string;
   status: number;
-  taskStatus?: TaskStatus;
+  /** What the answer said (a queryStatus fault can put any string there, or nothing). */
+  taskStatus?: string;
   code?: string;
   /** An injected fault shaped this answer (its kind). */
   fault?: string;
@@ -57,6 +60,7 @@ export interface ListRecord {
   realAt: number;
   apiKeyId: string;
   status: number;
+  code?: string;
   total?: number;
   /** An injected fault shaped this answer (its kind). */
   fault?: string;
@@ -73,9 +77,10 @@ export interface TransitionRecord {
   code?: string;
 }
 
-/** One RUNNING period of an account's single slot. */
+/** One RUNNING period of one of an account's slots for a model. */
 export interface BusyInterval {
   apiKeyId: string;
+  model?: string;
   taskId: string;
   start: number;
   end?: number;
@@ -107,14 +112,32 @@ export interface UploadRecord {
   fault?: string;
 }
 
-/** A hang/reset fault that struck a request. */
+/** A hang/reset/gateway fault that struck a request. */
 export interface NetworkFaultRecord {
   at: number;
   realAt: number;
   kind: string;
-  fault: 'hang' | 'reset';
+  fault: 'hang' | 'reset' | 'gateway';
+  /** The gateway's status. */
+  status?: number;
   when: 'before' | 'after';
   path: string;
+}
+
+/** One delivery (or loss) of a completion event; an HTTP target's retries are one record each. */
+export interface EventRecord {
+  at: number;
+  realAt: number;
+  eventId: string;
+  taskId: string;
+  taskStatus: string;
+  delivered: boolean;
+  /** The event fault that shaped it (lose, duplicate, late, reorder, stray). */
+  fault?: string;
+  /** HTTP target: the status answered (0 = no answer) and the attempt (0 = first). */
+  status?: number;
+  attempt?: number;
+  error?: string;
 }
 
 export interface RecordsSnapshot {
@@ -127,11 +150,16 @@ export interface RecordsSnapshot {
   downloads: DownloadRecord[];
   uploads: UploadRecord[];
   networkFaults: NetworkFaultRecord[];
+  events: EventRecord[];
   /** Highest PENDING+RUNNING count seen per key id. */
   maxInFlight: Record<string, number>;
-  /** Billed images (successful ones), in total and per key id. */
+  /** Highest RUNNING count seen per `keyId/model` (at most the model's concurrency). */
+  maxRunning: Record<string, number>;
+  /** Billed images (successful ones), in total and per key id; per `keyId/model`; and their price in CNY. */
   imageCount: number;
   imageCountByKey: Record<string, number>;
+  imageCountByModel: Record<string, number>;
+  costCny: number;
 }
 
 export class Records implements RecordsSnapshot {
@@ -144,9 +172,13 @@ export class Records implements RecordsSnapshot {
   downloads: DownloadRecord[] = [];
   uploads: UploadRecord[] = [];
   networkFaults: NetworkFaultRecord[] = [];
+  events: EventRecord[] = [];
   maxInFlight: Record<string, number> = {};
+  maxRunning: Record<string, number> = {};
   imageCount = 0;
   imageCountByKey: Record<string, number> = {};
+  imageCountByModel: Record<string, number> = {};
+  costCny = 0;
 
   /**
    * Accepted creates (a task was made) whose sketch URL is `path`: a pathname (`/sketches/cat.png`,
@@ -169,9 +201,18 @@ export class Records implements RecordsSnapshot {
     if (count > (this.maxInFlight[apiKeyId] ?? 0)) this.maxInFlight[apiKeyId] = count;
   }
 
-  bill(apiKeyId: string, images: number): void {
+  noteRunning(apiKeyId: string, model: string, count: number): void {
+    const k = `${apiKeyId}/${model}`;
+    if (count > (this.maxRunning[k] ?? 0)) this.maxRunning[k] = count;
+  }
+
+  bill(apiKeyId: string, images: number, model: string, priceCny: number): void {
     this.imageCount += images;
     this.imageCountByKey[apiKeyId] = (this.imageCountByKey[apiKeyId] ?? 0) + images;
+    const k = `${apiKeyId}/${model}`;
+    this.imageCountByModel[k] = (this.imageCountByModel[k] ?? 0) + images;
+    // Whole fen avoid float drift over thousands of images.
+    this.costCny = Math.round((this.costCny + images * priceCny) * 100) / 100;
   }
 
   toJSON(): RecordsSnapshot {
@@ -185,9 +226,13 @@ export class Records implements RecordsSnapshot {
       downloads: this.downloads,
       uploads: this.uploads,
       networkFaults: this.networkFaults,
+      events: this.events,
       maxInFlight: this.maxInFlight,
+      maxRunning: this.maxRunning,
       imageCount: this.imageCount,
       imageCountByKey: this.imageCountByKey,
+      imageCountByModel: this.imageCountByModel,
+      costCny: this.costCny,
     };
   }
 }

@@ -1,5 +1,7 @@
 /**
- * Result images: 768×768 PNGs made from the fetched sketch, so a person recognises their drawing.
+ * Result images: PNGs made from the fetched sketch, so a person recognises their drawing (768×768
+ * for the sketch model; other models at their output size, with a palette and a frame of their
+ * own so results can be told apart by model).
  * The strokes are found (dark pixels; or the listed `sketch_color`s; or edges when
  * `sketch_extraction`), inked in the style's colour over the style's paper, with a soft colour wash
  * around them. Each image of a task differs slightly (offset, hue); all of it is a pure function of
@@ -38,6 +40,12 @@ const PALETTES: Record<Exclude<Style, '<auto>'>, Palette> = {
 };
 const CONCRETE_STYLES = Object.keys(PALETTES) as Array<Exclude<Style, '<auto>'>>;
 
+/** Palettes of models that have no `style` (the look of a model, not of a style). */
+const MODEL_PALETTES: Record<'doodle' | 'i2i', Palette> = {
+  doodle: { paper: [236, 250, 246], paper2: [214, 240, 232], ink: [10, 70, 64], wash: [64, 196, 170], washStrength: 0.8, washRadius: 12, texture: 6, grain: 3 },
+  i2i: { paper: [252, 238, 244], paper2: [246, 222, 234], ink: [80, 16, 52], wash: [236, 96, 150], washStrength: 0.85, washRadius: 16, texture: 10, grain: 4 },
+};
+
 export interface RenderInput {
   sketch: Buffer;
   style: Style;
@@ -46,6 +54,11 @@ export interface RenderInput {
   sketchWeight: number;
   sketchExtraction: boolean;
   sketchColor: RGB[];
+  /** Output size (default 768×768). */
+  width?: number;
+  height?: number;
+  /** The model's look: its palette instead of the style's, and a frame colour. */
+  look?: { palette?: keyof typeof MODEL_PALETTES; frame?: RGB };
 }
 
 /** `<auto>` lets the model pick: here a stable pick per sketch and image. */
@@ -71,7 +84,7 @@ export async function renderResult(input: RenderInput): Promise<Buffer> {
   const strokes = strokeStrength(data, info.channels, N, input);
   const shifted = shift(strokes, N, (seed % 7) - 3, ((seed >>> 3) % 7) - 3);
 
-  const base = PALETTES[style];
+  const base = input.look?.palette ? MODEL_PALETTES[input.look.palette] : PALETTES[style];
   const hue = ((seed >>> 6) % 41) - 20; // ±20° per image
   const pal: Palette = { ...base, ink: rotateHue(base.ink, hue), wash: rotateHue(base.wash, hue * 2) };
   // The wash is soft: blur at quarter resolution (16× cheaper), sample back bilinearly.
@@ -117,7 +130,18 @@ export async function renderResult(input: RenderInput): Promise<Buffer> {
       out[o + 2] = t2 + (i2 - t2) * a;
     }
   }
-  return sharp(Buffer.from(out.buffer), { raw: { width: N, height: N, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  const square = sharp(Buffer.from(out.buffer), { raw: { width: N, height: N, channels: 3 } });
+  const width = input.width ?? N;
+  const height = input.height ?? N;
+  if (width === N && height === N && !input.look?.frame) return square.png({ compressionLevel: 6 }).toBuffer();
+  // Other sizes are the square drawing stretched (as a non-square sketch is); then the model's frame.
+  const resized = await square.resize(width, height, { fit: 'fill' }).raw().toBuffer();
+  const framed = sharp(resized, { raw: { width, height, channels: 3 } });
+  const frame = input.look?.frame;
+  if (!frame) return framed.png({ compressionLevel: 6 }).toBuffer();
+  const k = Math.max(8, Math.round(Math.min(width, height) * 0.02));
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect x="${k / 2}" y="${k / 2}" width="${width - k}" height="${height - k}" fill="none" stroke="rgb(${frame.join(',')})" stroke-width="${k}"/></svg>`;
+  return framed.composite([{ input: Buffer.from(svg) }]).png({ compressionLevel: 6 }).toBuffer();
 }
 
 /** 0..1 per pixel: how much of a stroke is there. */

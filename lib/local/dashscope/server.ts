@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { handleAdmin, type AdminDeps } from './admin.js';
 import { cancelTask, createTask, getUploadPolicy, listTasks, queryTask, type ApiDeps } from './api.js';
-import { ApiError, E } from './errors.js';
-import type { FaultBook, RequestKind } from './faults.js';
+import { ApiError, E, gatewayBody } from './errors.js';
+import { API_REQUEST_KINDS, type ApiRequestKind, type FaultBook, type RequestKind } from './faults.js';
 import { BodyTooLarge, readBody } from '../http.js';
 import { apiErrorReply, jsonReply, newRequestId, ossErrorReply, writeReply, type Reply } from './http.js';
 import type { Records } from './records.js';
@@ -30,7 +30,7 @@ export interface ServerDeps {
   now(): number;
 }
 
-const CREATE_PATH = /^\/api\/v1\/services\/aigc\/image2image\/image-synthesis\/?$/;
+const CREATE_PATH = /^\/api\/v1\/services\/aigc\/(image2image|text2image)\/image-synthesis\/?$/;
 const TASK_PATH = /^\/api\/v1\/tasks\/([^/]+)\/?$/;
 const CANCEL_PATH = /^\/api\/v1\/tasks\/([^/]+)\/cancel\/?$/;
 const MAX_UPLOAD_BODY = 110 * 1024 * 1024;
@@ -40,7 +40,10 @@ function route(deps: ServerDeps, req: IncomingMessage, url: URL): Route {
   const m = req.method ?? 'GET';
   let match: RegExpExecArray | null;
   if (p.startsWith('/__admin/')) return { kind: 'admin', handle: () => handleAdmin(deps.admin, req, url) };
-  if (m === 'POST' && CREATE_PATH.test(p)) return { kind: 'create', handle: () => createTask(deps.api, req) };
+  if (m === 'POST' && (match = CREATE_PATH.exec(p))) {
+    const task = match[1] as 'image2image' | 'text2image';
+    return { kind: 'create', handle: () => createTask(deps.api, req, task) };
+  }
   if (m === 'POST' && (match = CANCEL_PATH.exec(p))) return { kind: 'cancel', handle: () => cancelTask(deps.api, req, decodeURIComponent(match![1]!)) };
   if (m === 'GET' && (match = TASK_PATH.exec(p))) return { kind: 'query', handle: () => queryTask(deps.api, req, decodeURIComponent(match![1]!)) };
   if (m === 'GET' && /^\/api\/v1\/tasks\/?$/.test(p)) return { kind: 'list', handle: () => listTasks(deps.api, req, url) };
@@ -100,21 +103,35 @@ export async function startServer(deps: ServerDeps, host: string, port: number):
     return true;
   };
 
+  /** A gateway's own answer instead of the service's, if one is injected for this request. */
+  const gateway = (kind: RequestKind, when: 'before' | 'after', req: IncomingMessage): Reply | undefined => {
+    if (!(API_REQUEST_KINDS as readonly string[]).includes(kind)) return undefined;
+    const g = deps.faults.takeGateway(kind as ApiRequestKind, when);
+    if (!g) return undefined;
+    deps.records.networkFaults.push({ at: deps.now(), realAt: Date.now(), kind, fault: 'gateway', status: g.status, when, path: new URL(req.url ?? '/', 'http://x').pathname });
+    const body = gatewayBody(g.status, g.body);
+    req.resume();
+    return { status: g.status, headers: body.contentType ? { 'content-type': body.contentType, server: 'Tengine' } : { server: 'Tengine' }, body: body.text };
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const r = route(deps, req, url);
     const kind = r.kind === 'admin' || r.kind === 'other' ? undefined : r.kind;
     if (kind && fault(kind, 'before', req)) return;
-    let reply: Reply;
-    try {
-      reply = await r.handle();
-    } catch (err) {
-      reply = jsonReply(500, { code: 'InternalError', message: `simulator error: ${(err as Error).message}`, request_id: newRequestId() });
-    }
-    if (kind) {
-      const ms = deps.faults.takeDelay(kind);
-      if (ms > 0) await delay(ms);
-      if (fault(kind, 'after', req)) return;
+    let reply: Reply | undefined = kind && gateway(kind, 'before', req);
+    if (!reply) {
+      try {
+        reply = await r.handle();
+      } catch (err) {
+        reply = jsonReply(500, { code: 'InternalError', message: `simulator error: ${(err as Error).message}`, request_id: newRequestId() });
+      }
+      if (kind) {
+        const ms = deps.faults.takeDelay(kind);
+        if (ms > 0) await delay(ms);
+        if (fault(kind, 'after', req)) return;
+        reply = gateway(kind, 'after', req) ?? reply;
+      }
     }
     if (closing || res.destroyed) return;
     writeReply(res, reply, req.method === 'HEAD');

@@ -6,10 +6,18 @@
 import sharp from 'sharp';
 import { Agent, request } from 'undici';
 import { badFormat, TASK } from './errors.js';
+import type { InputLimits } from './models/index.js';
 
-export type SketchOutcome =
-  | { ok: true; bytes: Buffer; format: string; width: number; height: number }
-  | { ok: false; code: string; message: string };
+interface Checked {
+  ok: true;
+  bytes: Buffer;
+  format: string;
+  width: number;
+  height: number;
+}
+
+/** The image results are drawn from, and the sizes of every input (in request order). */
+export type SketchOutcome = (Checked & { inputs: Array<{ width: number; height: number }> }) | { ok: false; code: string; message: string };
 
 export type Failure = Extract<SketchOutcome, { ok: false }>;
 
@@ -21,12 +29,9 @@ export interface OssObjectResolver {
 export interface SketchFetcherOptions {
   /** Real ms before a download counts as timed out. */
   timeoutMs: number;
+  /** Largest download read at all (the models' own limits are checked after). */
   maxBytes: number;
-  minSide: number;
-  maxSide: number;
 }
-
-const FORMATS = new Set(['jpeg', 'png', 'tiff', 'webp']);
 // "URL must not contain Chinese characters" (API reference).
 const CJK = /[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/;
 
@@ -39,7 +44,17 @@ export class SketchFetcher {
     private readonly oss: OssObjectResolver,
   ) {}
 
-  async fetch(url: string, apiKeyId: string, model: string): Promise<SketchOutcome> {
+  /** Fetches and checks every input image against the model's limits; the first failure wins. */
+  async fetchAll(urls: string[], primary: string, apiKeyId: string, model: string, limits: InputLimits): Promise<SketchOutcome> {
+    const checked = await Promise.all(urls.map((u) => this.fetch(u, apiKeyId, model, limits)));
+    const failed = checked.find((c) => !c.ok);
+    if (failed) return failed as Failure;
+    const all = checked as Checked[];
+    const main = all[urls.indexOf(primary)] ?? all.at(-1)!;
+    return { ...main, inputs: all.map((c) => ({ width: c.width, height: c.height })) };
+  }
+
+  async fetch(url: string, apiKeyId: string, model: string, limits: InputLimits): Promise<Checked | Failure> {
     let bytes: Buffer;
     if (/^oss:\/\//i.test(url)) {
       const found = this.oss.resolve(url.slice('oss://'.length), apiKeyId, model);
@@ -50,7 +65,7 @@ export class SketchFetcher {
       if (!got.ok) return got;
       bytes = got.bytes;
     }
-    return this.inspect(bytes, url);
+    return this.inspect(bytes, url, limits);
   }
 
   private async download(url: string): Promise<{ ok: true; bytes: Buffer } | Failure> {
@@ -87,18 +102,20 @@ export class SketchFetcher {
     return { ok: true, bytes: Buffer.concat(chunks) };
   }
 
-  private async inspect(bytes: Buffer, url: string): Promise<SketchOutcome> {
-    if (bytes.length > this.options.maxBytes) return fail(TASK.size);
+  private async inspect(bytes: Buffer, url: string, limits: InputLimits): Promise<Checked | Failure> {
+    if (bytes.length > limits.maxBytes) return fail(TASK.size);
     const meta = await sharp(bytes)
       .metadata()
       .catch(() => undefined);
     if (!meta) return fail(TASK.invalidUrl);
-    if (!meta.format || !FORMATS.has(meta.format)) return fail(badFormat(withoutQuery(url)));
+    if (!meta.format || !limits.formats.has(meta.format)) return fail(badFormat(withoutQuery(url)));
     const width = meta.autoOrient?.width ?? meta.width ?? 0;
     const height = meta.autoOrient?.height ?? meta.height ?? 0;
     const lo = Math.min(width, height);
     const hi = Math.max(width, height);
-    if (lo < this.options.minSide || hi > this.options.maxSide || hi / lo >= 2) return fail(TASK.resolution);
+    const ratio = hi / lo;
+    const badRatio = limits.ratioExclusive ? ratio >= limits.maxRatio : ratio > limits.maxRatio;
+    if (lo < limits.minSide || hi > limits.maxSide || badRatio) return fail(TASK.resolution);
     try {
       // Decode it all once: a truncated file must fail now, not when a result is downloaded.
       await sharp(bytes, { failOn: 'truncated' }).resize(32, 32).raw().toBuffer();

@@ -1,5 +1,6 @@
 /**
- * Task lifecycle per account (= per API key here): a FIFO queue with exactly one RUNNING task.
+ * Task lifecycle per account (= per API key here) and model: a FIFO queue and as many RUNNING
+ * tasks as the model's concurrency (1 for the sketch model, 2 for imageedit, 5 for wan2.5).
  *
  * Times are logical: the next task starts exactly when the previous one ended (simulated), even if
  * that moment was jumped over by advance(). A task fetches and checks its sketch when it starts
@@ -11,8 +12,8 @@ import type { SimClock, SimTimer } from './clock.js';
 import { TASK } from './errors.js';
 import type { FaultBook, TaskFaults } from './faults.js';
 import type { Records, TaskStatus } from './records.js';
+import type { ModelSpec, TaskRequest } from './models/index.js';
 import type { SketchFetcher, SketchOutcome } from './sketch.js';
-import type { SketchRequest } from './validation.js';
 
 export type ResultEntry = { url: string } | { code: string; message: string };
 
@@ -20,7 +21,10 @@ export interface Task {
   id: string;
   apiKeyId: string;
   requestId: string;
-  request: SketchRequest;
+  request: TaskRequest;
+  /** Output size, known once the inputs are checked (or fixed by the request). */
+  width?: number;
+  height?: number;
   status: TaskStatus;
   /** Simulated epoch ms. */
   submitAt: number;
@@ -57,22 +61,33 @@ export interface EngineDeps {
   fetcher: SketchFetcher;
   faults: FaultBook;
   options: EngineOptions;
+  /** The model's spec and its concurrency for this simulator (options may override the spec's). */
+  spec(model: string): ModelSpec;
+  concurrency(model: string): number;
   /** Signed URL of image `index` (1-based), valid until `expiresAt`. */
   resultUrl(taskId: string, index: number, expiresAt: number): string;
   /** A task's data is gone (drop cached images). */
   onPurge(taskId: string): void;
+  /** A task ended SUCCEEDED, FAILED or CANCELED at `at` (its completion event). */
+  onEnd?(task: Task, at: number): void;
 }
 
+/** One account's queue and slots for one model. */
 interface Account {
+  apiKeyId: string;
+  model: string;
   queue: Task[];
-  running?: Task;
+  running: Task[];
 }
 
 export interface ListFilter {
   from?: number;
   to?: number;
+  /** Which time from/to apply to (a task without that time yet is outside any window). */
+  field?: 'submit' | 'start' | 'end';
   status?: string;
   model?: string;
+  order?: 'newest-first' | 'oldest-first';
 }
 
 export class TaskEngine {
@@ -86,7 +101,7 @@ export class TaskEngine {
     return this.deps.clock.now();
   }
 
-  create(apiKeyId: string, id: string, requestId: string, request: SketchRequest, duration: number): Task {
+  create(apiKeyId: string, id: string, requestId: string, request: TaskRequest, duration: number): Task {
     const at = this.now;
     const task: Task = {
       id,
@@ -101,12 +116,12 @@ export class TaskEngine {
       timers: [],
     };
     this.tasks.set(id, task);
-    const account = this.account(apiKeyId);
+    const account = this.accountOf(task);
     account.queue.push(task);
     this.transition(task, null, 'PENDING', at);
     this.deps.records.noteInFlight(apiKeyId, this.inFlight(apiKeyId));
     task.timers.push(this.deps.clock.schedule(at + this.deps.options.taskTimeoutMs, (t) => this.timeOutPending(task, t)));
-    if (!account.running) this.startNext(account, at);
+    this.fill(account, at);
     return task;
   }
 
@@ -138,17 +153,23 @@ export class TaskEngine {
 
   list(apiKeyId: string, filter: ListFilter): Task[] {
     this.sweep();
+    const timeOf = (t: Task) => (filter.field === 'start' ? t.scheduledAt : filter.field === 'end' ? t.endAt : t.submitAt);
+    const windowed = filter.from !== undefined || filter.to !== undefined;
+    const sign = filter.order === 'oldest-first' ? 1 : -1;
     return [...this.tasks.values()]
-      .filter(
-        (t) =>
+      .filter((t) => {
+        const at = timeOf(t);
+        return (
           t.apiKeyId === apiKeyId &&
           t.status !== 'UNKNOWN' &&
-          (filter.from === undefined || t.submitAt >= filter.from) &&
-          (filter.to === undefined || t.submitAt <= filter.to) &&
+          (!windowed || at !== undefined) &&
+          (filter.from === undefined || (at !== undefined && at >= filter.from)) &&
+          (filter.to === undefined || (at !== undefined && at <= filter.to)) &&
           (filter.status === undefined || t.status === filter.status) &&
-          (filter.model === undefined || t.request.model === filter.model),
-      )
-      .sort((a, b) => b.submitAt - a.submitAt);
+          (filter.model === undefined || t.request.model === filter.model)
+        );
+      })
+      .sort((a, b) => sign * (a.submitAt - b.submitAt));
   }
 
   /** Injected: the task ends FAILED with `code` when its processing ends. */
@@ -176,9 +197,11 @@ export class TaskEngine {
     return { task, sketch: task.sketch };
   }
 
+  /** PENDING + RUNNING tasks of a key, every model. */
   inFlight(apiKeyId: string): number {
-    const a = this.accounts.get(apiKeyId);
-    return a ? a.queue.length + (a.running ? 1 : 0) : 0;
+    let n = 0;
+    for (const a of this.accounts.values()) if (a.apiKeyId === apiKeyId) n += a.queue.length + a.running.length;
+    return n;
   }
 
   /** Resolves when no sketch fetch is in flight (tests: after advance(), before asserting). */
@@ -190,15 +213,19 @@ export class TaskEngine {
     return this.tasks.get(id);
   }
 
-  private account(apiKeyId: string): Account {
-    let a = this.accounts.get(apiKeyId);
-    if (!a) this.accounts.set(apiKeyId, (a = { queue: [] }));
+  private accountOf(task: Task): Account {
+    const key = `${task.apiKeyId}\u0000${task.request.model}`;
+    let a = this.accounts.get(key);
+    if (!a) this.accounts.set(key, (a = { apiKeyId: task.apiKeyId, model: task.request.model, queue: [], running: [] }));
     return a;
   }
 
-  private startNext(account: Account, at: number): void {
-    account.running = undefined;
-    for (let task = account.queue.shift(); task; task = account.queue.shift()) {
+  /** Starts queued tasks while the model has free slots. */
+  private fill(account: Account, at: number): void {
+    const slots = this.deps.concurrency(account.model);
+    while (account.running.length < slots) {
+      const task = account.queue.shift();
+      if (!task) return;
       if (task.status !== 'PENDING') continue;
       // A "lose the next task" fault strikes when the task's turn comes.
       if (task.faults.lose) {
@@ -206,17 +233,18 @@ export class TaskEngine {
         continue;
       }
       this.run(account, task, at);
-      return;
     }
   }
 
   private run(account: Account, task: Task, at: number): void {
-    account.running = task;
+    account.running.push(task);
     task.status = 'RUNNING';
     task.scheduledAt = at;
     this.transition(task, 'PENDING', 'RUNNING', at);
-    this.deps.records.busy.push({ apiKeyId: task.apiKeyId, taskId: task.id, start: at, realStart: Date.now() });
-    const prep = this.deps.fetcher.fetch(task.request.sketchUrl, task.apiKeyId, task.request.model).catch(
+    this.deps.records.busy.push({ apiKeyId: task.apiKeyId, model: task.request.model, taskId: task.id, start: at, realStart: Date.now() });
+    this.deps.records.noteRunning(task.apiKeyId, task.request.model, account.running.length);
+    const spec = this.deps.spec(task.request.model);
+    const prep = this.deps.fetcher.fetchAll(task.request.imageUrls, task.request.sketchUrl, task.apiKeyId, task.request.model, spec.input).catch(
       (): SketchOutcome => ({ ok: false, ...TASK.downloadFailed }),
     );
     task.prep = prep;
@@ -225,7 +253,12 @@ export class TaskEngine {
       if (task.status !== 'RUNNING') return; // lost meanwhile
       const successEnd = at + task.duration;
       let end = successEnd;
-      if (outcome.ok) task.sketch = outcome.bytes;
+      if (outcome.ok) {
+        task.sketch = outcome.bytes;
+        const size = task.request.size ?? spec.outputSize(outcome.inputs);
+        task.width = size.width;
+        task.height = size.height;
+      }
       // A refused sketch fails soon after the start; never later than success would have ended.
       else end = Math.min(successEnd, Math.max(at + this.deps.options.downloadFailMs, this.now));
       task.timers.push(this.deps.clock.schedule(end, (t) => this.finish(task, t)));
@@ -254,15 +287,26 @@ export class TaskEngine {
       } else {
         const expiresAt = end + this.deps.options.resultUrlTtlMs;
         task.results = Array.from({ length: n }, (_, i): ResultEntry =>
-          i < n - failed ? { url: this.deps.resultUrl(task.id, i + 1, expiresAt) } : { code: task.faults.partial!.code, message: task.faults.partial!.message },
+          i < n - failed
+            ? { url: this.deps.resultUrl(task.id, i + 1, expiresAt), ...task.request.resultExtras }
+            : { code: task.faults.partial!.code, message: task.faults.partial!.message },
         );
         task.imageCount = n - failed;
-        this.deps.records.bill(task.apiKeyId, task.imageCount);
+        this.deps.records.bill(task.apiKeyId, task.imageCount, task.request.model, this.deps.spec(task.request.model).priceCny);
         this.end(task, 'SUCCEEDED', end);
       }
     }
     this.closeBusy(task, end);
-    this.startNext(this.account(task.apiKeyId), end);
+    this.release(task, end);
+  }
+
+  /** Frees the task's slot (if it held one) and starts what waits. */
+  private release(task: Task, at: number): void {
+    const account = this.accountOf(task);
+    const i = account.running.indexOf(task);
+    if (i < 0) return;
+    account.running.splice(i, 1);
+    this.fill(account, at);
   }
 
   private fail(task: Task, error: { code: string; message: string }, end: number): void {
@@ -280,20 +324,20 @@ export class TaskEngine {
     for (const t of task.timers) t.cancel();
     task.timers = [this.deps.clock.schedule(task.purgeAt, () => this.purge(task))];
     this.transition(task, from, status, at, task.code);
+    this.deps.onEnd?.(task, at);
   }
 
   private lose(task: Task, at: number): void {
     const from = task.status;
-    const account = this.account(task.apiKeyId);
     this.dequeue(task);
     task.status = 'UNKNOWN';
     task.sketch = undefined;
     for (const t of task.timers) t.cancel();
     task.timers = [];
     this.transition(task, from, 'UNKNOWN', at, 'Lost');
-    if (account.running === task) {
+    if (from === 'RUNNING') {
       this.closeBusy(task, at);
-      this.startNext(account, at);
+      this.release(task, at);
     }
   }
 
@@ -306,7 +350,7 @@ export class TaskEngine {
   }
 
   private dequeue(task: Task): void {
-    const account = this.account(task.apiKeyId);
+    const account = this.accountOf(task);
     const i = account.queue.indexOf(task);
     if (i >= 0) account.queue.splice(i, 1);
   }
