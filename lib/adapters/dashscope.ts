@@ -45,7 +45,11 @@ const TaskReply = z.looseObject({
   usage: z.looseObject({ image_count: z.number().int().nonnegative().optional() }).optional(),
 });
 
-/** The list reply's fields are not confirmed by any public source (dashscope.md §2): read leniently. */
+/**
+ * The list reply (dashscope.md §A): `{data:[{task_id, status, model_name, gmt_create (epoch ms)…}],
+ * total, total_page, page_no, page_size}`. What no page confirms (page size cap, paging base,
+ * `total`, order, time format) is read leniently, and paging does not depend on it.
+ */
 const ListReply = z.looseObject({
   data: z
     .array(
@@ -53,18 +57,23 @@ const ListReply = z.looseObject({
         task_id: z.string(),
         status: z.string().optional(),
         task_status: z.string().optional(),
+        model_name: z.string().optional(),
         gmt_create: z.union([z.string(), z.number()]).optional(),
         submit_time: z.string().optional(),
       }),
     )
-    .default([]),
+    .nullish()
+    .transform((v) => v ?? []),
   total: z.number().optional(),
+  total_page: z.number().optional(),
 });
 
-/** `20230420000000` in Beijing time, the list API's time format. */
-export function listTime(ms: number): string {
-  return new Date(ms + 8 * 3600_000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
-}
+/** The documented default page size: surely accepted whatever the (unpublished) maximum is. */
+const LIST_PAGE_SIZE = 10;
+/** A bound on the pages read per status (far more live tasks than one account can hold). */
+const LIST_MAX_PAGES = 50;
+
+const optionalMs = (ms: number | undefined) => (ms === undefined ? {} : { createdAt: ms });
 
 function beijingToMs(value: string | number | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -124,20 +133,49 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
     return json;
   }
 
-  async function listPages(status: string, from: number, to: number): Promise<TaskSummary[]> {
-    const out: TaskSummary[] = [];
-    for (let page = 1; page <= 10; page++) {
-      const query = new URLSearchParams({ start_time: listTime(from), end_time: listTime(to), model_name: MODEL, status, page_no: String(page), page_size: '100' });
-      const json = await call('GET', `/tasks?${query.toString()}`, 'list tasks');
-      const parsed = ListReply.safeParse(json);
-      if (!parsed.success) throw new ModelError('InvalidReply', 'list tasks: unexpected reply', 502);
-      for (const t of parsed.data.data) {
+  async function listPage(status: string, pageNo: number) {
+    // No start_time/end_time: the documented default window is the last 24 h, and a window we
+    // chose could exceed the documented 24 h limit or depend on clocks agreeing.
+    const query = new URLSearchParams({ status, page_no: String(pageNo), page_size: String(LIST_PAGE_SIZE) });
+    const json = await call('GET', `/tasks?${query.toString()}`, 'list tasks');
+    const parsed = ListReply.safeParse(json);
+    if (!parsed.success) throw new ModelError('InvalidReply', 'list tasks: unexpected reply', 502);
+    return parsed.data;
+  }
+
+  /**
+   * Every task with `status`, deduplicated by id. Paging is documented to start at 1; should it
+   * start at 0 instead, page 0 would be missed, so it is asked for too whenever the pages read
+   * do not account for `total` (or `total` is absent); a service paging from 1 refuses page 0
+   * or repeats page 1, and either is harmless here.
+   */
+  async function listAll(status: string): Promise<TaskSummary[]> {
+    const found = new Map<string, TaskSummary>();
+    const add = (data: z.infer<typeof ListReply>['data']) => {
+      for (const t of data) {
         const taskStatus = t.task_status ?? t.status ?? status;
-        if (taskStatus === status) out.push({ taskId: t.task_id, status: taskStatus, createdAt: beijingToMs(t.gmt_create ?? t.submit_time) });
+        if (taskStatus === status) found.set(t.task_id, { taskId: t.task_id, status: taskStatus, ...(t.model_name ? { model: t.model_name } : {}), ...optionalMs(beijingToMs(t.gmt_create ?? t.submit_time)) });
       }
-      if (parsed.data.data.length < 100) break;
+    };
+    let total: number | undefined;
+    for (let page = 1; page <= LIST_MAX_PAGES; page++) {
+      const reply = await listPage(status, page);
+      total ??= reply.total;
+      const before = found.size;
+      add(reply.data);
+      // A short page proves nothing (the service may cap the size below what we asked): stop on
+      // an empty page, on the totals, or on a page that repeats what we have.
+      if (reply.data.length === 0 || found.size === before) break;
+      if ((total !== undefined && found.size >= total) || (reply.total_page !== undefined && page >= reply.total_page)) break;
     }
-    return out;
+    if (total === undefined || found.size < total) {
+      try {
+        add((await listPage(status, 0)).data);
+      } catch (err) {
+        if (!(err instanceof ModelError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403 && err.status !== 429)) throw err;
+      }
+    }
+    return [...found.values()];
   }
 
   return {
@@ -187,13 +225,8 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
     },
 
     async listLiveTasks(): Promise<TaskSummary[]> {
-      const out: TaskSummary[] = [];
-      // A wide window: the filter that matters is the status, and clocks need not agree.
-      const now = Date.now();
-      for (const status of ['PENDING', 'RUNNING']) {
-        out.push(...(await listPages(status, now - 24 * 3600_000, now + 24 * 3600_000)));
-      }
-      return out;
+      // Every model's: a listing filtered to one model would be blind to another's orphans.
+      return [...(await listAll('PENDING')), ...(await listAll('RUNNING'))];
     },
 
     async downloadResult(url: string): Promise<{ body: Readable; contentLength?: number }> {

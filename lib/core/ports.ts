@@ -113,6 +113,8 @@ export interface TaskView {
 export interface TaskSummary {
   taskId: string;
   status: string;
+  /** The model the task runs (`model_name`), when the service says. */
+  model?: string;
   /** Epoch ms, when the service says. */
   createdAt?: number;
 }

@@ -16,6 +16,7 @@
  */
 import { asError, ConditionFailedError } from '../errors.js';
 import { isoTime } from '../contract/dashscope-time.js';
+import { MODEL } from '../contract/request.js';
 import { lifecycleCtx, type CoreDeps } from './deps.js';
 import type { Jobs } from './jobs.js';
 import { logState } from './journal.js';
@@ -60,7 +61,8 @@ export async function reconcileExpired(deps: CoreDeps, jobs: Jobs, slots: SlotVi
 
   const known = await jobs.knownTasks(listed.map((t) => t.taskId));
   for (const o of fresh) if (o.slot.taskId) known.add(o.slot.taskId);
-  const unknown = listed.filter((t) => !known.has(t.taskId)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  // Only our models' tasks can be ours (another application may use other models of the account).
+  const unknown = listed.filter((t) => !known.has(t.taskId) && (t.model === undefined || t.model === MODEL)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
   const plan = lifecycleCtx(deps).rules.matchOrphans({ expired: open, unknown, free: fresh.filter((s) => s.slot.state === 'free') });
 
   let freed = 0;

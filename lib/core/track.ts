@@ -92,6 +92,11 @@ async function apply(
         deps.log.warn('cancel failed', { jobKey, taskId: slot.taskId, error: asError(err) });
       }
       if (!canceled) return 'busy'; // started meanwhile, or the call failed: followed until it ends
+      // Whether a cancel of a task that has just started answers an error or a 200 that did
+      // nothing is not documented: only a status that says it ended lets the slot go.
+      const after = await deps.model.getTask(slot.taskId!).catch(() => undefined);
+      const ended = after && ['finished', 'lost'].includes(lifecycleCtx(deps).rules.taskStatusClass(after.status, after.code));
+      if (!ended) return 'busy';
       if (slot.orphan) deps.log.info('orphaned task let go', { taskId: slot.taskId, taskStatus: 'CANCELED' });
       else logStateOf(deps, jobKey, slot.versionId ?? '', 'CANCELED', { taskId: slot.taskId, reason: 'no current version follows this task' });
       return release(deps, jobs, s);

@@ -18,8 +18,8 @@ export const switchesSchema = z.object({
   listTotal: z.enum(['present', 'absent']).default('present'),
   /** Which time `start_time`/`end_time` filter on: submission (`gmt_create`), start, or end. */
   listWindowField: z.enum(['submit', 'start', 'end']).default('submit'),
-  /** A window longer than this (hours) answers 400 (the docs say at most 24 h); null = no limit. */
-  listWindowMaxHours: z.number().positive().nullable().default(null),
+  /** A window longer than this (hours) answers 400 (the docs say at most 24 h); null = no limit. Default 24 (documented); the adapter sends no window. */
+  listWindowMaxHours: z.number().positive().nullable().default(24),
   listOrder: z.enum(['newest-first', 'oldest-first']).default('newest-first'),
   /** `gmt_create`/`start_time`/`end_time` as epoch ms (the docs' example) or Beijing strings. */
   listTimes: z.enum(['epoch-ms', 'beijing']).default('epoch-ms'),
