@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AccessKey, CredentialStore } from '../credentials.js';
+import type { TablestoreBehaviour } from './behaviour.js';
 import { authenticate, replyAuthorization } from './auth.js';
 import type { Database } from './database.js';
 import { OtsError, asOtsError } from './errors.js';
@@ -42,6 +43,7 @@ export interface ServerDeps {
   instance: string;
   now: () => number;
   records: RequestRecord[];
+  behaviour: TablestoreBehaviour;
 }
 
 const OPERATIONS: Record<string, Operation> = { ...tableOperations, ...rowOperations, ...rangeOperations, ...batchOperations };
@@ -98,7 +100,7 @@ export function createTablestoreServer(deps: ServerDeps): http.Server {
       const op = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
       if (!op) throw new OtsError('OTSParameterInvalid', `Unsupported operation: ${operation}.`);
       if (authError) throw authError;
-      const result: OpResult = op({ db: deps.db, now }, body);
+      const result: OpResult = op({ db: deps.db, now, behaviour: deps.behaviour }, body);
       if (result.changed) deps.db.changed();
       record(operation, 200, {
         ...(result.table !== undefined ? { table: result.table } : {}),
