@@ -80,6 +80,7 @@ function fromNpmPackage(): Browser | string {
     unpackOnce(path.join(dir, 'bin', 'al2023.tar.br'), tar);
     fs.mkdirSync(libs, { recursive: true });
     execFileSync('tar', ['-xf', tar, '-C', libs]);
+    fs.rmSync(tar);
   }
   const env = { LD_LIBRARY_PATH: [path.join(libs, 'lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
   const still = missingLibraries(binary, env);
