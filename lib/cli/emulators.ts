@@ -7,7 +7,9 @@ export const emulators: Command = async (args, io) => {
   const stack = await startLocalStack();
   const endpoints = stack.describe();
   if (values.json) {
-    io.stdout(`${JSON.stringify(endpoints)}\n`);
+    // `region` is ali-oss's form (oss-cn-beijing); V4 signers elsewhere (oss2, alibabacloud-oss-v2) want the region id.
+    const oss = { ...endpoints.oss, regionId: endpoints.oss.region.replace(/^oss-/, '') };
+    io.stdout(`${JSON.stringify({ ...endpoints, oss })}\n`);
   } else {
     io.stdout(
       [

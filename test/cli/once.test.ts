@@ -5,11 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserRequired, launchChromium } from './browser.js';
 import { killAll, readManifest, removeTmpDirs, run, tmpDir } from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE_JOBS = ['bicycle', 'boat', 'cat', 'house', 'teapot', 'tree'];
 
 let dir: string;
@@ -58,14 +56,19 @@ describe('sketchflow local --once on the bundled examples', () => {
     expect(again.stdout).toMatch(/^0 jobs in/m);
   }, 20_000);
 
-  it('the gallery renders in headless Chromium with every sketch and result image loaded', async () => {
-    expect(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does this)`).toBe(true);
-    const userDataDir = tmpDir('sketchflow-chromium-');
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+  it('the gallery renders in headless Chromium with every sketch and result image loaded', async (ctx) => {
+    const started = Date.now();
+    const launched = await launchChromium(tmpDir('sketchflow-chromium-'));
+    if ('reasons' in launched) {
+      const why = `no headless Chromium could be started: ${launched.reasons.join('; ')}`;
+      // CI (.ci/run) sets SKETCHFLOW_REQUIRE_BROWSER=1: there the check must run, so this fails.
+      if (browserRequired()) throw new Error(why);
+      console.warn(`SKIPPED the gallery check: ${why}`);
+      ctx.skip(why);
+      return;
+    }
+    const { context, browser } = launched;
+    console.info(`gallery check in ${browser.source} (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     try {
       const page = await context.newPage();
       await page.goto(`file://${path.join(dir, 'index.html')}`, { waitUntil: 'load' });
@@ -85,5 +88,5 @@ describe('sketchflow local --once on the bundled examples', () => {
     } finally {
       await context.close();
     }
-  }, 30_000);
+  }, 90_000);
 });

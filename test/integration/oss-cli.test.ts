@@ -14,14 +14,19 @@ afterAll(() => killAll());
 it('prints one JSON line whose endpoints and keys work with ali-oss, tablestore and HTTP', async () => {
   const cli = sketchflow(['emulators', '--json']);
   const [, line] = await cli.waitForOutput(/^(.*)\n/, 15_000);
-  const endpoints = JSON.parse(line!) as EmulatorEndpoints;
+  const endpoints = JSON.parse(line!) as EmulatorEndpoints & { oss: { regionId: string } };
   expect(endpoints.oss.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  const client = new OSS({ ...endpoints.oss, authorizationV4: true } as OSS.Options);
+  // Both forms of the region: ali-oss's, and the region id V4 clients sign with.
+  expect([endpoints.oss.region, endpoints.oss.regionId]).toEqual(['oss-cn-beijing', 'cn-beijing']);
+  const { regionId, ...aliOss } = endpoints.oss;
+  const client = new OSS({ ...aliOss, authorizationV4: true } as OSS.Options);
   await client.put('cli/hello.txt', Buffer.from('hello from the CLI test'));
   expect((await client.get('cli/hello.txt')).content.toString()).toBe('hello from the CLI test');
   expect((await client.listV2({ prefix: 'cli/' }, {})).objects.map((o) => o.name)).toEqual(['cli/hello.txt']);
   const url = await client.signatureUrlV4('GET', 60, undefined, 'cli/hello.txt');
   expect(await (await fetch(url)).text()).toBe('hello from the CLI test');
+  // The region id is what goes into a V4 credential scope.
+  expect(new URL(url).searchParams.get('x-oss-credential')).toContain(`/${regionId}/oss/aliyun_v4_request`);
 
   const ots = new TableStore.Client({ ...endpoints.tablestore, instancename: endpoints.tablestore.instance, maxRetries: 0 });
   expect(Array.isArray((await ots.listTable({})).tableNames)).toBe(true);

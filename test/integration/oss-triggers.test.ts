@@ -72,7 +72,7 @@ describe('event body', () => {
     ]);
   });
 
-  it('carries odd keys as they are (raw), or percent-encoded when asked', async () => {
+  it('carries odd keys as they are (raw), percent-encoded or form-encoded when asked (eventKeyStyle)', async () => {
     const key = 'keys/猫 + 100%.png';
     const { got, off } = collect({ prefix: 'keys/' });
     await ossClient(emu).put(key, Buffer.from('x'));
@@ -80,15 +80,19 @@ describe('event body', () => {
     off();
     expect(got[0]!.oss.object.key).toBe(key);
 
-    const encoded = await startOssEmulator({ eventKeyStyle: 'encoded' });
-    try {
-      const c2 = collect({}, encoded);
-      encoded.putObject(key, 'x');
-      await waitFor(() => c2.got[0], 2000, 'event');
-      expect(c2.got[0]!.oss.object.key).toBe('keys/%E7%8C%AB%20%2B%20100%25.png');
-      expect(candidateObjectKeys(c2.got[0]!.oss.object.key)).toContain(key);
-    } finally {
-      await encoded.close();
+    const expected = { encoded: 'keys/%E7%8C%AB%20%2B%20100%25.png', form: 'keys/%E7%8C%AB+%2B+100%25.png' } as const;
+    for (const style of ['encoded', 'form'] as const) {
+      const other = await startOssEmulator({ eventKeyStyle: style });
+      try {
+        const c2 = collect({}, other);
+        other.putObject(key, 'x');
+        await waitFor(() => c2.got[0], 2000, 'event');
+        expect(c2.got[0]!.oss.object.key, style).toBe(expected[style]);
+        // The submit function's reading of a key finds the stored one under every style.
+        expect(candidateObjectKeys(c2.got[0]!.oss.object.key), style).toContain(key);
+      } finally {
+        await other.close();
+      }
     }
   });
 });

@@ -149,17 +149,38 @@ describe('BatchWriteRow', () => {
     expect(emu.peekRow('jobs', ['good'])).toBeUndefined();
   });
 
-  it('a row written twice may not carry a condition', async () => {
-    await expectOtsError(
-      client.batchWriteRow({
-        tables: [{ tableName: 'jobs', rows: [putRow('twice', [{ a: '1' }]), putRow('twice', [{ a: '2' }], new Condition(RE.EXPECT_NOT_EXIST, null))] }],
-      }),
-      400,
-      'OTSParameterInvalid',
-      'Repeated rows do not support row exist expectation check in BatchModify.',
-    );
-    await client.batchWriteRow({ tables: [{ tableName: 'jobs', rows: [putRow('twice', [{ a: '1' }]), putRow('twice', [{ a: '2' }])] }] });
-    expect(emu.peekRow('jobs', ['twice'])?.attributes).toEqual({ a: '2' });
+  it('one primary key twice in a table fails the whole request (OTSParameterInvalid), with or without conditions', async () => {
+    for (const second of [putRow('twice', [{ a: '2' }]), putRow('twice', [{ a: '2' }], new Condition(RE.EXPECT_NOT_EXIST, null))]) {
+      await expectOtsError(
+        client.batchWriteRow({ tables: [{ tableName: 'jobs', rows: [putRow('other', [{ a: '0' }]), putRow('twice', [{ a: '1' }]), second] }] }),
+        400,
+        'OTSParameterInvalid',
+        'The input parameter is invalid.',
+      );
+    }
+    expect(emu.peekRow('jobs', ['twice'])).toBeUndefined();
+    expect(emu.peekRow('jobs', ['other'])).toBeUndefined();
+    // The same key in two tables is two rows.
+    await client.batchWriteRow({ tables: [{ tableName: 'jobs', rows: [putRow('twice', [{ a: '1' }])] }, { tableName: 'slots', rows: [{ type: 'PUT', condition: ignore(), primaryKey: [{ slot: Long.fromNumber(1) }], attributeColumns: [] as never }] }] });
+  });
+
+  it("under repeatedRowsInBatchWrite: 'allow', repeated rows apply in order (the last wins) but may not carry a condition", async () => {
+    const allowing = await start({ repeatedRowsInBatchWrite: 'allow' });
+    try {
+      await createTable(allowing.client, 'jobs', [['id', 'STRING']]);
+      await expectOtsError(
+        allowing.client.batchWriteRow({
+          tables: [{ tableName: 'jobs', rows: [putRow('twice', [{ a: '1' }]), putRow('twice', [{ a: '2' }], new Condition(RE.EXPECT_NOT_EXIST, null))] }],
+        }),
+        400,
+        'OTSParameterInvalid',
+        'Repeated rows do not support row exist expectation check in BatchModify.',
+      );
+      await allowing.client.batchWriteRow({ tables: [{ tableName: 'jobs', rows: [putRow('twice', [{ a: '1' }]), putRow('twice', [{ a: '2' }])] }] });
+      expect(allowing.emu.peekRow('jobs', ['twice'])?.attributes).toEqual({ a: '2' });
+    } finally {
+      await allowing.emu.close();
+    }
   });
 
   it('is recorded as ots:BatchWriteRow with the rows written', async () => {

@@ -311,3 +311,63 @@ describe('errors', () => {
     );
   });
 });
+
+describe('switches for what the service does not document (lib/local/README.md)', () => {
+  /** Pages through `names` with a client of `other`, as readAll does. */
+  async function pagesOf(other: { client: Client }, limit?: number) {
+    const pages: string[][] = [];
+    let next: Key | null = [{ s: INF_MIN }];
+    while (next) {
+      const r = await other.client.getRange({ tableName: 'names', direction: 'FORWARD', inclusiveStartPrimaryKey: next as never, exclusiveEndPrimaryKey: [{ s: INF_MAX }] as never, ...(limit ? { limit } : {}) });
+      pages.push(r.rows.map((row) => String(pkValues(row)[0])));
+      next = r.nextStartPrimaryKey ? r.nextStartPrimaryKey.map((p) => ({ [p.name]: p.value })) : null;
+      if (pages.length > 10) throw new Error('paging does not end');
+    }
+    return pages;
+  }
+
+  async function withNames(options: Parameters<typeof start>[0], run: (other: Awaited<ReturnType<typeof start>>) => Promise<void>): Promise<void> {
+    const other = await start(options);
+    try {
+      await createTable(other.client, 'names', [['s', 'STRING']]);
+      for (const s of ['a', 'b', 'c', 'd', 'e']) {
+        await other.client.putRow({ tableName: 'names', condition: new Condition(RE.IGNORE, null), primaryKey: [{ s }], attributeColumns: [{ v: 'x'.repeat(100) }] });
+      }
+      await run(other);
+    } finally {
+      await other.emu.close();
+    }
+  }
+
+  it('rangePageRows cuts pages short of the limit, with a next key (as the 5,000-row cut does)', async () => {
+    await withNames({ rangePageRows: 2 }, async (other) => {
+      expect(await pagesOf(other, 100)).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+    });
+  });
+
+  it('rangePageBytes cuts pages by size rather than by limit', async () => {
+    await withNames({ rangePageBytes: 250 }, async (other) => {
+      const pages = await pagesOf(other, 100);
+      expect(pages.flat()).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(pages.length).toBeGreaterThan(1);
+      expect(pages.every((p) => p.length < 5)).toBe(true);
+    });
+  });
+
+  it("rangeNextKeyAtEnd: 'send' gives a next key after a page cut exactly at the last row; its page is empty", async () => {
+    await withNames({ rangeNextKeyAtEnd: 'send' }, async (other) => {
+      expect(await pagesOf(other, 5)).toEqual([['a', 'b', 'c', 'd', 'e'], []]);
+      // Not cut: no next key at all.
+      expect(await pagesOf(other, 6)).toEqual([['a', 'b', 'c', 'd', 'e']]);
+    });
+    await withNames({}, async (other) => {
+      expect(await pagesOf(other, 5)).toEqual([['a', 'b', 'c', 'd', 'e']]);
+    });
+  });
+
+  it('refuses switch values outside what the service could do', async () => {
+    await expect(start({ rangePageRows: 0 })).rejects.toThrow(/rangePageRows/);
+    await expect(start({ rangePageRows: 5001 })).rejects.toThrow(/rangePageRows/);
+    await expect(start({ rangeNextKeyAtEnd: 'maybe' as never })).rejects.toThrow(/rangeNextKeyAtEnd/);
+  });
+});

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { listPage } from '../../lib/local/oss/listing.js';
 import { compareKeys, type ObjectRecord } from '../../lib/local/oss/store.js';
 
-const rec: ObjectRecord = { etag: 'E', size: 0, contentType: 'x', userMeta: {}, headers: {}, lastModified: 0 };
+const rec: ObjectRecord = { etag: 'E', crc64: '0', objectType: 'Normal', size: 0, contentType: 'x', userMeta: {}, headers: {}, lastModified: 0 };
 const entries = (keys: string[]) => [...keys].sort(compareKeys).map((key) => ({ key, record: rec }));
 const all = entries(['a', 'b/1', 'b/2', 'b/3', 'c', 'd/x/1', 'd/y', 'e']);
 

@@ -137,11 +137,9 @@ function verifyV4(req: AuthRequest, ctx: AuthContext): AuthResult {
   } else if (Math.abs(now - requestTime) > (ctx.maxSkewMs ?? MAX_SKEW_MS)) {
     throw E.timeTooSkewed(iso(requestTime), iso(now));
   }
-  if (parts.day !== parts.date.slice(0, 8)) {
-    throw E.signatureDoesNotMatch({ OSSAccessKeyId: parts.accessKeyId }, `credential scope date ${parts.day} differs from x-oss-date ${parts.date}`);
-  }
-  if (parts.region !== ctx.region) {
-    throw E.signatureDoesNotMatch({ OSSAccessKeyId: parts.accessKeyId }, `credential scope region '${parts.region}' but the bucket is in '${ctx.region}'`);
+  // The credential scope must name x-oss-date's day and the bucket's region.
+  if (parts.day !== parts.date.slice(0, 8) || parts.region !== ctx.region) {
+    throw E.signatureDoesNotMatch({ OSSAccessKeyId: parts.accessKeyId });
   }
   for (const h of parts.additionalHeaders) {
     if (req.headers[h] === undefined) throw E.invalidArgument(`Additional header '${h}' is signed but missing from the request.`, 'AdditionalHeaders', h);

@@ -11,6 +11,8 @@ export interface EmulatorEnv {
   accountId: string;
   store(bucket: string): BucketStore;
   bucketCreated(bucket: string): number;
+  /** Every bucket, for ListBuckets. */
+  buckets(): Array<{ name: string; created: number }>;
   /** Queue a trigger event, delivered after the response has been sent. */
   emitObjectEvent(ctx: OpContext, eventName: string, bucket: string, key: string, record: ObjectRecord, previousSize?: number): void;
 }

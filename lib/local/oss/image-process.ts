@@ -82,7 +82,7 @@ export function parseProcess(value: string): ImageAction[] {
   const kind = slash < 0 ? value : value.slice(0, slash);
   if (kind === 'style') throw new OssError(404, 'NoSuchStyle', 'The specified style does not exist.');
   if (kind !== 'image') {
-    if (['video', 'doc', 'audio', 'hls'].includes(kind)) throw E.notImplemented(`x-oss-process '${kind}/'`);
+    if (['video', 'doc', 'audio', 'hls'].includes(kind)) throw E.notImplemented();
     throw invalid(`x-oss-process must start with 'image/' (got '${value}').`, value);
   }
   const segments = value.slice(slash + 1).split('/').filter((s) => s !== '');
@@ -108,7 +108,7 @@ export function parseProcess(value: string): ImageAction[] {
         const f = (params[0] ?? '').toLowerCase();
         const format = f === 'jpeg' ? 'jpg' : f;
         if (!['png', 'jpg', 'webp', 'bmp', 'gif', 'tiff'].includes(format)) {
-          if (['heic', 'avif', 'jxl'].includes(format)) throw E.notImplemented(`image/format,${f}`);
+          if (['heic', 'avif', 'jxl'].includes(format)) throw E.notImplemented();
           throw invalid(`Unsupported target format '${f}'.`, segment);
         }
         actions.push({ op: 'format', format: format as OutputFormat });
@@ -125,7 +125,7 @@ export function parseProcess(value: string): ImageAction[] {
         actions.push({ op: 'interlace', on: params[0] === '1' });
         break;
       default:
-        if (OSS_ONLY.has(name)) throw E.notImplemented(`x-oss-process action '${name}'`);
+        if (OSS_ONLY.has(name)) throw E.notImplemented();
         throw invalid(`Unknown image action '${name}'.`, segment);
     }
   }

@@ -5,6 +5,9 @@
  */
 import type { CredentialStore } from '../credentials.js';
 import { OssEmulatorServer } from './server.js';
+import type { EventKeyStyle } from './triggers.js';
+
+export { EVENT_KEY_STYLES, type EventKeyStyle } from './triggers.js';
 
 export interface TriggerRule {
   /** Key prefix filter, like an OSS trigger rule ('' = any). */
@@ -31,8 +34,12 @@ export interface OssEmulatorOptions {
   accountId?: string;
   /** Accept signature V1 (header and presigned). Default false: OSS refuses V1 for new buckets. */
   allowV1?: boolean;
-  /** How `oss.object.key` is written into trigger events: as is (default) or percent-encoded. */
-  eventKeyStyle?: 'raw' | 'encoded';
+  /**
+   * How `oss.object.key` is written into trigger events — unconfirmed upstream (fc.md §1.1), so
+   * tests run the pipeline under each: 'raw' (default, as stored), 'encoded' (percent-encoded,
+   * '/' kept), 'form' (percent-encoded with '+' for a space). See lib/local/README.md.
+   */
+  eventKeyStyle?: EventKeyStyle;
   /** How long after the HTTP response trigger events are delivered (default 20 ms). */
   triggerDelayMs?: number;
   /** Watch mode: how long a file must stay unchanged before it is announced (default 250 ms). */

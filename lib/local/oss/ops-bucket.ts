@@ -27,7 +27,7 @@ function contents(ctx: OpContext, items: Array<{ key: string; record: ObjectReco
     Key: enc(key),
     LastModified: iso(record.lastModified),
     ETag: quoteEtag(record.etag),
-    Type: 'Normal',
+    Type: record.objectType,
     Size: record.size,
     StorageClass: 'Standard',
     // ali-oss's V1 list() reads Owner.ID without a check: always there in V1.

@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { xmlReply, type OpContext } from './context.js';
-import { E, OssError } from './errors.js';
+import { crc64 } from './crc64.js';
+import { E } from './errors.js';
 import { checkContentMd5, checkObjectKey, quoteEtag, writeInfoFrom } from './ops-object.js';
 import { hasQuery, queryValue } from './request-url.js';
 import { md5Hex, type WriteInfo } from './store.js';
@@ -28,16 +29,13 @@ interface Upload {
 /** OSS's minimum size for every part but the last. */
 const MIN_PART_BYTES = 100 * 1024;
 
-const noSuchUpload = (id: string) =>
-  new OssError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: id });
-
 export class MultipartUploads {
   private readonly uploads = new Map<string, Upload>();
 
   private find(ctx: OpContext): [string, Upload] {
     const id = queryValue(ctx.query, 'uploadId') ?? '';
     const up = this.uploads.get(id);
-    if (!up || up.bucket !== ctx.bucket || up.key !== ctx.key) throw noSuchUpload(id);
+    if (!up || up.bucket !== ctx.bucket || up.key !== ctx.key) throw E.noSuchUpload(id);
     return [id, up];
   }
 
@@ -53,11 +51,11 @@ export class MultipartUploads {
     const [, up] = this.find(ctx);
     const raw = queryValue(ctx.query, 'partNumber') ?? '';
     const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < 1 || n > 10000) throw E.invalidArgument('Part number must be an integer between 1 and 10000, inclusive.', 'partNumber', raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > 10000) throw E.invalidPartNumber(raw);
     checkContentMd5(ctx);
     const etag = md5Hex(ctx.body);
     up.parts.set(n, { body: Buffer.from(ctx.body), etag, at: ctx.env.now() });
-    ctx.reply(200, { ETag: quoteEtag(etag) });
+    ctx.reply(200, { ETag: quoteEtag(etag), 'x-oss-hash-crc64ecma': crc64(ctx.body) });
   }
 
   complete(ctx: OpContext): void {
@@ -73,10 +71,10 @@ export class MultipartUploads {
       for (const [, num, etag] of listed) {
         const part = up.parts.get(Number(num));
         if (!part || part.etag !== etag!.replace(/"/g, '').toUpperCase()) {
-          throw new OssError(400, 'InvalidPart', 'One or more of the specified parts could not be found or the specified entity tag might not have matched the part\'s entity tag.');
+          throw E.invalidPart();
         }
         if (numbers.length > 0 && Number(num) <= numbers[numbers.length - 1]!) {
-          throw new OssError(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
+          throw E.invalidPartOrder();
         }
         numbers.push(Number(num));
       }
@@ -84,14 +82,18 @@ export class MultipartUploads {
     if (numbers.length === 0) throw E.malformedXml();
     const parts = numbers.map((n) => up.parts.get(n)!);
     if (parts.slice(0, -1).some((p) => p.body.length < MIN_PART_BYTES)) {
-      throw new OssError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.');
+      throw E.entityTooSmall();
     }
     const digest = createHash('md5');
     for (const p of parts) digest.update(Buffer.from(p.etag, 'hex'));
     const etag = `${digest.digest('hex').toUpperCase()}-${parts.length}`;
+    if (ctx.headers['x-oss-forbid-overwrite']?.toLowerCase() === 'true' && ctx.env.store(ctx.bucket).head(ctx.key)) {
+      throw E.fileAlreadyExists('0042-00000214');
+    }
     const { record, previous } = ctx.env.store(ctx.bucket).write(ctx.key, Buffer.concat(parts.map((p) => p.body)), {
       ...up.info,
       etag,
+      objectType: 'Multipart',
       lastModified: ctx.env.now(),
     });
     this.uploads.delete(id);
@@ -100,7 +102,7 @@ export class MultipartUploads {
       ctx,
       'CompleteMultipartUploadResult',
       { Location: `/${ctx.bucket}/${ctx.key}`, Bucket: ctx.bucket, Key: ctx.key, ETag: quoteEtag(etag) },
-      { ETag: quoteEtag(etag) },
+      { ETag: quoteEtag(etag), 'x-oss-hash-crc64ecma': record.crc64 },
     );
   }
 

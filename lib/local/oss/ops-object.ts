@@ -1,7 +1,7 @@
 /** Object operations: PutObject, GetObject (with Range and x-oss-process), HeadObject, GetObjectMeta, DeleteObject, CopyObject. */
 import { createHash } from 'node:crypto';
 import { headerOut, xmlReply, type OpContext } from './context.js';
-import { E, OssError } from './errors.js';
+import { E } from './errors.js';
 import { applyProcess, parseProcess } from './image-process.js';
 import { mimeTypeFor } from './mime.js';
 import { parseRange } from './range.js';
@@ -10,6 +10,8 @@ import { STORED_HEADERS, type ObjectRecord, type WriteInfo } from './store.js';
 import { iso } from './xml.js';
 
 export const quoteEtag = (etag: string) => `"${etag}"`;
+/** "The total size of all user metadata cannot exceed 8 KB" (OSS PutObject; EC 0011-00000002): names with their prefix, plus values. */
+export const MAX_USER_META_BYTES = 8 * 1024;
 const httpDate = (ms: number) => new Date(ms).toUTCString();
 
 export function checkObjectKey(key: string): void {
@@ -21,10 +23,14 @@ export function checkObjectKey(key: string): void {
 export function writeInfoFrom(ctx: OpContext, key: string): WriteInfo {
   const userMeta: Record<string, string> = {};
   const headers: Record<string, string> = {};
+  let metaBytes = 0;
   for (const [name, value] of Object.entries(ctx.headers)) {
-    if (name.startsWith('x-oss-meta-')) userMeta[name.slice('x-oss-meta-'.length)] = value;
-    else if ((STORED_HEADERS as readonly string[]).includes(name)) headers[name] = value;
+    if (name.startsWith('x-oss-meta-')) {
+      userMeta[name.slice('x-oss-meta-'.length)] = value;
+      metaBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+    } else if ((STORED_HEADERS as readonly string[]).includes(name)) headers[name] = value;
   }
+  if (metaBytes > MAX_USER_META_BYTES) throw E.metadataTooLarge();
   return { contentType: ctx.headers['content-type'] || mimeTypeFor(key), userMeta, headers, lastModified: ctx.env.now() };
 }
 
@@ -38,7 +44,7 @@ export function checkContentMd5(ctx: OpContext): void {
 
 function checkForbidOverwrite(ctx: OpContext, bucket: string, key: string): void {
   if (ctx.headers['x-oss-forbid-overwrite']?.toLowerCase() === 'true' && ctx.env.store(bucket).head(key)) {
-    throw new OssError(409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.');
+    throw E.fileAlreadyExists('0026-00000201');
   }
 }
 
@@ -48,8 +54,9 @@ export function objectHeaders(record: ObjectRecord): Record<string, string | num
     ETag: quoteEtag(record.etag),
     'Last-Modified': httpDate(record.lastModified),
     'Accept-Ranges': 'bytes',
-    'x-oss-object-type': 'Normal',
+    'x-oss-object-type': record.objectType,
     'x-oss-storage-class': 'Standard',
+    'x-oss-hash-crc64ecma': record.crc64,
   };
   // A multipart object's ETag is not an MD5, so it has no Content-MD5.
   if (/^[0-9A-F]{32}$/.test(record.etag)) h['Content-MD5'] = Buffer.from(record.etag, 'hex').toString('base64');
@@ -68,7 +75,7 @@ export function putObject(ctx: OpContext): void {
   checkForbidOverwrite(ctx, ctx.bucket, ctx.key);
   const { record, previous } = ctx.env.store(ctx.bucket).write(ctx.key, ctx.body, writeInfoFrom(ctx, ctx.key));
   ctx.env.emitObjectEvent(ctx, 'ObjectCreated:PutObject', ctx.bucket, ctx.key, record, previous?.size);
-  ctx.reply(200, { ETag: quoteEtag(record.etag), 'Content-MD5': Buffer.from(record.etag, 'hex').toString('base64') });
+  ctx.reply(200, { ETag: quoteEtag(record.etag), 'Content-MD5': Buffer.from(record.etag, 'hex').toString('base64'), 'x-oss-hash-crc64ecma': record.crc64 });
 }
 
 /** If-Match and friends; `undefined` when the request may proceed. */
@@ -178,6 +185,6 @@ export function copyObject(ctx: OpContext): void {
       : { contentType: found.record.contentType, userMeta: found.record.userMeta, headers: found.record.headers, lastModified: ctx.env.now() };
   const { record, previous } = ctx.env.store(ctx.bucket).write(ctx.key, found.body, info);
   ctx.env.emitObjectEvent(ctx, 'ObjectCreated:CopyObject', ctx.bucket, ctx.key, record, previous?.size);
-  xmlReply(ctx, 'CopyObjectResult', { ETag: quoteEtag(record.etag), LastModified: iso(record.lastModified) }, { ETag: quoteEtag(record.etag) });
+  xmlReply(ctx, 'CopyObjectResult', { ETag: quoteEtag(record.etag), LastModified: iso(record.lastModified) }, { ETag: quoteEtag(record.etag), 'x-oss-hash-crc64ecma': record.crc64 });
 }
 

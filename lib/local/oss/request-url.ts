@@ -4,17 +4,19 @@
  */
 import { OssError } from './errors.js';
 
+export const BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
 export interface QueryParam {
   name: string;
   /** null when the parameter had no '=' at all (`?acl`). */
   value: string | null;
 }
 
-function decodeComponent(text: string, what: string): string {
+function decodeComponent(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new OssError(400, 'InvalidURI', `Couldn't parse the specified URI (bad percent-encoding in ${what}).`);
+    throw new OssError(400, 'InvalidURI', "Couldn't parse the specified URI.");
   }
 }
 
@@ -27,8 +29,8 @@ export function splitUrl(rawUrl: string): { rawPath: string; query: QueryParam[]
       if (part === '') continue;
       const eq = part.indexOf('=');
       // '+' means a space in query strings (URLSearchParams writes it); ali-oss always sends %2B.
-      const name = decodeComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, ' '), 'the query');
-      const value = eq < 0 ? null : decodeComponent(part.slice(eq + 1).replace(/\+/g, ' '), 'the query');
+      const name = decodeComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, ' '));
+      const value = eq < 0 ? null : decodeComponent(part.slice(eq + 1).replace(/\+/g, ' '));
       query.push({ name, value });
     }
   }
@@ -45,6 +47,7 @@ export function hasQuery(query: QueryParam[], name: string): boolean {
 }
 
 export interface Target {
+  /** '' for a service-level request (ListBuckets: `GET /` on an endpoint that names no bucket). */
   bucket: string;
   /** '' for a bucket-level request. */
   key: string;
@@ -69,6 +72,8 @@ export function hostName(hostHeader: string | undefined): string {
  * Every way ali-oss addresses a bucket: virtual host (`<bucket>.<region>.aliyuncs.com`, which is
  * also the Host it fakes for IP endpoints, and `<bucket>.localhost`), path style (`sldEnable`,
  * `/<bucket>/<key>`, possibly on top of a virtual Host) and cname (bucket only in the signature).
+ * On a Host that names no bucket, `GET /` may also be ListBuckets, and `/<name>/…` may address a
+ * bucket that does not exist (NoSuchBucket once the signature shows that is what was meant).
  */
 export function resolveAddressing(hostHeader: string | undefined, rawPath: string, knownBuckets: string[], defaultBucket: string): Addressing {
   if (!rawPath.startsWith('/')) throw new OssError(400, 'InvalidURI', "Couldn't parse the specified URI.");
@@ -76,10 +81,10 @@ export function resolveAddressing(hostHeader: string | undefined, rawPath: strin
   const labels = host.split('.');
   const virtual =
     (host.endsWith('.aliyuncs.com') && labels.length >= 4) || (host.endsWith('.localhost') && labels.length >= 2) ? labels[0] : undefined;
-  const fullKey = decodeComponent(rawPath.slice(1), 'the path');
+  const fullKey = decodeComponent(rawPath.slice(1));
   const slash = rawPath.indexOf('/', 1);
   const firstSegment = slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash);
-  const pathStyle = (bucket: string): Target => ({ bucket, key: slash < 0 ? '' : decodeComponent(rawPath.slice(slash + 1), 'the path') });
+  const pathStyle = (bucket: string): Target => ({ bucket, key: slash < 0 ? '' : decodeComponent(rawPath.slice(slash + 1)) });
 
   if (virtual) {
     const candidates: Target[] = [{ bucket: virtual, key: fullKey }];
@@ -89,5 +94,7 @@ export function resolveAddressing(hostHeader: string | undefined, rawPath: strin
   const candidates: Target[] = [];
   if (knownBuckets.includes(firstSegment)) candidates.push(pathStyle(firstSegment));
   for (const bucket of [defaultBucket, ...knownBuckets.filter((b) => b !== defaultBucket)]) candidates.push({ bucket, key: fullKey });
+  if (rawPath === '/') candidates.push({ bucket: '', key: '' });
+  else if (!knownBuckets.includes(firstSegment) && BUCKET_NAME.test(firstSegment)) candidates.push(pathStyle(firstSegment));
   return { candidates };
 }

@@ -7,6 +7,7 @@ import { E } from './errors.js';
 import { deleteMultipleObjects, getBucketInfo, getBucketLocation, listObjects, listObjectsV2 } from './ops-bucket.js';
 import { copyObject, deleteObject, getObject, getObjectMeta, headObject, parseCopySource, putObject } from './ops-object.js';
 import { MULTIPART_ACTIONS, MultipartUploads } from './ops-multipart.js';
+import { listBuckets } from './ops-service.js';
 import { hasQuery, queryValue, type QueryParam, type Target } from './request-url.js';
 
 export interface RouteAction {
@@ -26,13 +27,20 @@ const unsupported = (name: string, action: string, target: Target): Route => ({
   name,
   actions: [{ action, bucket: target.bucket, key: target.key || undefined }],
   run: () => {
-    throw E.notImplemented(name);
+    throw E.notImplemented();
   },
 });
 
 export function route(method: string, target: Target, query: QueryParam[], headers: Record<string, string>, multipart: MultipartUploads): Route {
   const { bucket, key } = target;
   const one = (name: string, action: string, run: Route['run']): Route => ({ name, actions: [{ action, bucket, key: key || undefined }], run });
+
+  if (bucket === '') {
+    if (method === 'GET') return one('ListBuckets', 'oss:ListBuckets', listBuckets);
+    return one(`${method} /`, 'oss:Unknown', () => {
+      throw E.methodNotAllowed();
+    });
+  }
 
   const mp = MultipartUploads.kind(method, key, query);
   if (mp) {

@@ -17,7 +17,7 @@ import { FaultQueue, type FaultSpec } from './faults.js';
 import type { OssEmulator, OssEmulatorOptions, OssRequestRecord, PeekedObject, TriggerRule } from './index.js';
 import { mimeTypeFor } from './mime.js';
 import { quoteEtag } from './ops-object.js';
-import { resolveAddressing, splitUrl, queryValue } from './request-url.js';
+import { BUCKET_NAME, resolveAddressing, splitUrl, queryValue } from './request-url.js';
 import { MultipartUploads } from './ops-multipart.js';
 import { postObject } from './ops-post.js';
 import { route, type Route } from './routes.js';
@@ -27,8 +27,6 @@ import type { BucketStore, ObjectRecord } from './store.js';
 import { TriggerHub } from './triggers.js';
 import { DirWatcher } from './watcher.js';
 import { errorXml } from './xml.js';
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 function requestId(): string {
   return randomBytes(12).toString('hex').toUpperCase();
@@ -85,6 +83,7 @@ export class OssEmulatorServer implements OssEmulator {
       accountId: this.accountId,
       store: (bucket) => this.storeOf(bucket),
       bucketCreated: (bucket) => this.buckets.get(bucket)?.created ?? this.now(),
+      buckets: () => [...this.buckets.entries()].map(([name, b]) => ({ name, created: b.created })),
       emitObjectEvent: (ctx, eventName, bucket, key, record, previousSize) => {
         const input = { eventName, bucket, key, record, previousSize, requestId: ctx.requestId, sourceIp: ctx.sourceIp };
         // Triggers fire after the answer has gone out, as OSS notifications do.
@@ -276,6 +275,8 @@ export class OssEmulatorServer implements OssEmulator {
       this.records.push(...records);
       if (unknownBucket) throw E.noSuchBucket(target.bucket);
       if (authError) throw authError;
+      // A path-style request whose signature names a bucket that is not there.
+      if (target.bucket !== '' && !this.buckets.has(target.bucket)) throw E.noSuchBucket(target.bucket);
 
       const fault = this.faults.take(op.actions.map((a) => a.action));
       if (fault?.kind === 'reset') {
@@ -309,9 +310,9 @@ export class OssEmulatorServer implements OssEmulator {
         records = [{ action: 'oss:Unknown', bucket: hostBucket, method, status: 0, presigned: false, at: this.now() }];
         this.records.push(...records);
       }
-      const ossError = err instanceof OssError ? err : E.internal(err instanceof Error ? err.message : String(err));
+      const ossError = err instanceof OssError ? err : E.internal();
       if (!(err instanceof OssError)) process.stderr.write(`oss emulator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      this.sendError(res, method, id, ossError, `${hostBucket}.${this.region}.aliyuncs.com`);
+      this.sendError(res, method, id, ossError, hostBucket === '' ? `${this.region}.aliyuncs.com` : `${hostBucket}.${this.region}.aliyuncs.com`);
     }
   }
 

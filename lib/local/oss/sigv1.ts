@@ -18,7 +18,7 @@ const SUBRESOURCES = new Set([
 export function canonicalResourceV1(bucket: string, key: string, query: QueryParam[]): string {
   const subs = query.filter((q) => SUBRESOURCES.has(q.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const tail = subs.map((q) => (q.value ? `${q.name}=${q.value}` : q.name)).join('&');
-  return `/${bucket}/${key}${tail ? `?${tail}` : ''}`;
+  return `${bucket === '' ? '/' : `/${bucket}/${key}`}${tail ? `?${tail}` : ''}`;
 }
 
 export function stringToSignV1(method: string, headers: Record<string, string>, dateLine: string, resource: string): string {

@@ -11,9 +11,9 @@ export function encodeString(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** `/bucket/key` with '/' kept; a bucket-level request is `/bucket/`. */
+/** `/bucket/key` with '/' kept; a bucket-level request is `/bucket/`, a service-level one (ListBuckets) `/`. */
 export function canonicalUri(bucket: string, key: string): string {
-  return encodeString(`/${bucket}/${key}`).replace(/%2F/g, '/');
+  return encodeString(bucket === '' ? '/' : `/${bucket}/${key}`).replace(/%2F/g, '/');
 }
 
 export interface QueryStyle {

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { E } from './errors.js';
 import { STATE_DIR, diskKeyProblem, isFolderKey, keyToPath, pathToKey } from './disk-keys.js';
-import { compareKeys, md5Hex, type BucketStore, type ObjectRecord, type WriteInfo } from './store.js';
+import { crc64 } from './crc64.js';
+import { compareKeys, md5Hex, recordFor, type BucketStore, type ObjectRecord, type WriteInfo } from './store.js';
 import { mimeTypeFor } from './mime.js';
 
 interface DiskMeta extends ObjectRecord {
@@ -21,8 +22,6 @@ interface DiskMeta extends ObjectRecord {
   /** The ETag last announced as an ObjectCreated event (or known at startup): the watcher's baseline. */
   announcedEtag: string;
 }
-
-const EMPTY_MD5 = md5Hex(Buffer.alloc(0));
 
 export class DiskStore implements BucketStore {
   private readonly index = new Map<string, DiskMeta>();
@@ -90,20 +89,29 @@ export class DiskStore implements BucketStore {
       if (meta) this.dropMeta(key);
       return undefined;
     }
-    if (meta && meta.fileSize === st.size && meta.mtimeMs === st.mtimeMs) return meta;
+    const unchanged = meta !== undefined && meta.fileSize === st.size && meta.mtimeMs === st.mtimeMs;
+    // Records written before CRC-64 was kept get it added; nothing else about them changes.
+    if (unchanged && meta.crc64 !== undefined) return meta;
     let body: Buffer;
     try {
       body = fs.readFileSync(file);
     } catch {
       return undefined;
     }
+    if (unchanged) {
+      const upgraded: DiskMeta = { ...meta, crc64: crc64(body), objectType: meta.objectType ?? 'Normal' };
+      this.saveMeta(upgraded);
+      return upgraded;
+    }
     const etag = md5Hex(body);
     const fresh: DiskMeta =
       meta && meta.etag === etag
-        ? { ...meta, fileSize: st.size, mtimeMs: st.mtimeMs }
+        ? { ...meta, crc64: meta.crc64 ?? crc64(body), objectType: meta.objectType ?? 'Normal', fileSize: st.size, mtimeMs: st.mtimeMs }
         : {
             key,
             etag,
+            crc64: crc64(body),
+            objectType: 'Normal',
             size: body.length,
             contentType: mimeTypeFor(key),
             userMeta: {},
@@ -153,13 +161,13 @@ export class DiskStore implements BucketStore {
       const st = this.stat(dir);
       if (st && !st.isDirectory()) throw unstorable(key, `'${pathToKey(this.root, dir)}' is a file, so it cannot also be a folder`);
     }
-    const { etag = md5Hex(body), ...rest } = info;
+    const record = recordFor(body, info);
     if (isFolderKey(key)) {
       if (body.length > 0) throw unstorable(key, 'a folder marker (key ending in "/") must be empty');
       const st = this.stat(target);
       if (st && !st.isDirectory()) throw unstorable(key, `'${key.slice(0, -1)}' is a file, so it cannot also be a folder`);
       fs.mkdirSync(target, { recursive: true });
-      const meta: DiskMeta = { key, etag: EMPTY_MD5, size: 0, ...rest, fileSize: 0, mtimeMs: 0, announcedEtag: EMPTY_MD5 };
+      const meta: DiskMeta = { key, ...record, fileSize: 0, mtimeMs: 0, announcedEtag: record.etag };
       this.saveMeta(meta);
       return { record: strip(meta)!, previous };
     }
@@ -171,7 +179,7 @@ export class DiskStore implements BucketStore {
     fs.renameSync(tmp, target);
     const after = fs.statSync(target);
     // The emulator announces its own writes itself, so the watcher's baseline is this version.
-    const meta: DiskMeta = { key, etag, size: body.length, ...rest, fileSize: after.size, mtimeMs: after.mtimeMs, announcedEtag: etag };
+    const meta: DiskMeta = { key, ...record, fileSize: after.size, mtimeMs: after.mtimeMs, announcedEtag: record.etag };
     this.saveMeta(meta);
     return { record: strip(meta)!, previous };
   }
@@ -247,8 +255,8 @@ export class DiskStore implements BucketStore {
 
 function strip(meta: DiskMeta | undefined): ObjectRecord | undefined {
   if (!meta) return undefined;
-  const { etag, size, contentType, userMeta, headers, lastModified } = meta;
-  return { etag, size, contentType, userMeta, headers, lastModified };
+  const { etag, crc64: crc, objectType, size, contentType, userMeta, headers, lastModified } = meta;
+  return { etag, crc64: crc, objectType, size, contentType, userMeta, headers, lastModified };
 }
 
 function unstorable(key: string, reason: string) {

@@ -1,5 +1,5 @@
 /** A bucket held in memory (the default, and every bucket made with createBucket). */
-import { compareKeys, md5Hex, type BucketStore, type ObjectRecord, type WriteInfo } from './store.js';
+import { compareKeys, recordFor, type BucketStore, type ObjectRecord, type WriteInfo } from './store.js';
 
 export class MemoryStore implements BucketStore {
   private readonly objects = new Map<string, { record: ObjectRecord; body: Buffer }>();
@@ -14,8 +14,7 @@ export class MemoryStore implements BucketStore {
 
   write(key: string, body: Buffer, info: WriteInfo): { record: ObjectRecord; previous?: ObjectRecord } {
     const previous = this.objects.get(key)?.record;
-    const { etag = md5Hex(body), ...rest } = info;
-    const record: ObjectRecord = { etag, size: body.length, ...rest };
+    const record = recordFor(body, info);
     // Copy the bytes: callers may reuse their buffer.
     this.objects.set(key, { record, body: Buffer.from(body) });
     return { record, previous };

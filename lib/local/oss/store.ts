@@ -5,10 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import { compareUtf8 } from '../utf8.js';
+import { crc64 } from './crc64.js';
 
 export interface ObjectRecord {
   /** MD5 of the body, uppercase hex without quotes (OSS's ETag for a simple upload). */
   etag: string;
+  /** CRC-64/ECMA-182 of the body, unsigned decimal, as `x-oss-hash-crc64ecma` carries it. */
+  crc64: string;
+  /** `x-oss-object-type`: a PutObject/CopyObject/PostObject object is Normal, a completed multipart upload Multipart. */
+  objectType: ObjectType;
   size: number;
   contentType: string;
   /** User metadata, names lowercased without the `x-oss-meta-` prefix. */
@@ -18,9 +23,13 @@ export interface ObjectRecord {
   lastModified: number;
 }
 
+export type ObjectType = 'Normal' | 'Multipart' | 'Appendable';
+
 export interface WriteInfo {
   /** Set for multipart uploads, whose ETag is not the MD5 of the body (`<hex>-<parts>`). */
   etag?: string;
+  /** Default 'Normal'. */
+  objectType?: ObjectType;
   contentType: string;
   userMeta: Record<string, string>;
   headers: Record<string, string>;
@@ -40,6 +49,12 @@ export interface BucketStore {
 
 export function md5Hex(body: Buffer): string {
   return createHash('md5').update(body).digest('hex').toUpperCase();
+}
+
+/** The record a store keeps for `body` written with `info`. */
+export function recordFor(body: Buffer, info: WriteInfo): ObjectRecord {
+  const { etag = md5Hex(body), objectType = 'Normal', ...rest } = info;
+  return { etag, crc64: crc64(body), objectType, size: body.length, ...rest };
 }
 
 /** OSS lists keys in UTF-8 byte order, which differs from JS string order for astral characters. */

@@ -11,7 +11,8 @@ export interface ObjectEventInput {
   eventName: string;
   bucket: string;
   key: string;
-  record: ObjectRecord;
+  /** What the event tells of the object. */
+  record: Pick<ObjectRecord, 'etag' | 'size' | 'contentType' | 'userMeta'>;
   previousSize?: number;
   requestId: string;
   sourceIp: string;
@@ -23,7 +24,7 @@ export interface EventContext {
   accountId: string;
   now: () => number;
   /** How `object.key` is written into the event (undocumented upstream, see lib/events/oss.ts). */
-  keyStyle: 'raw' | 'encoded';
+  keyStyle: EventKeyStyle;
   /** Delay between the response and delivery (OSS notifications lag the upload). */
   delayMs: number;
 }
@@ -46,6 +47,19 @@ export const OBJECT_CREATED_EVENTS = [
   'ObjectCreated:PutSymlink',
 ];
 
+/**
+ * The ways OSS might write `oss.object.key` (fc.md §1.1: unconfirmed): as stored, percent-encoded
+ * (`encodeURIComponent`, '/' kept), or form-encoded like S3's notifications ('+' for a space).
+ */
+export type EventKeyStyle = 'raw' | 'encoded' | 'form';
+export const EVENT_KEY_STYLES: readonly EventKeyStyle[] = ['raw', 'encoded', 'form'];
+
+export function eventKey(key: string, style: EventKeyStyle): string {
+  if (style === 'raw') return key;
+  const encoded = encodeURIComponent(key).replace(/%2F/g, '/');
+  return style === 'form' ? encoded.replace(/%20/g, '+') : encoded;
+}
+
 export function ruleMatches(rule: TriggerRule, eventName: string, key: string): boolean {
   const events = (rule.events ?? OBJECT_CREATED_EVENTS).map((e) => e.replace(/^oss:/, ''));
   const nameOk = events.some((e) => e === eventName || (e.endsWith(':*') && eventName.startsWith(e.slice(0, -1))));
@@ -60,7 +74,8 @@ export function buildEvent(input: ObjectEventInput, ctx: EventContext, ruleId: s
       {
         eventName: input.eventName,
         eventSource: 'acs:oss',
-        eventTime: new Date(ctx.now()).toISOString(),
+        // Whole seconds, as in every event OSS documents ("2022-08-13T06:45:43.000Z", fc.md §1.1).
+        eventTime: new Date(Math.floor(ctx.now() / 1000) * 1000).toISOString(),
         eventVersion: '1.0',
         oss: {
           bucket: {
@@ -72,7 +87,7 @@ export function buildEvent(input: ObjectEventInput, ctx: EventContext, ruleId: s
             deltaSize: input.record.size - (input.previousSize ?? 0),
             // OSS writes the ETag here without quotes, uppercase hex.
             eTag: input.record.etag,
-            key: ctx.keyStyle === 'encoded' ? encodeURIComponent(input.key).replace(/%2F/g, '/') : input.key,
+            key: eventKey(input.key, ctx.keyStyle),
             objectMeta: { mimeType: input.record.contentType, userMeta },
             size: input.record.size,
           },

@@ -99,8 +99,8 @@ export class DirWatcher {
     const meta = this.store.current(key);
     if (!meta || meta.etag === meta.announcedEtag) return;
     this.store.markAnnounced(key, meta.etag);
-    const { etag, size, contentType, userMeta, headers, lastModified } = meta;
-    this.onCreated(key, { etag, size, contentType, userMeta, headers, lastModified });
+    const { etag, crc64, objectType, size, contentType, userMeta, headers, lastModified } = meta;
+    this.onCreated(key, { etag, crc64, objectType, size, contentType, userMeta, headers, lastModified });
   }
 
   /** Files seen changing that have not settled into an upload yet. */

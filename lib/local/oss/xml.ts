@@ -30,8 +30,12 @@ function render(name: string, node: XmlNode | undefined, out: string[]): void {
   out.push(`<${name}>${escapeXml(String(node))}</${name}>`);
 }
 
-/** Times as OSS writes them in XML bodies and error details: ISO 8601 in UTC, with milliseconds. */
-export const iso = (ms: number): string => new Date(ms).toISOString();
+/**
+ * Times as OSS writes them in XML bodies and error details: ISO 8601 in UTC, whole seconds with a
+ * literal `.000` (`2012-02-24T08:42:32.000Z`). oss2's parser accepts nothing else, and two uploads
+ * in the same second list with equal times, as they do on OSS.
+ */
+export const iso = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString();
 
 export function xmlDocument(root: string, body: XmlNode): string {
   const out = ['<?xml version="1.0" encoding="UTF-8"?>\n'];

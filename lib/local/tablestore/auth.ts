@@ -2,10 +2,11 @@
  * Request authentication as the service does it: required headers, instance name, access key,
  * STS token, x-ots-signature (HMAC-SHA1 over "/Op\nPOST\n\n" + sorted x-ots-* headers), body MD5
  * and clock skew. Messages are the service's (Tablestore "Error codes": permission errors).
+ * And the other way: the service signs its replies, which the Python and Java SDKs verify.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CredentialStore } from '../credentials.js';
+import type { AccessKey, CredentialStore } from '../credentials.js';
 import { authFailed, paramInvalid } from './errors.js';
 
 const REQUIRED = ['x-ots-date', 'x-ots-apiversion', 'x-ots-accesskeyid', 'x-ots-contentmd5', 'x-ots-signature', 'x-ots-instancename'];
@@ -44,8 +45,23 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Throws the service's error for the first check that fails. Returns the access key id. */
-export function authenticate(operation: string, headers: IncomingHttpHeaders, body: Buffer, ctx: AuthContext): string {
+/**
+ * The reply's `Authorization: OTS <AccessKeyId>:<signature>`: base64 HMAC-SHA1, keyed by the
+ * caller's secret, over the reply's `x-ots-*` headers as sorted `name:value` lines, then
+ * `"\n/<Operation>"` — exactly what aliyun-tablestore-python-sdk `protocol.py`
+ * (`_make_response_signature`, `_check_authorization`) recomputes and compares.
+ */
+export function replyAuthorization(key: Pick<AccessKey, 'accessKeyId' | 'accessKeySecret'>, operation: string, replyHeaders: Record<string, string>): string {
+  const lines = Object.entries(replyHeaders)
+    .filter(([name]) => name.startsWith('x-ots-') && name !== 'x-ots-signature')
+    .map(([name, value]) => `${name}:${value.trim()}`)
+    .sort();
+  const signature = createHmac('sha1', key.accessKeySecret).update(`${lines.join('\n')}\n/${operation}`, 'utf8').digest('base64');
+  return `OTS ${key.accessKeyId}:${signature}`;
+}
+
+/** Throws the service's error for the first check that fails. Returns the caller's key. */
+export function authenticate(operation: string, headers: IncomingHttpHeaders, body: Buffer, ctx: AuthContext): AccessKey {
   for (const name of REQUIRED) if (!header(headers, name)) throw paramInvalid(`Missing header: ${name}.`);
 
   if (header(headers, 'x-ots-instancename') !== ctx.instance) throw authFailed('The instance is not found.');
@@ -75,5 +91,5 @@ export function authenticate(operation: string, headers: IncomingHttpHeaders, bo
   const t = Date.parse(date);
   if (Number.isNaN(t)) throw paramInvalid(`Invalid date format: ${date}.`);
   if (Math.abs(t - ctx.wallNow) > MAX_SKEW_MS) throw authFailed(`Mismatch between system time and x-ots-date: ${date}.`);
-  return keyId;
+  return key;
 }

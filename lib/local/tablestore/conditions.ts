@@ -6,7 +6,7 @@ import { conditionFailed, paramInvalid } from './errors.js';
 import { readSqlVariant } from './plainbuffer-reader.js';
 import { filterProto } from './sdk.js';
 import type { Cell, RowView } from './table.js';
-import { LIMITS } from './validate.js';
+import { LIMITS, checkColumnName } from './validate.js';
 import { compareValues, type Value } from './values.js';
 
 export type Comparator = 'EQUAL' | 'NOT_EQUAL' | 'GREATER_THAN' | 'GREATER_EQUAL' | 'LESS_THAN' | 'LESS_EQUAL';
@@ -47,6 +47,7 @@ function fromPb(pb: PbFilter, counter: { n: number }): Filter {
         pb.filter,
         'Deserialize relation filter failed.',
       );
+      checkColumnName(m.columnName);
       const comparator = COMPARATORS[m.comparator];
       if (!comparator) throw paramInvalid(`Invalid relation operator: ${m.comparator}.`);
       const value = readSqlVariant(m.columnValue);

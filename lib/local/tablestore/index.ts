@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { CredentialStore } from '../credentials.js';
+import { behaviourFrom, type TablestoreBehaviour } from './behaviour.js';
 import { Database } from './database.js';
 import { Faults, type Fault } from './faults.js';
 import { peekRow, rowCount, type PeekedRow, type PeekKey } from './inspect.js';
@@ -11,9 +12,11 @@ import { Persister, load, serialize } from './persistence.js';
 import { createTablestoreServer, type RequestRecord } from './server.js';
 
 export type { Fault, FaultKind } from './faults.js';
+export type { TablestoreBehaviour } from './behaviour.js';
 export type { PeekedRow, PeekKey } from './inspect.js';
 
-export interface TablestoreEmulatorOptions {
+/** The switches for unconfirmed service behaviour (behaviour.ts, lib/local/README.md) are options too. */
+export interface TablestoreEmulatorOptions extends Partial<TablestoreBehaviour> {
   host?: string; // default 127.0.0.1
   port?: number; // default 0
   instance?: string; // default 'sketchflow'
@@ -53,6 +56,12 @@ export async function startTablestoreEmulator(options: TablestoreEmulatorOptions
   const now = options.now ?? Date.now;
   const instance = options.instance ?? 'sketchflow';
   if (!INSTANCE_NAME.test(instance)) throw new Error(`invalid Tablestore instance name: ${instance}`);
+  const behaviour = behaviourFrom({
+    repeatedRowsInBatchWrite: options.repeatedRowsInBatchWrite,
+    rangePageRows: options.rangePageRows,
+    rangePageBytes: options.rangePageBytes,
+    rangeNextKeyAtEnd: options.rangeNextKeyAtEnd,
+  });
   const credentials = options.credentials ?? new CredentialStore();
   const key = credentials.issueAccessKey();
 
@@ -66,7 +75,7 @@ export async function startTablestoreEmulator(options: TablestoreEmulatorOptions
 
   const faults = new Faults();
   const records: TablestoreRequestRecord[] = [];
-  const server = createTablestoreServer({ db, faults, credentials, instance, now, records });
+  const server = createTablestoreServer({ db, faults, credentials, instance, now, records, behaviour });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

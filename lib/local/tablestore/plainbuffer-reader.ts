@@ -109,7 +109,11 @@ function readValue(c: Cursor, crc: number, name: string): { value: WireValue; cr
 function readCell(c: Cursor): { cell: WireCell; crc: number; next: number } {
   if (c.tag() !== PB.TAG_CELL_NAME) throw broken('no valid element in Cell.');
   const nameBytes = c.bytes(c.u32());
-  const name = decodeUtf8(nameBytes, 'name');
+  // Valid column names are ASCII. Refuse any other at once, before the rest of the buffer is read:
+  // the Node SDK writes a name's UTF-16 length, so a non-ASCII name arrives cut short and what
+  // follows it would be misread as a broken cell.
+  if (nameBytes.some((b) => b >= 0x80)) throw paramInvalid(`Invalid column name: '${nameBytes.toString('utf8')}'.`);
+  const name = nameBytes.toString('latin1');
   let crc = crc8(0, nameBytes);
   const cell: WireCell = { name };
   let tag = c.tag();

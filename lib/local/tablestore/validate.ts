@@ -12,7 +12,6 @@ export const LIMITS = {
   pkColumns: 4,
   pkValueBytes: 1024,
   attrValueBytes: 2 * 1024 * 1024,
-  columnNameBytes: 255,
   columnsPerWrite: 1024,
   batchWriteRows: 200,
   batchWriteBytes: 4 * 1024 * 1024,
@@ -23,11 +22,15 @@ export const LIMITS = {
   minTimeToLive: 86400,
 } as const;
 
+/**
+ * Column names (primary key and attribute columns alike): letters, digits and underscores, not
+ * starting with a digit, 1–255 bytes (Tablestore "Naming conventions and data types").
+ */
+export const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+
 export function checkColumnName(name: string): void {
   if (name.length === 0) throw paramInvalid('invalid name of column: empty name.');
-  if (Buffer.byteLength(name) > LIMITS.columnNameBytes || name.startsWith('#')) {
-    throw paramInvalid(`Invalid column name: '${name}'.`);
-  }
+  if (!COLUMN_NAME.test(name)) throw paramInvalid(`Invalid column name: '${name}'.`);
 }
 
 const typeName = (v: WireValue): string => WIRE_TYPE_NAME[v.type] ?? v.type;

@@ -90,8 +90,11 @@ interface PbBatchWriteRow {
 
 const KINDS: Record<number, RowChange['kind']> = { 1: 'PUT', 2: 'UPDATE', 3: 'DELETE' };
 
-/** A row written twice in one batch may not carry a condition (the service refuses it). */
-function checkRepeatedRows(changes: Array<RowChange | OtsError>): void {
+/**
+ * One primary key twice in a table's rows: a whole-request error (behaviour 'refuse'), or
+ * allowed without conditions ('allow'; see behaviour.ts for both readings of the service).
+ */
+function checkRepeatedRows(changes: Array<RowChange | OtsError>, mode: 'refuse' | 'allow'): void {
   const byKey = new Map<string, RowChange[]>();
   for (const c of changes) {
     if (c instanceof OtsError) continue;
@@ -100,6 +103,8 @@ function checkRepeatedRows(changes: Array<RowChange | OtsError>): void {
   }
   for (const group of byKey.values()) {
     if (group.length < 2) continue;
+    // The only wording documented for it (FAQ "OTSParameterInvalid … BatchWriteRow").
+    if (mode === 'refuse') throw paramInvalid('The input parameter is invalid.');
     if (group.some((c) => c.condition.rowExistence !== 'IGNORE')) {
       throw paramInvalid('Repeated rows do not support row exist expectation check in BatchModify.');
     }
@@ -132,7 +137,7 @@ const batchWriteRow: Operation = (ctx, body) => {
         return change;
       }),
     );
-    checkRepeatedRows(changes);
+    checkRepeatedRows(changes, ctx.behaviour.repeatedRowsInBatchWrite);
     return changes;
   });
   if (dataSize > LIMITS.batchWriteBytes) {

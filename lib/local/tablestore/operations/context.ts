@@ -1,4 +1,5 @@
 /** What every operation handler gets and returns. */
+import type { TablestoreBehaviour } from '../behaviour.js';
 import type { Database } from '../database.js';
 import { paramInvalid } from '../errors.js';
 import { mainProto } from '../sdk.js';
@@ -7,6 +8,8 @@ export interface OpContext {
   db: Database;
   /** The emulator clock (ms): cell versions, TTL. */
   now: number;
+  /** Which way to act where the service's behaviour is unconfirmed. */
+  behaviour: TablestoreBehaviour;
 }
 
 export interface OpResult {
