@@ -64,7 +64,7 @@ export async function fillSlots(deps: CoreDeps, jobs: Jobs, options: { maxSubmis
     }
     const day = budgetDay(now);
     if (!(await jobs.reserveImages(day, n, config.maxImagesPerDay))) {
-      const waitingFor = budgetWaitReason(config.maxImagesPerDay, day, n);
+      const waitingFor = budgetWaitReason(config.maxImagesPerDay, day);
       if (v.waitingFor !== waitingFor) await jobs.updateVersion(entry.value.jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor } : undefined));
       budgetBlocked = true;
       // A smaller job behind it may still fit today (only the one that does not fit waits).

@@ -5,7 +5,7 @@
 import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
 import type { CoreDeps } from './deps.js';
 import { budgetDay, Jobs } from './jobs.js';
-import { KIND, type JobRecord, type JobState, type PauseRecord } from './records.js';
+import { isTerminal, KIND, type JobRecord, type JobState, type PauseRecord } from './records.js';
 import { evaluateJob, type SubmitOutcome } from './submit.js';
 import { unfinishedOnPage, unrecordedJobs } from './catchup.js';
 
@@ -120,6 +120,11 @@ export async function backfill(deps: CoreDeps, prefix: string): Promise<Backfill
   }
   const open = [...unfinishedOnPage(deps.config.sketchPrefix, objects).keys()].filter((k) => jobKeys.has(k)).sort();
   const report: BackfillReport = { sketches: jobKeys.size, alreadyDone: jobKeys.size - open.length, outcomes: [] };
-  for (const jobKey of open) report.outcomes.push({ key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) });
+  for (const jobKey of open) {
+    const outcome = await evaluateJob(deps, jobs, jobKey);
+    // Listing times are whole seconds: a manifest written in its sketch's second looks unfinished.
+    if (outcome.action === 'duplicate' && outcome.state && isTerminal(outcome.state as JobState)) report.alreadyDone++;
+    else report.outcomes.push({ key: jobKey, ...outcome });
+  }
   return report;
 }

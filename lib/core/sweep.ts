@@ -88,7 +88,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
           const day = budgetDay(now);
           used ??= await jobs.imagesUsed(day);
           const n = v.request?.parameters.n ?? 1;
-          const reason = used + n > config.maxImagesPerDay ? budgetWaitReason(config.maxImagesPerDay, day, n) : undefined;
+          const reason = used + n > config.maxImagesPerDay ? budgetWaitReason(config.maxImagesPerDay, day) : undefined;
           if (reason !== v.waitingFor && (reason || isBudgetWait(v.waitingFor))) {
             await jobs.updateVersion(jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor: reason } : undefined));
           }

@@ -179,7 +179,7 @@ describe('the function role policy (deploy/ram-policy.json) grants what the code
     // The adapters are the only code that calls the SDKs; a call here the flows never reached
     // (a crash or reconcile path) must still be granted. Setup's calls are the deployer's.
     const calls = (file: string, receiver: string) => [...new Set([...readFileSync(path.join(ROOT, file), 'utf8').matchAll(new RegExp(`\\b(?:${receiver})\\.(\\w+)\\(`, 'g'))].map((m) => m[1]!))].sort();
-    const OSS_ACTION: Record<string, string> = { get: 'oss:GetObject', head: 'oss:GetObject', signatureUrlV4: 'oss:GetObject', put: 'oss:PutObject', putStream: 'oss:PutObject', delete: 'oss:DeleteObject', listV2: 'oss:ListObjects' };
+    const OSS_ACTION: Record<string, string> = { get: 'oss:GetObject', head: 'oss:GetObject', signatureUrlV4: 'oss:GetObject', put: 'oss:PutObject', putStream: 'oss:PutObject', copy: 'oss:PutObject', delete: 'oss:DeleteObject', listV2: 'oss:ListObjects' };
     const OTS_ACTION: Record<string, string> = { getRow: 'ots:GetRow', batchGetRow: 'ots:BatchGetRow', getRange: 'ots:GetRange', putRow: 'ots:PutRow', deleteRow: 'ots:DeleteRow', describeTable: 'setup', createTable: 'setup' };
     const ossCalls = calls('lib/adapters/oss.ts', 'data|signer');
     const otsCalls = calls('lib/adapters/tablestore.ts', 'client');

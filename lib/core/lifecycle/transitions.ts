@@ -75,8 +75,8 @@ export function budgetNeverFits(n: number, max: number): ErrorInfo {
 }
 
 /** Why a QUEUED job that does not fit what is left of today's budget waits (shown by `status`). */
-export function budgetWaitReason(max: number, day: string, n: number): string {
-  return `the daily image budget (MAX_IMAGES_PER_DAY=${max}) is used up for ${day} (this job needs ${n} image(s)); it resumes after midnight Asia/Shanghai`;
+export function budgetWaitReason(max: number, day: string): string {
+  return `the daily image budget (MAX_IMAGES_PER_DAY=${max}) is used up for ${day}; it resumes after midnight Asia/Shanghai`;
 }
 
 export const isBudgetWait = (reason: string | undefined) => reason?.startsWith('the daily image budget') ?? false;
