@@ -131,7 +131,9 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
     } catch (err) {
       if (!(err instanceof ConditionFailedError)) throw err;
       // Reconciliation took the slot while we were slow: it decides; we must not create now.
+      // Nothing was sent, so the images go back (reconciliation cannot know that).
       deps.log.warn('slot taken over before the create; not sent', { jobKey, version: v.id, state: 'SUBMITTING', slot: slot.index });
+      await jobs.refundImages(slot.slot.budgetDay ?? '', slot.slot.images ?? 0, config.maxImagesPerDay);
       return false;
     }
     const deadline = createDeadline(ctx.now, config);
