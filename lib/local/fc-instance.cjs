@@ -8,10 +8,11 @@
 //
 // argv: <code dir> <handler, e.g. index.handler>. Messages over the IPC channel:
 //   parent → child  { id, event: base64, context }
-//   child  → parent { type: 'ready', loadMs, exports, rss } once, then
-//                   { id, ok, result | error, ms, rss, maxRssKb, sampledPeak } per invocation:
+//   child  → parent { type: 'ready', loadMs, exports, rss, loaded } once, then
+//                   { id, ok, result | error, ms, rss, maxRssKb, sampledPeak, loaded } per invocation:
 //   maxRssKb is the kernel's high-water mark (load included), sampledPeak a 5 ms sample of the
-//   RSS during that invocation, as a cross-check.
+//   RSS during that invocation, as a cross-check; loaded lists the code folder's files required so
+//   far (the bundles require their SDK files on first use).
 'use strict';
 const path = require('node:path');
 
@@ -25,7 +26,13 @@ const t0 = process.hrtime.bigint();
 const mod = require(file);
 const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
 const handler = mod[exported];
-process.send({ type: 'ready', loadMs, exports: Object.keys(mod), rss: process.memoryUsage().rss });
+const root = path.resolve(codeDir);
+const loaded = () =>
+  Object.keys(require.cache)
+    .filter((f) => f.startsWith(root + path.sep))
+    .map((f) => path.relative(root, f))
+    .sort();
+process.send({ type: 'ready', loadMs, exports: Object.keys(mod), rss: process.memoryUsage().rss, loaded: loaded() });
 
 let queue = Promise.resolve();
 process.on('message', (msg) => {
@@ -46,7 +53,7 @@ process.on('message', (msg) => {
     }
     clearInterval(sampler);
     const rss = process.memoryUsage().rss;
-    process.send({ id: msg.id, ...reply, ms: Date.now() - started, rss, maxRssKb: process.resourceUsage().maxRSS, sampledPeak: Math.max(sampledPeak, rss) });
+    process.send({ id: msg.id, ...reply, ms: Date.now() - started, rss, maxRssKb: process.resourceUsage().maxRSS, sampledPeak: Math.max(sampledPeak, rss), loaded: loaded() });
   });
 });
 process.on('disconnect', () => process.exit(0));
