@@ -32,6 +32,12 @@ export const UNDICI_UNUSED = [
   /^\.\/lib\/dispatcher\/(balanced-pool|round-robin-pool|proxy-agent|socks5-proxy-agent|env-http-proxy-agent|retry-agent|h2c-client)$/,
 ];
 
+/**
+ * The exports of undici that the bundles keep whole (the rest are placeholders that throw on use).
+ * test/integration/bundle.test.ts fails if a bundled module imports any other.
+ */
+export const UNDICI_KEPT = ['Agent', 'Client', 'Pool', 'Dispatcher', 'errors', 'request', 'stream', 'pipeline', 'connect', 'upgrade', 'getGlobalDispatcher', 'setGlobalDispatcher', 'buildConnector', 'util', 'DecoratorHandler', 'RedirectHandler'];
+
 /** The FC 3.0 models `invokeFunctionWithOptions` uses (lib/adapters/fc.ts calls nothing else). */
 export const FC_MODELS = ['InvokeFunctionRequest', 'InvokeFunctionHeaders', 'InvokeFunctionResponse'];
 

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_LIMIT_BYTES, bundle, buildFunctions, SDK_FILES, type BundleReport } from '../../scripts/build.js';
+import { UNDICI_KEPT } from '../../scripts/slim-sdks.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -94,6 +95,20 @@ describe('function bundles', () => {
     ];
     for (const r of reports) {
       for (const re of cut) expect(r.inputs.filter((i) => re.test(i)), `${r.name}: ${re}`).toEqual([]);
+    }
+  });
+
+  it('our bundled modules import from undici only what the bundles keep', async () => {
+    const ours = [...new Set(reports.flatMap((r) => r.inputs))].filter((i) => /^(lib|functions)\/.*\.ts$/.test(i));
+    expect(ours).toContain('lib/adapters/dashscope.ts');
+    for (const file of ours) {
+      const code = await readFile(path.join(root, file), 'utf8');
+      for (const m of code.matchAll(/import\s*\{([^}]*)\}\s*from\s*'undici'/g)) {
+        // `{ Agent, errors as undiciErrors, type Dispatcher }` → Agent, errors
+        const names = m[1]!.split(',').map((n) => n.trim().split(/\s+/)).filter((w) => w[0] && w[0] !== 'type').map((w) => w[0]!);
+        expect(names.filter((n) => !UNDICI_KEPT.includes(n)), `${file} imports from undici`).toEqual([]);
+      }
+      expect(code, `${file}: a default or namespace import of undici hides what it uses`).not.toMatch(/import\s+(?!type\b)[\w*][^{]*from\s*'undici'/);
     }
   });
 
