@@ -110,8 +110,6 @@ const common: BuildOptions & { metafile: true } = {
   metafile: true,
   logLevel: 'silent',
   tsconfigRaw,
-  // urllib (under ali-oss) requires proxy-agent lazily, only when an HTTP proxy is configured.
-  external: ['proxy-agent'],
 };
 
 /**

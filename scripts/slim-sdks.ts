@@ -87,6 +87,17 @@ export const UNREACHED_PACKAGES: ReadonlyArray<readonly [string, string, string]
   ['xmlbuilder', 'xml2js/lib/builder.js', "xml2js's Builder"],
 ];
 
+/**
+ * Optional packages the SDKs require inside a try and that this repository does not install. Left
+ * as run-time requires they would load wherever a copy happens to be found (a runtime's global
+ * modules) and fail elsewhere; bundled as "not installed" they fail the same everywhere.
+ */
+export const ABSENT_PACKAGES: ReadonlyArray<readonly [string, string]> = [
+  ['supports-color', "debug's colour detection (it falls back to plain colours)"],
+  ['graceful-fs', 'mz/fs (it falls back to fs)'],
+  ['proxy-agent', 'urllib, only when an HTTP proxy is configured (none is)'],
+];
+
 /** Lighter entry points of the same package: [package, importer, replacement module source]. */
 export const LIGHTER_ENTRIES: ReadonlyArray<readonly [string, string, string]> = [
   // The Darabonba runtime takes all of lodash for one call, `_.merge`.
@@ -101,10 +112,16 @@ export const slimSdks: Plugin = {
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       const unreached = UNREACHED_PACKAGES.find(([pkg, importer]) => args.path === pkg && inNodeModules(args.importer, importer));
       if (unreached) return { path: `${unreached[0]} (required by ${unreached[1]}, for ${unreached[2]})`, namespace: 'unreachable' };
+      const absent = ABSENT_PACKAGES.find(([pkg]) => args.path === pkg);
+      if (absent) return { path: absent[0], namespace: 'absent', pluginData: absent[1] };
       const lighter = LIGHTER_ENTRIES.find(([pkg, importer]) => args.path === pkg && inNodeModules(args.importer, importer));
       if (lighter) return { path: `${lighter[0]} for ${lighter[1]}`, namespace: 'lighter', pluginData: { contents: lighter[2], resolveDir: path.dirname(args.importer) } };
       return undefined;
     });
+    b.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+      contents: `const err = new Error(${JSON.stringify(`Cannot find module '${args.path}' (not in this function bundle; optional for ${String(args.pluginData)})`)}); err.code = 'MODULE_NOT_FOUND'; throw err;`,
+      loader: 'js',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'lighter' }, (args) => ({ ...(args.pluginData as { contents: string; resolveDir: string }), loader: 'js' }));
 
     b.onResolve({ filter: /^\.\/lib\// }, (args) =>
