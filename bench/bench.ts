@@ -206,7 +206,7 @@ export function renderTable(r: BenchResults): string {
       'Bundles: code folder size, fresh-node load vs bare node (median)',
       f.bundles.bundles.map((b) => `${b.name} ${mib(b.bytes)}, ${ms(b.processMs)} = ${b.ratio.toFixed(2)}× bare`).join('; '),
       `≤ ${mib(f.bundles.targets.maxBytes)}, ≤ ${f.bundles.targets.maxLoadRatio}× bare`,
-      `${f.bundles.runs} rounds side by side: bare \`node -e ''\` ${ms(f.bundles.bareNodeMs)} vs \`node -e "require('./<fn>')"\`; the require alone ${f.bundles.bundles.map((b) => `${ms(b.requireMs)} (CPU ${ms(b.requireCpuMs)})`).join(' / ')}; with every SDK file (all a sketch may load) ${f.bundles.bundles.map((b) => `${ms(b.full.processMs)} = ${b.full.ratio.toFixed(2)}×`).join(' / ')}`,
+      `${f.bundles.runs} round${f.bundles.runs === 1 ? '' : 's'} side by side: bare \`node -e ''\` ${ms(f.bundles.bareNodeMs)} vs \`node -e "require('./<fn>')"\`; the require alone ${f.bundles.bundles.map((b) => `${ms(b.requireMs)} (CPU ${ms(b.requireCpuMs)})`).join(' / ')}; with every SDK file (all a sketch may load) ${f.bundles.bundles.map((b) => `${ms(b.full.processMs)} = ${b.full.ratio.toFixed(2)}×`).join(' / ')}`,
       f.bundles.verdict,
     ],
     [
