@@ -6,9 +6,13 @@
  *    too big for DashScope, so OSS image processing serves it a normalized view), then — once the
  *    simulator has finished that task — the poller pass that streams its 4 results into the bucket
  *    and writes the manifest. Peak RSS is the process's high-water mark, module loading included.
- * 6. Bundles: size, and the median over N fresh `node -e "require(bundle)"` processes of the
- *    require itself (wall time inside the process, and its CPU time, which a busy machine disturbs
- *    least) and of the whole process (spawn to exit).
+ * 6. Bundles (issue 17): the bytes of each code folder, every file counted, and its load in a fresh
+ *    node against bare node's start, side by side: each of N rounds runs `node -e ''`, then for
+ *    each function `node -e "require('./<fn>')"` (the folder: what an instance loads before its
+ *    first event) and the same plus every SDK file of the folder (all a sketch event may load), so
+ *    all series see the same machine. Medians of the process time (spawn to exit) make the ratio
+ *    to bare node; the require's own wall and CPU time (which a busy machine disturbs least) are
+ *    read inside the process and written to fd 3, so the timed command is the bare one otherwise.
  */
 import { fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { buildFunctions, type BundleReport } from '../scripts/build.js';
+import { BUNDLE_LIMIT_BYTES, buildFunctions, SDK_FILES, type BundleReport } from '../scripts/build.js';
 import { ensureTable } from '../lib/adapters/tablestore.js';
 import { manifestKey } from '../lib/contract/keys.js';
 import { timerEvent } from '../lib/local/fc.js';
@@ -131,7 +135,7 @@ export async function measureMemory(bundles: Bundles, o: { sketchSide: number; n
     if (!sketchEvent) throw new Error('memory: no event for the sketch');
     const bundle = (name: string) => path.join(bundles.dir, name, 'index.js');
 
-    const submit = await invokeFresh(bundle('submit'), SUBMIT_FUNCTION, env, sketchEvent.body, context(SUBMIT_FUNCTION, 512));
+    const submit = await invokeFresh(bundle('submit'), SUBMIT_FUNCTION, env, sketchEvent.body, context(SUBMIT_FUNCTION, 256));
     const sim = stack.dashscope;
     const created = sim.records.creates.find((c) => c.taskId);
     if (!created?.taskId) throw new Error(`memory: the submit created no task (${JSON.stringify(submit.result)})`);
@@ -159,54 +163,93 @@ export async function measureMemory(bundles: Bundles, o: { sketchSide: number; n
   }
 }
 
-export interface BundleFigure {
-  name: string;
-  bytes: number;
-  /** Wall time of the require() inside the fresh process. */
+/** Issue 17's targets: every code folder at most 1.5 MiB, its fresh-node load at most 3× bare node. */
+export const BUNDLE_TARGETS = { maxBytes: BUNDLE_LIMIT_BYTES, maxLoadRatio: 3 } as const;
+
+export interface LoadTiming {
+  /** Wall time of the require()s inside the fresh process. */
   requireMs: number;
-  /** CPU time (user + system) of that require(): what a loaded machine disturbs least. */
+  /** CPU time (user + system) of those require()s. */
   requireCpuMs: number;
   /** Spawn to exit. */
   processMs: number;
+  /** processMs / bare node's processMs (medians of the same rounds). */
+  ratio: number;
 }
 
-function timeNode(script: string): Promise<{ requireMs: number; requireCpuMs: number; processMs: number }> {
+export interface BundleFigure extends LoadTiming {
+  name: string;
+  /** The whole code folder. */
+  bytes: number;
+  files: string[];
+  /** The folder plus every SDK file in it: all a sketch event may load (the FC client only for a kick). */
+  full: LoadTiming;
+}
+
+export interface BundlesFigure {
+  bundles: BundleFigure[];
+  /** `node -e ''`, spawn to exit, median. */
+  bareNodeMs: number;
+  runs: number;
+  targets: typeof BUNDLE_TARGETS;
+}
+
+interface Sample {
+  requireMs: number;
+  requireCpuMs: number;
+  processMs: number;
+}
+
+function timeNode(script: string, cwd: string): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const child = spawn(process.execPath, ['-e', script], { cwd, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    let report = '';
+    let errors = '';
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => (report += c.toString('utf8')));
+    child.stderr!.on('data', (c: Buffer) => (errors += c.toString('utf8')));
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       const processMs = performance.now() - t0;
-      const requireMs = Number(/REQUIRE_MS=([\d.]+)/.exec(out)?.[1]);
-      const requireCpuMs = Number(/CPU_MS=([\d.]+)/.exec(out)?.[1]);
-      if (code !== 0 || Number.isNaN(requireMs) || Number.isNaN(requireCpuMs)) return reject(new Error(`node -e failed (${code}): ${out.slice(-500)}`));
-      resolve({ requireMs, requireCpuMs, processMs });
+      if (code !== 0) return reject(new Error(`node -e failed (${code}): ${errors.slice(-500)}`));
+      const figures = report ? (JSON.parse(report) as { requireMs: number; requireCpuMs: number }) : { requireMs: 0, requireCpuMs: 0 };
+      resolve({ ...figures, processMs });
     });
   });
 }
 
-export async function measureBundles(bundles: Bundles, runs: number): Promise<{ bundles: BundleFigure[]; bareNodeMs: number }> {
-  const measure = async (target?: string) => {
-    const script = target
-      ? `const c=process.cpuUsage(),t=process.hrtime.bigint();require(${JSON.stringify(target)});const u=process.cpuUsage(c);` +
-        `console.log('REQUIRE_MS='+Number(process.hrtime.bigint()-t)/1e6+' CPU_MS='+(u.user+u.system)/1000)`
-      : `console.log('REQUIRE_MS=0 CPU_MS=0')`;
-    const samples: Array<{ requireMs: number; requireCpuMs: number; processMs: number }> = [];
-    for (let i = 0; i < runs; i++) samples.push(await timeNode(script));
-    return {
-      requireMs: median(samples.map((s) => s.requireMs)),
-      requireCpuMs: median(samples.map((s) => s.requireCpuMs)),
-      processMs: median(samples.map((s) => s.processMs)),
-    };
-  };
-  const bare = await measure();
-  const out: BundleFigure[] = [];
-  for (const r of bundles.reports) {
-    const m = await measure(r.file);
-    out.push({ name: r.name, bytes: r.bytes, ...m });
+/** `require` of each module, timed inside the process; the figures go to fd 3, not to stdout. */
+const requireScript = (modules: string[]) =>
+  `const c=process.cpuUsage(),t=process.hrtime.bigint();${modules.map((m) => `require(${JSON.stringify(m)});`).join('')}` +
+  `const u=process.cpuUsage(c);require('fs').writeSync(3,JSON.stringify({requireMs:Number(process.hrtime.bigint()-t)/1e6,requireCpuMs:(u.user+u.system)/1000}))`;
+
+export async function measureBundles(bundles: Bundles, runs: number): Promise<BundlesFigure> {
+  const bare: Sample[] = [];
+  const load = new Map<string, Sample[]>(bundles.reports.map((r) => [r.name, []]));
+  const full = new Map<string, Sample[]>(bundles.reports.map((r) => [r.name, []]));
+  for (let i = 0; i < runs; i++) {
+    bare.push(await timeNode('', bundles.dir));
+    for (const r of bundles.reports) {
+      const folder = `./${r.name}`;
+      load.get(r.name)!.push(await timeNode(requireScript([folder]), bundles.dir));
+      const sdkFiles = r.files.filter((f) => f in SDK_FILES).map((f) => `${folder}/${f}`);
+      full.get(r.name)!.push(await timeNode(requireScript([folder, ...sdkFiles]), bundles.dir));
+    }
   }
-  return { bundles: out, bareNodeMs: bare.processMs };
+  const bareNodeMs = median(bare.map((s) => s.processMs));
+  const summary = (samples: Sample[]): LoadTiming => {
+    const processMs = median(samples.map((s) => s.processMs));
+    return { requireMs: median(samples.map((s) => s.requireMs)), requireCpuMs: median(samples.map((s) => s.requireCpuMs)), processMs, ratio: processMs / bareNodeMs };
+  };
+  return {
+    bundles: bundles.reports.map((r) => ({ name: r.name, bytes: r.bytes, files: r.files, ...summary(load.get(r.name)!), full: summary(full.get(r.name)!) })),
+    bareNodeMs,
+    runs,
+    targets: BUNDLE_TARGETS,
+  };
+}
+
+/** Both targets, for every function. */
+export function bundlesMeetTargets(f: BundlesFigure): boolean {
+  return f.bundles.every((b) => b.bytes <= f.targets.maxBytes && b.ratio <= f.targets.maxLoadRatio);
 }

@@ -3,7 +3,7 @@
  * value stops with one message naming every problem. Credentials are not configuration: they come
  * from the function role (`context.credentials`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './redact.js';
 import { normalizeStyle, STYLES } from './contract/styles.js';

@@ -1,16 +1,16 @@
 /**
  * The composition root of both functions: configuration read once per instance, SDK clients built
  * once per instance (and again only when Function Compute hands out new STS keys), and a CoreDeps
- * per invocation carrying the request id.
+ * per invocation carrying the request id. The adapters are imported on a port's first call, not
+ * here (issue 17): a cold submit for an output or an unrelated key never loads an SDK, and in the
+ * bundles the SDKs' modules stay uninitialized until a call needs them.
  */
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger, type LogSink } from './log.js';
 import { registerSecret } from './redact.js';
-import { createImageModel } from './adapters/dashscope.js';
-import { createObjectStore } from './adapters/oss.js';
-import { createRowStore } from './adapters/tablestore.js';
 import { createPollerKicker } from './adapters/fc.js';
 import { credentialsFingerprint, type CloudCredentials } from './adapters/credentials.js';
+import { deferred } from './adapters/deferred.js';
 import type { Checkpoint, CoreDeps } from './core/deps.js';
 import { systemClock, type Clock, type ImageModel, type ObjectStore, type PollerKicker, type RowStore } from './core/ports.js';
 
@@ -70,7 +70,13 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const log = createLogger({ level: config.logLevel, sink: options.logSink });
   const clock = options.clock ?? systemClock;
   const decorate = options.decorate ?? {};
-  const baseModel = createImageModel(config.dashscope);
+  const baseModel = deferred<ImageModel>(async () => (await import('./adapters/dashscope.js')).createImageModel(config.dashscope), {
+    createTask: true,
+    getTask: true,
+    cancelTask: true,
+    listLiveTasks: true,
+    downloadResult: true,
+  });
   const model: ImageModel = decorate.model ? decorate.model(baseModel) : baseModel;
   const inFc = Boolean(env.FC_FUNCTION_NAME) && !config.oss.endpoint;
   let cached: { fingerprint: string; objects: ObjectStore; rows: RowStore; kicker?: PollerKicker } | undefined;
@@ -88,8 +94,26 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
         : undefined);
     cached = {
       fingerprint,
-      objects: (decorate.objects ?? ((o: ObjectStore) => o))(createObjectStore({ ...config.oss, internal: inFc }, credentials)),
-      rows: (decorate.rows ?? ((r: RowStore) => r))(createRowStore(config.tablestore, credentials)),
+      objects: (decorate.objects ?? ((o: ObjectStore) => o))(
+        deferred<ObjectStore>(async () => (await import('./adapters/oss.js')).createObjectStore({ ...config.oss, internal: inFc }, credentials), {
+          list: true,
+          head: true,
+          getRange: true,
+          imageInfo: true,
+          put: true,
+          delete: true,
+          presignGet: true,
+        }),
+      ),
+      rows: (decorate.rows ?? ((r: RowStore) => r))(
+        deferred<RowStore>(async () => (await import('./adapters/tablestore.js')).createRowStore(config.tablestore, credentials), {
+          get: true,
+          getMany: true,
+          put: true,
+          delete: true,
+          scan: true,
+        }),
+      ),
       ...(kicker ? { kicker } : {}),
     };
     return cached;

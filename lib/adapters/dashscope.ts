@@ -5,7 +5,7 @@
  */
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { beijingWithOffset } from '../contract/dashscope-time.js';
 import { MODEL } from '../contract/request.js';
 import { ModelError, ResultDownloadError, TransportError } from '../errors.js';

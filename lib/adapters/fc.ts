@@ -4,19 +4,24 @@
  * 2016-08-15), which cannot address functions deployed by the `fc3` component (README, "Why the
  * FC 3.0 client").
  */
-import FcModule, { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
-import { $OpenApiUtil } from '@alicloud/openapi-core';
+import type FcClientClass from '@alicloud/fc20230330';
 import { Readable } from 'node:stream';
 import { TransportError } from '../errors.js';
 import type { PollerKicker } from '../core/ports.js';
 import type { CloudCredentials } from './credentials.js';
 
 /**
- * The client class. Node's own ESM loader (the CLI runs through tsx) hands over a CommonJS
- * module's whole `exports` as the default import, where bundlers and vitest unwrap `__esModule`'s
- * `exports.default`: accept both.
+ * The FC 3.0 client, its models and openapi-core's Config, imported on the first kick (issue 17):
+ * most invocations never kick, and this stack is the slowest part of a bundle to load.
  */
-const FcClient = ((FcModule as unknown as { default?: typeof FcModule }).default ?? FcModule) as typeof FcModule;
+async function loadFcSdk() {
+  const [fc, openapi] = await Promise.all([import('@alicloud/fc20230330'), import('@alicloud/openapi-core')]);
+  // Node's own ESM loader (the CLI runs through tsx) hands over a CommonJS module's whole `exports`
+  // as the default import, where bundlers and vitest unwrap `__esModule`'s `exports.default`:
+  // accept both.
+  const mod = fc.default as unknown as { default?: typeof FcClientClass } & typeof FcClientClass;
+  return { FcClient: mod.default ?? mod, InvokeFunctionRequest: fc.InvokeFunctionRequest, InvokeFunctionHeaders: fc.InvokeFunctionHeaders, Config: openapi.$OpenApiUtil.Config };
+}
 
 export interface FcSettings {
   functionName: string;
@@ -38,23 +43,32 @@ export function createPollerKicker(settings: FcSettings, credentials: CloudCrede
     endpoint = `${settings.accountId}.${settings.region}.fc.aliyuncs.com`;
   }
   const url = /^https?:\/\//.test(endpoint) ? new URL(endpoint) : undefined;
-  const client = new FcClient(
-    new $OpenApiUtil.Config({
-      accessKeyId: credentials.accessKeyId,
-      accessKeySecret: credentials.accessKeySecret,
-      ...(credentials.securityToken ? { securityToken: credentials.securityToken } : {}),
-      endpoint: url ? url.host : endpoint,
-      protocol: url ? url.protocol.replace(':', '') : 'https',
-      readTimeout: 5_000,
-      connectTimeout: 3_000,
-    }),
-  );
+  let sdk: ReturnType<typeof connect> | undefined;
+  async function connect() {
+    const { FcClient, Config, InvokeFunctionRequest, InvokeFunctionHeaders } = await loadFcSdk();
+    const client = new FcClient(
+      new Config({
+        accessKeyId: credentials.accessKeyId,
+        accessKeySecret: credentials.accessKeySecret,
+        ...(credentials.securityToken ? { securityToken: credentials.securityToken } : {}),
+        endpoint: url ? url.host : endpoint,
+        protocol: url ? url.protocol.replace(':', '') : 'https',
+        readTimeout: 5_000,
+        connectTimeout: 3_000,
+      }),
+    );
+    return { client, InvokeFunctionRequest, InvokeFunctionHeaders };
+  }
   return {
     async kick(reason: string, delayMs = 0) {
       // x-fc-async-delay: whole seconds, 0–3600 (FC "asynchronous invocation: deferred invocation").
       // Rounded down: waking a little early costs a pass; waking late would delay a result.
       const delay = Math.min(3600, Math.floor(delayMs / 1000));
       try {
+        const { client, InvokeFunctionRequest, InvokeFunctionHeaders } = await (sdk ??= connect().catch((err: unknown) => {
+          sdk = undefined; // not cached: the next kick tries again
+          throw err;
+        }));
         await client.invokeFunctionWithOptions(
           settings.functionName,
           new InvokeFunctionRequest({ body: Readable.from([Buffer.from(kickEvent(reason))]) }),

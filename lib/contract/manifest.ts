@@ -2,7 +2,7 @@
  * The manifest `<stem>.result.json` (SPEC §5): written last, its presence means the job finished.
  * The schema is what readers (the CLI, tests, users' systems) can rely on.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MANIFEST_STATUSES = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELED'] as const;
 export type ManifestStatus = (typeof MANIFEST_STATUSES)[number];

@@ -2,7 +2,7 @@
  * Sidecar and `_defaults.json` parsing (SPEC §2): bytes → validated fields, or one InputError that
  * names every problem with its field path, so a user fixes everything in one go.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../errors.js';
 import { normalizeStyle, STYLES, type Style } from './styles.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The OSS trigger event as Function Compute 3.0 delivers it (a Buffer of this JSON).

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The timer trigger event (fc.md §1.2). `payload` is the configured string, if any. */
 export const TimerEventSchema = z.looseObject({

@@ -4,6 +4,9 @@
  * context (STS keys as `context.credentials`), runs the pipeline end to end against the emulators.
  * The bundles are built into a temporary folder that holds nothing else, as Function Compute sees
  * the uploaded code folder (no package.json around it, no node_modules, no sources).
+ *
+ * Issue 17: this is also the proof that the SDK code scripts/slim-sdks.ts leaves out is never
+ * reached (a left-out module throws when used), and that the SDK files load on first use only.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,6 +20,7 @@ import type { Manifest } from '../../lib/contract/manifest.js';
 import { CREATED_EVENT_NAMES } from '../../lib/events/oss.js';
 import { timerEvent } from '../../lib/local/fc.js';
 import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
+import { ossEvent } from '../helpers/events.js';
 import { lineSketch } from '../helpers/images.js';
 import { manifestIn, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { asFcHandler, fcContext, startInstance, type FcInstance } from './instances.js';
@@ -57,7 +61,12 @@ describe('the s.yaml handlers exist in the bundles', () => {
       try {
         const ready = await instance.ready;
         expect(ready.exports).toContain(fn);
-        figures.push(`${name}: bundle ${(bytes / 1024 / 1024).toFixed(2)} MiB, cold load ${ready.loadMs.toFixed(0)} ms, RSS after load ${(ready.rss / 1024 / 1024).toFixed(0)} MiB`);
+        // Loading the handler file requires none of the SDK files beside it.
+        expect(ready.loaded).toEqual([`${file}.js`]);
+        const folder = reports.find((r) => r.name === name)!;
+        figures.push(
+          `${name}: code folder ${(folder.bytes / 1024 / 1024).toFixed(2)} MiB (${file}.js ${(bytes / 1024 / 1024).toFixed(2)} MiB), cold load ${ready.loadMs.toFixed(0)} ms, RSS after load ${(ready.rss / 1024 / 1024).toFixed(0)} MiB`,
+        );
       } finally {
         await instance.close();
       }
@@ -113,6 +122,8 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
     }
     // Whichever event comes first finds both files and records the version; the other is a duplicate.
     expect(outcomes).toContainEqual(expect.objectContaining({ jobKey: 'sketches/bundle/cat', action: 'recorded' }));
+    // A sketch needs the stores and DashScope; no kick is configured here, so no FC client.
+    expect(submit.replies.at(-1)!.loaded).toEqual(['index.js', 'sdk-oss.js', 'sdk-tablestore.js', 'sdk-undici.js']);
 
     let manifest: Manifest | undefined;
     for (let tick = 0; tick < 20 && !manifest; tick++) {
@@ -137,6 +148,21 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
       figures.push(`${inst.name}: ${inst.replies.length} invocation(s), peak RSS ${peak.toFixed(0)} MiB, longest ${longest} ms`);
       const memorySize = spec.resources[resource]?.props.memorySize;
       expect(peak * 1.5, `${inst.name} peak RSS ${peak.toFixed(0)} MiB vs memorySize ${memorySize} MB`).toBeLessThan(memorySize!);
+    }
+  });
+
+  it('a cold submit for an output or an unrelated key answers from the key alone, loading no SDK', async () => {
+    const d = stack.describe();
+    const cold = startInstance({ name: SUBMIT_FUNCTION, codeDir: path.join(out, 'submit'), env: { ...settingsFor(d), LOG_LEVEL: 'info' } });
+    try {
+      for (const key of ['sketches/bundle/cat.result-1.png', 'sketches/bundle/notes.md']) {
+        const reply = await cold.invoke(ossEvent(d.oss.bucket, key), fcContext(SUBMIT_FUNCTION, stack.credentials.issueStsToken()));
+        expect(reply.ok, reply.error).toBe(true);
+        expect((reply.result as { outcomes: Array<{ action: string }> }).outcomes.map((o) => o.action)).toEqual(['skipped']);
+        expect(reply.loaded).toEqual(['index.js']);
+      }
+    } finally {
+      await cold.close();
     }
   });
 
@@ -183,7 +209,9 @@ describe('bundles under the local Function Compute runner: OSS trigger, FC 3.0 k
     expect(m.status).toBe('SUCCEEDED');
     expect(m.request?.prompt).toBe('a dog in the snow');
     await p.idle();
-    // The poller ran only because the submit bundle kicked it through the FC 3.0 API.
+    // The poller ran only because the submit bundle kicked it through the FC 3.0 API, whose client
+    // the submit instance loaded for the kick.
+    expect(submit!.replies.some((r) => r.loaded.includes('sdk-fc.js'))).toBe(true);
     expect(poller!.replies.length).toBeGreaterThan(0);
     expect(poller!.replies.every((r) => r.ok)).toBe(true);
     // The result written into the watched prefix reached submit, which skipped it by name.

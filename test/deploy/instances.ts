@@ -14,6 +14,8 @@ export interface InstanceReady {
   loadMs: number;
   exports: string[];
   rss: number;
+  /** The code folder's files required by then (index.js; the SDK files come on first use). */
+  loaded: string[];
 }
 
 export interface InvocationReply {
@@ -24,6 +26,7 @@ export interface InvocationReply {
   ms: number;
   rss: number;
   maxRssKb: number;
+  loaded: string[];
 }
 
 export interface FcInstance {
@@ -88,7 +91,7 @@ export function startInstance(options: InstanceOptions): FcInstance {
     child.on('exit', (code, signal) => {
       exited = `instance ${options.name} exited (${code ?? signal})\n${output.slice(-20).join('\n')}`;
       reject(new Error(exited));
-      for (const [id, settle] of pending) settle({ id, ok: false, error: exited, ms: 0, rss: 0, maxRssKb: 0 });
+      for (const [id, settle] of pending) settle({ id, ok: false, error: exited, ms: 0, rss: 0, maxRssKb: 0, loaded: [] });
       pending.clear();
     });
   });
