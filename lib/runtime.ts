@@ -97,6 +97,8 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
       objects: (decorate.objects ?? ((o: ObjectStore) => o))(
         deferred<ObjectStore>(async () => (await import('./adapters/oss.js')).createObjectStore({ ...config.oss, internal: inFc }, credentials), {
           list: true,
+          listPage: true,
+          copy: true,
           head: true,
           getRange: true,
           imageInfo: true,
