@@ -42,6 +42,7 @@ export class VirtualClock implements Clock {
   private t: number;
   private seq = 0;
   private sleepers: Sleeper[] = [];
+  private deadlines = new Set<{ at: number; controller: AbortController }>();
 
   constructor(start: number) {
     this.t = start;
@@ -69,6 +70,14 @@ export class VirtualClock implements Clock {
     });
   }
 
+  /** A deadline on this clock: fires when time is moved past it; not a sleeper (nobody waits on it). */
+  deadline(ms: number): { signal: AbortSignal; clear(): void } {
+    const controller = new AbortController();
+    const timer = { at: this.t + Math.max(0, ms), controller };
+    this.deadlines.add(timer);
+    return { signal: controller.signal, clear: () => void this.deadlines.delete(timer) };
+  }
+
   /** Invocations blocked in sleep() right now. */
   get sleeping(): number {
     return this.sleepers.length;
@@ -76,13 +85,18 @@ export class VirtualClock implements Clock {
 
   nextWake(): number | undefined {
     let next: number | undefined;
-    for (const s of this.sleepers) if (next === undefined || s.at < next) next = s.at;
+    for (const s of [...this.sleepers, ...this.deadlines]) if (next === undefined || s.at < next) next = s.at;
     return next;
   }
 
   /** Moves time forward to `t` and wakes every sleeper due by then (earliest first). */
   advanceTo(t: number): void {
     if (t > this.t) this.t = t;
+    for (const d of [...this.deadlines]) {
+      if (d.at > this.t) continue;
+      this.deadlines.delete(d);
+      d.controller.abort(new Error('deadline passed'));
+    }
     const due = this.sleepers.filter((s) => s.at <= this.t).sort((a, b) => a.at - b.at || a.seq - b.seq);
     this.sleepers = this.sleepers.filter((s) => s.at > this.t);
     for (const s of due) this.wake(s);

@@ -122,8 +122,7 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
   const request = v.request!;
   const sketchUrl = await deps.objects.presignGet(v.sketch.key, config.sketchUrlTtlSeconds, request.process);
   const ctx = lifecycleCtx(deps);
-  const abort = new AbortController();
-  const stopTimer = new AbortController();
+  let deadline: ReturnType<typeof clock.deadline> | undefined;
   if (ctx.rules.leaseBeforeCreate) {
     const renewed = leaseForCreate(slot.slot, ctx);
     try {
@@ -136,19 +135,16 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
       await jobs.refundImages(slot.slot.budgetDay ?? '', slot.slot.images ?? 0, config.maxImagesPerDay);
       return false;
     }
-    const deadline = createDeadline(ctx.now, config);
-    void clock.sleep(Math.max(0, deadline - clock.now()), stopTimer.signal).then(() => {
-      if (!stopTimer.signal.aborted) abort.abort(new Error('the submit lease ran out'));
-    });
+    deadline = clock.deadline(createDeadline(ctx.now, config) - clock.now());
   }
   logState(deps, jobKey, v, { slot: slot.index });
   let reply: { taskId: string } | { error: unknown };
   try {
-    reply = { taskId: (await deps.model.createTask({ prompt: request.prompt, sketchUrl, parameters: request.parameters }, ctx.rules.leaseBeforeCreate ? { signal: abort.signal } : {})).taskId };
+    reply = { taskId: (await deps.model.createTask({ prompt: request.prompt, sketchUrl, parameters: request.parameters }, deadline ? { signal: deadline.signal } : {})).taskId };
   } catch (err) {
     reply = { error: err };
   } finally {
-    stopTimer.abort();
+    deadline?.clear();
   }
   const decision = afterCreate(slot, reply, { ...lifecycleCtx(deps), ...(pause ? { pause } : {}) });
   switch (decision.kind) {

@@ -9,10 +9,20 @@ import type { RequestParameters } from '../contract/request.js';
 export interface Clock {
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * A signal that aborts `ms` from now on this clock (a call's deadline). Unlike sleep, nobody
+   * waits on it: `clear()` when the guarded call ends.
+   */
+  deadline(ms: number): { signal: AbortSignal; clear(): void };
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  deadline(ms) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`deadline of ${ms} ms passed`)), Math.max(0, ms));
+    return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  },
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();

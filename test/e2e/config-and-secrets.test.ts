@@ -29,7 +29,7 @@ describe('no secret leaves the pipeline', () => {
   let p: TestPipeline;
 
   beforeAll(async () => {
-    p = await startTestPipeline({ env: { LOG_LEVEL: 'debug', DASHSCOPE_TIMEOUT_SECONDS: '0.3' } });
+    p = await startTestPipeline({ env: { LOG_LEVEL: 'debug', DASHSCOPE_TIMEOUT_SECONDS: '0.3', ACCOUNT_RETRY_SECONDS: '0.3' } });
   });
   afterAll(async () => {
     await p?.close();
@@ -53,8 +53,10 @@ describe('no secret leaves the pipeline', () => {
     const c = await run('c');
     const dd = await run('d', '{"prompt": ');
     const manifests = [a, b, c, dd];
-    // c's downloads were reset 5 times: retried on later passes, the images landed.
-    expect(manifests.map((m) => m.status)).toEqual(['FAILED', 'FAILED', 'SUCCEEDED', 'FAILED']);
+    // b's key was refused once (submission paused, its message logged), then accepted; c's
+    // downloads were reset 5 times: retried on later passes, the images landed.
+    expect(manifests.map((m) => m.status)).toEqual(['FAILED', 'SUCCEEDED', 'SUCCEEDED', 'FAILED']);
+    expect(p.logRecords().some((r) => r.msg === 'submission paused: DashScope refused the account')).toBe(true);
     expect(manifests[0]!.error!.message).toContain('x-oss-signature=[REDACTED]');
     await p.idle();
 

@@ -51,9 +51,10 @@ describe('a crash between any two steps', () => {
       const paid = p.submissions(`${n}.png`);
       const attempts = manifests[i]!.task!.attempts;
       // Only a crash between DashScope accepting the task and its id being stored may cost a
-      // second submission, and then the manifest counts it.
-      if (JOB_STEPS[i] === 'dispatch:task-created') expect(paid).toBeLessThanOrEqual(2);
-      else expect(paid, n).toBe(1);
+      // second submission (or a create whose answer did not come in time), and the manifest counts it.
+      const allowed = 1 + (JOB_STEPS[i] === 'dispatch:task-created' ? 1 : 0) + p.unknownOutcomes(n);
+      if (allowed === 1) expect(paid, n).toBe(1);
+      else expect(paid, n).toBeLessThanOrEqual(allowed);
       expect(attempts).toBeGreaterThanOrEqual(paid);
     }
     expect(p.stack.dashscope.records.maxInFlight[p.stack.dashscope.apiKeyId]).toBeLessThanOrEqual(2);

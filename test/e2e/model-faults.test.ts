@@ -26,8 +26,6 @@ async function run(name: string, body: Record<string, unknown> = { prompt: name 
   return p.waitForManifest(`sketches/faults/${name}`, 30_000);
 }
 
-const unknownOutcomes = (name: string) => p.logRecords().filter((r) => r.msg === 'submission outcome unknown' && r.jobKey === `sketches/faults/${name}`).length;
-
 const refused = (name: string) => p.stack.dashscope.records.submissionsFor(`/sketches/faults/${name}.png`, { all: true }).filter((c) => !c.taskId);
 
 describe('create refused', () => {
@@ -44,7 +42,7 @@ describe('create refused', () => {
     expect(p.submissions(`sketches/faults/${name}.png`)).toBe(1);
     // Refusals are not attempts. (A create this slow machine aborted at its 0.2 s deadline is an
     // unknown outcome, and that is counted: SPEC §4.2 a.)
-    expect(m.task?.attempts).toBe(1 + unknownOutcomes(name));
+    expect(m.task?.attempts).toBe(1 + p.unknownOutcomes(`sketches/faults/${name}`));
   });
 
   it('a terminal refusal (InvalidParameter) ends the job with DashScope\'s code, no retry', async () => {

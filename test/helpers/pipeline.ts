@@ -35,6 +35,11 @@ export interface TestPipeline extends LocalPipeline {
   logRecords(): Array<Record<string, unknown>>;
   /** The job's state-change log records (`{"msg":"job state","jobKey","version","state",…}`), in order. */
   states(jobKey: string): Array<Record<string, unknown>>;
+  /**
+   * Creates of the job whose outcome was unknown (no answer before the deadline: an aborted create
+   * on a busy machine counts too). Each may cost one more submission, counted (SPEC §4.2 a).
+   */
+  unknownOutcomes(jobKey: string): number;
   /** The pipeline's job table (lib/core/jobs.ts), opened with the stack's key; one instance per pipeline. */
   jobs(): Jobs;
 }
@@ -76,6 +81,7 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
     submissions: (sketchKey) => p.stack.dashscope.records.submissionsFor(`/${sketchKey}`).length,
     logRecords,
     states: (jobKey) => logRecords().filter((r) => r.msg === STATE_MESSAGE && r.jobKey === jobKey),
+    unknownOutcomes: (jobKey) => logRecords().filter((r) => r.msg === 'submission outcome unknown' && r.jobKey === jobKey).length,
     jobs() {
       const { accessKeyId, accessKeySecret } = p.stack.describe().tablestore;
       return (jobs ??= new Jobs(createRowStore(p.config.tablestore, { accessKeyId, accessKeySecret })));
