@@ -93,28 +93,44 @@ describe('new versions', () => {
     expect(p.manifest('sketches/ver/c')!.request?.prompt).toBe('new');
   });
 
-  it('a version still PENDING at DashScope when a newer one arrives is canceled', async () => {
+});
+
+describe('a newer version while the older one waits PENDING', () => {
+  let frozen: TestPipeline;
+  beforeAll(async () => {
+    // DashScope's clock is frozen: a task runs until the test moves time, however busy the machine.
+    frozen = await startTestPipeline({ timeScale: 1e6 });
+  });
+  afterAll(async () => {
+    await frozen?.close();
+  });
+
+  it('the older version, still PENDING at DashScope, is canceled', async () => {
+    const ds = frozen.stack.dashscope;
+    const taskOf = (key: string) => ds.records.submissionsFor(`/${key}`)[0]?.taskId;
     // Keep DashScope's one slot busy so the next task waits PENDING.
-    await p.put('sketches/ver/busy.json', JSON.stringify({ prompt: 'busy' }));
-    await p.put('sketches/ver/busy.png', sketch);
-    await p.waitFor('busy running', () => {
-      const c = p.stack.dashscope.records.submissionsFor('/sketches/ver/busy.png')[0];
-      return c?.taskId && p.stack.dashscope.task(c.taskId)?.status === 'RUNNING';
+    await frozen.put('sketches/ver/busy.json', JSON.stringify({ prompt: 'busy' }));
+    await frozen.put('sketches/ver/busy.png', sketch);
+    await frozen.waitFor('busy running', () => {
+      const id = taskOf('sketches/ver/busy.png');
+      return id && ds.task(id)?.status === 'RUNNING';
     });
-    await p.put('sketches/ver/d.json', JSON.stringify({ prompt: 'pending one' }));
-    await p.put('sketches/ver/d.png', sketch);
-    const pendingTask = await p.waitFor('d pending', () => {
-      const c = p.stack.dashscope.records.submissionsFor('/sketches/ver/d.png')[0];
-      return c?.taskId && p.stack.dashscope.task(c.taskId)?.status === 'PENDING' ? c.taskId : undefined;
+    await frozen.put('sketches/ver/d.json', JSON.stringify({ prompt: 'pending one' }));
+    await frozen.put('sketches/ver/d.png', sketch);
+    const pendingTask = await frozen.waitFor('d pending', () => {
+      const id = taskOf('sketches/ver/d.png');
+      return id && ds.task(id)?.status === 'PENDING' ? id : undefined;
     });
-    await p.put('sketches/ver/d.json', JSON.stringify({ prompt: 'pending two' }));
-    const m = await p.waitFor('the newer manifest', () => {
-      const man = p.manifest('sketches/ver/d');
+    await frozen.put('sketches/ver/d.json', JSON.stringify({ prompt: 'pending two' }));
+    await frozen.waitFor('the older task canceled', () => ds.task(pendingTask)?.status === 'CANCELED');
+    // Let DashScope run the rest: the busy task, then the newer version's.
+    const m = await frozen.waitFor('the newer manifest', () => {
+      ds.advance(30_000);
+      const man = frozen.manifest('sketches/ver/d');
       return man?.request?.prompt === 'pending two' ? man : undefined;
-    });
+    }, 30_000);
     expect(m.status).toBe('SUCCEEDED');
-    expect(p.stack.dashscope.task(pendingTask)?.status).toBe('CANCELED');
-    expect(p.stack.dashscope.records.cancels.filter((c) => c.taskId === pendingTask && c.status === 200)).toHaveLength(1);
-    await p.waitForManifest('sketches/ver/busy');
+    expect(ds.records.cancels.filter((c) => c.taskId === pendingTask && c.status === 200)).toHaveLength(1);
+    await frozen.waitForManifest('sketches/ver/busy');
   });
 });
