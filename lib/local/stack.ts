@@ -22,6 +22,8 @@ export interface LocalStackOptions {
   dashscope?: DashScopeSimulatorOptions;
   /** More for the OSS emulator (e.g. trigger delay, event key style). */
   oss?: Partial<import('./oss/index.js').OssEmulatorOptions>;
+  /** The Tablestore emulator's switches for unconfirmed behaviour (paging, repeated rows). */
+  tablestore?: Partial<import('./tablestore/index.js').TablestoreBehaviour>;
 }
 
 export interface LocalStack {
@@ -73,6 +75,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(oss);
     const tablestore = await startTablestoreEmulator({
+      ...options.tablestore,
       credentials,
       instance: options.instance,
       stateFile: options.dir ? path.join(options.dir, STATE_DIR_NAME, 'tablestore.json') : undefined,
