@@ -36,6 +36,8 @@ export const TIME = {
     POLL_BUDGET_SECONDS: '3',
     PROMPT_GRACE_SECONDS: '3',
     DASHSCOPE_TIMEOUT_SECONDS: '0.25',
+    // DashScope refused the account: one probe after this, doubling (an account fault lasts ≤ 1.5 s).
+    ACCOUNT_RETRY_SECONDS: '0.3',
     MAX_IN_FLIGHT: '2',
     MAX_ATTEMPTS: '3',
     // Jobs held back by a used-up budget end BudgetExceeded after 2 s instead of 24 h.
@@ -602,7 +604,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   const nextTaskClass = (f: DashScopeFault) => f.kind === 'partial' || ((f.kind === 'failTask' || f.kind === 'loseTask') && (f.target === 'next' || liveTasks().length === 0));
   const strikesNow = (f: DashScopeFault): boolean => {
     if (f.kind === 'failCreates') return ds.records.creates.filter((c) => c.fault === 'failCreates').length >= (injectedOf.get('failCreates') ?? 0);
-    if (f.kind === 'hang' || f.kind === 'reset') {
+    if (f.kind === 'hang' || f.kind === 'reset' || f.kind === 'gateway') {
       const cls = `${f.kind}/${f.request}/${f.when}`;
       return ds.records.networkFaults.filter((x) => x.kind === f.request && x.fault === f.kind && x.when === f.when).length >= (injectedOf.get(cls) ?? 0);
     }
@@ -648,6 +650,20 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
             acceptedAtNextTaskFault = acceptedCreates();
             ds.partialFailure(f.failed, f.code ? { code: f.code } : {});
             fault('dashscope partial failure', `${f.failed} image(s) of the next task${f.code ? ` (${f.code})` : ''}`);
+            return;
+          case 'gateway':
+            ds.gateway(f.request, { count: 1, status: f.status, body: f.body, when: f.when });
+            inject(`gateway/${f.request}/${f.when}`, 1);
+            fault(`dashscope ${f.request} gateway ${f.status} (${f.when})`, `${f.status} with ${f.body === 'html' ? 'an HTML' : 'an empty'} body, ${f.when === 'after' ? 'after the work was done' : 'nothing done'}`);
+            return;
+          case 'queryStatus':
+            ds.queryStatus(f.status, { count: f.count });
+            fault('dashscope status outside the documented set', `${f.count}× ${JSON.stringify(f.status)}`);
+            return;
+          case 'account':
+            ds.account(f.problem);
+            fault('dashscope account refused', `${f.problem} for ${f.ms} ms, then fixed`);
+            setTimeout(() => ds.account(null), f.ms).unref();
             return;
           case 'loseTask': {
             if (nextTaskClass(f)) acceptedAtNextTaskFault = acceptedCreates();

@@ -83,7 +83,13 @@ export type DashScopeFault =
   | { kind: 'slow'; request: 'create' | 'query' | 'result' | 'all'; ms: number; count: number }
   | { kind: 'failTask'; code: string; target: 'next' | 'live'; pick: number }
   | { kind: 'partial'; failed: number; code?: string }
-  | { kind: 'loseTask'; target: 'next' | 'live'; pick: number };
+  | { kind: 'loseTask'; target: 'next' | 'live'; pick: number }
+  /** A gateway in front of DashScope answers without DashScope's body; `after`: the work was done. */
+  | { kind: 'gateway'; request: 'create' | 'query' | 'list' | 'cancel'; status: 502 | 503 | 504; body: 'html' | 'empty'; when: 'before' | 'after' }
+  /** Task queries answer a status outside the documented set (null: no `task_status` at all). */
+  | { kind: 'queryStatus'; status: 'Succeeded' | 'QUEUED' | null; count: number }
+  /** DashScope refuses the account for `ms` (a revoked key, an overdue bill), then it is fixed. */
+  | { kind: 'account'; problem: 'InvalidApiKey' | 'Arrearage' | 'AccessDenied.Unpurchased' | 'Throttling.AllocationQuota'; ms: number };
 
 export type FaultAction =
   | { type: 'dashscope'; at: number; fault: DashScopeFault }
@@ -717,6 +723,12 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
   for (let k = 0; k < per100(4); k++) ds({ kind: 'failTask', code: rng.weighted([['DataInspectionFailed', 3], ['InternalError', 1], ['InternalError.Timeout', 2]] as const), target: rng.pick(['next', 'live'] as const), pick: rng.float() });
   for (let k = 0; k < per100(4); k++) ds({ kind: 'partial', failed: rng.int(1, 2), ...(rng.chance(0.3) ? { code: 'DataInspectionFailed' } : {}) });
   for (let k = 0; k < per100(5); k++) ds({ kind: 'loseTask', target: rng.pick(['next', 'live'] as const), pick: rng.float() });
+  // Replies no public source confirms (issue 13): a gateway's 5xx after the create made its task,
+  // the same without it, on other calls; statuses outside the documented set; the account refused.
+  for (let k = 0; k < per100(5); k++) ds({ kind: 'gateway', request: 'create', status: rng.pick([502, 503, 504] as const), body: rng.pick(['html', 'empty'] as const), when: rng.pick(['before', 'after'] as const) });
+  for (let k = 0; k < per100(3); k++) ds({ kind: 'gateway', request: rng.pick(['query', 'list', 'cancel'] as const), status: rng.pick([502, 504] as const), body: rng.pick(['html', 'empty'] as const), when: rng.pick(['before', 'after'] as const) });
+  for (let k = 0; k < per100(3); k++) ds({ kind: 'queryStatus', status: rng.pick(['Succeeded', 'QUEUED', null] as const), count: rng.int(1, 3) });
+  if (M >= 10 && rng.chance(0.5)) ds({ kind: 'account', problem: rng.pick(['InvalidApiKey', 'Arrearage', 'AccessDenied.Unpurchased', 'Throttling.AllocationQuota'] as const), ms: rng.int(300, 1500) });
   const TS_OPS = exclude.has('tablestore-writes') ? ['GetRow', 'GetRange', 'BatchGetRow'] : ['PutRow', 'GetRow', 'GetRange', 'BatchGetRow', 'DeleteRow', undefined];
   for (let k = 0; k < per100(14); k++) {
     const op = rng.pick(TS_OPS);
