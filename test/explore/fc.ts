@@ -1,0 +1,126 @@
+/**
+ * Function Compute as the pipeline sees it: every object written under the trigger's prefix
+ * becomes an OSS event, delivered asynchronously and at least once (duplicates), sometimes late
+ * and so out of order; a submit invocation that throws or dies is retried up to 3 times
+ * (s.yaml maxAsyncRetryAttempts), after which the event lands in a recorded failure destination.
+ * The poller runs on a timer and when kicked (x-fc-async-delay, whole seconds), never retried.
+ */
+import { OssEventRecordSchema, type OssEventRecord } from '../../lib/events/oss.js';
+import { TransportError } from '../../lib/errors.js';
+import type { PollerKicker } from '../../lib/core/ports.js';
+import type { Plan } from './plan.js';
+import type { Faults } from './ports/faults.js';
+import type { StoredObject } from './ports/objects.js';
+import type { Rng } from './rng.js';
+import type { Actor, Scheduler } from './scheduler.js';
+
+export const FC_RETRIES = 3;
+
+export interface FcHost {
+  spawnSubmit(record: OssEventRecord, name: string): Actor;
+  spawnPoller(reason: string, at: number): Actor;
+  stopped(): boolean;
+}
+
+export interface FailedEvent {
+  key: string;
+  etag: string;
+  at: number;
+}
+
+export class FunctionCompute {
+  readonly failureDestination: FailedEvent[] = [];
+  private events = 0;
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly host: FcHost,
+    private readonly plan: Pick<Plan, 'fc'>,
+    private readonly rng: Rng | undefined,
+    private readonly faults: Faults,
+    readonly prefix: string,
+    readonly bucket: string,
+  ) {}
+
+  /** An object was written: OSS notifies FC (once, or more), after a delay. */
+  objectWritten(key: string, obj: StoredObject, previousSize: number | undefined): void {
+    if (!key.startsWith(this.prefix)) return;
+    const record = OssEventRecordSchema.parse(this.eventRecord(key, obj, previousSize));
+    const copies = this.rng?.chance(this.plan.fc.duplicateRate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const late = this.rng?.chance(this.plan.fc.lateRate) ?? false;
+      const delay = this.rng ? (late ? this.rng.int(2000, 8000) : this.rng.int(5, 600)) : 0;
+      this.deliver(record, delay);
+    }
+  }
+
+  private eventRecord(key: string, obj: StoredObject, previousSize: number | undefined): unknown {
+    const n = ++this.events;
+    const userMeta: Record<string, string> = {};
+    for (const [k, v] of Object.entries(obj.meta)) userMeta[`x-oss-meta-${k}`] = v;
+    return {
+      eventName: 'ObjectCreated:PutObject',
+      eventSource: 'acs:oss',
+      eventTime: new Date(this.sched.now).toISOString(),
+      eventVersion: '1.0',
+      region: 'cn-beijing',
+      oss: {
+        bucket: { arn: `acs:oss:cn-beijing:1234567890:${this.bucket}`, name: this.bucket, ownerIdentity: '1234567890' },
+        object: { deltaSize: obj.bytes.length - (previousSize ?? 0), eTag: obj.etag, key, objectMeta: { mimeType: obj.contentType, userMeta }, size: obj.bytes.length },
+        ossSchemaVersion: '1.0',
+        ruleId: 'sketch-uploads',
+      },
+      requestParameters: { sourceIPAddress: '203.0.113.7' },
+      responseElements: { requestId: `oss-req-${n}` },
+      userIdentity: { principalId: '1234567890' },
+    };
+  }
+
+  /** One asynchronous delivery of an event, with FC's retries. */
+  deliver(record: OssEventRecord, delayMs: number): Actor {
+    const n = ++this.events;
+    return this.sched.spawn(
+      `fc#${n}`,
+      'fc',
+      async (actor) => {
+        if (delayMs > 0) await this.sched.sleep(actor, delayMs);
+        for (let attempt = 0; attempt <= FC_RETRIES; attempt++) {
+          const run = this.host.spawnSubmit(record, `submit#${n}${attempt ? `.r${attempt}` : ''}`);
+          const result = await this.sched.join(actor, run);
+          if (result !== 'crashed' && result.ok) return;
+          if (attempt < FC_RETRIES) await this.sched.sleep(actor, this.rng ? this.rng.int(...this.plan.fc.retryDelayMs) : 1000);
+        }
+        this.failureDestination.push({ key: record.oss.object.key, etag: record.oss.object.eTag, at: this.sched.now });
+      },
+      { system: true },
+    );
+  }
+
+  /** The timer trigger: a poller every `periodMs` until the world stops. */
+  startTimer(periodMs: number): Actor {
+    return this.sched.spawn(
+      'timer',
+      'timer',
+      async (actor) => {
+        while (!this.host.stopped()) {
+          await this.sched.sleep(actor, periodMs);
+          if (!this.host.stopped()) this.host.spawnPoller('timer', this.sched.now);
+        }
+      },
+      { system: true },
+    );
+  }
+
+  /** The PollerKicker an invocation gets: an async invoke, delayed in whole seconds. */
+  kicker(actor: Actor): PollerKicker {
+    return {
+      kick: (reason, delayMs = 0) =>
+        this.sched.call(actor, 'kicker', 'kick', `${reason} +${delayMs}ms`, () => {
+          const fault = this.faults.choose(actor, 'kick', [['reset-before', 1], ['reset-after', 1]] as const, reason);
+          const delay = Math.min(3600, Math.floor(delayMs / 1000)) * 1000;
+          if (fault !== 'reset-before') this.host.spawnPoller(`kick:${reason}`, this.sched.now + delay);
+          if (fault) throw new TransportError('fc', `invoke poller: socket hang up`, true);
+        }),
+    };
+  }
+}
