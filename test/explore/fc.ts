@@ -45,7 +45,7 @@ export class FunctionCompute {
   /** An object was written: OSS notifies FC (once, or more), after a delay. */
   objectWritten(key: string, obj: StoredObject, previousSize: number | undefined): void {
     if (!key.startsWith(this.prefix)) return;
-    const record = OssEventRecordSchema.parse(this.eventRecord(key, obj, previousSize));
+    const record = this.recordFor(key, obj, previousSize);
     const copies = this.rng?.chance(this.plan.fc.duplicateRate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const late = this.rng?.chance(this.plan.fc.lateRate) ?? false;
@@ -54,11 +54,12 @@ export class FunctionCompute {
     }
   }
 
-  private eventRecord(key: string, obj: StoredObject, previousSize: number | undefined): unknown {
+  /** The event record OSS sends for this write (lib/local/oss/triggers.ts builds the same). */
+  recordFor(key: string, obj: StoredObject, previousSize?: number): OssEventRecord {
     const n = ++this.events;
     const userMeta: Record<string, string> = {};
     for (const [k, v] of Object.entries(obj.meta)) userMeta[`x-oss-meta-${k}`] = v;
-    return {
+    return OssEventRecordSchema.parse({
       eventName: 'ObjectCreated:PutObject',
       eventSource: 'acs:oss',
       eventTime: new Date(this.sched.now).toISOString(),
@@ -73,7 +74,7 @@ export class FunctionCompute {
       requestParameters: { sourceIPAddress: '203.0.113.7' },
       responseElements: { requestId: `oss-req-${n}` },
       userIdentity: { principalId: '1234567890' },
-    };
+    });
   }
 
   /** One asynchronous delivery of an event, with FC's retries. */

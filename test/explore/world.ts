@@ -31,6 +31,8 @@ import { Versions } from './versions.js';
 export interface WorldOptions {
   trace?: boolean | 'full';
   brk?: BreakSpec;
+  /** False: writes raise no OSS events (a scenario starts submits itself). */
+  events?: boolean;
 }
 
 function shanghaiDay(ms: number): string {
@@ -106,7 +108,7 @@ export class World {
     this.bucket.onWrite = (key, obj, writer) => {
       if (writer === 'core') this.checks.onObjectWritten(key, obj);
       else trace?.add(`user uploads ${key} (${obj.etag.slice(0, 6)}${obj.meta.style ? ` ${obj.meta.style}` : ''}${obj.meta.prompt ? ` "${obj.meta.prompt}"` : ''})`);
-      this.fc.objectWritten(key, obj, undefined);
+      if (options.events !== false) this.fc.objectWritten(key, obj, undefined);
     };
   }
 

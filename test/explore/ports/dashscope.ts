@@ -127,6 +127,8 @@ export class FakeDashScope {
   private queue: FakeTask[] = [];
   private lastEnd = 0;
   private requestSeq = 0;
+  /** Scenario tests: every task runs this long (otherwise a seeded 0.3–2.5 s). */
+  taskDurationMs: number | undefined;
   onCreate: ((record: CreateRecord) => void) | undefined;
   /** A task was lost by DashScope (forgotten, or FAILED InternalError.Timeout). */
   onLost: ((task: FakeTask) => void) | undefined;
@@ -170,6 +172,15 @@ export class FakeDashScope {
     }
   }
 
+  /** Scenario tests: DashScope forgets this task now (a later query answers UNKNOWN). */
+  lose(taskId: string): void {
+    const t = this.tasks.get(taskId);
+    if (!t || !this.queue.includes(t)) return;
+    t.fate = 'forget';
+    t.forgetAt = this.now();
+    this.progress();
+  }
+
   live(): number {
     this.progress();
     return this.queue.length;
@@ -206,7 +217,7 @@ export class FakeDashScope {
       record.taskId = id;
       let fate: TaskFate = this.faults.choose(actor, 'lose', TASK_FATES, id) ?? 'succeed';
       if (fate === 'partial' && record.n < 2) fate = 'succeed';
-      const duration = 300 + Math.floor(this.faults.draw() * 2200);
+      const duration = this.taskDurationMs ?? 300 + Math.floor(this.faults.draw() * 2200);
       const task: FakeTask = { id, create: record, createdAt: record.at, duration, fate, status: 'PENDING' };
       if (fate === 'forget') task.forgetAt = record.at + Math.floor(this.faults.draw() * (duration + 1500));
       this.tasks.set(id, task);
