@@ -219,7 +219,8 @@ export class Checks {
       }
       if (cur.sketch.etag !== newest.sketchEtag || cur.sidecar?.etag !== newest.sidecarEtag) {
         const held = versions.ofFiles(jobKey, cur.sketch.etag, cur.sidecar?.etag);
-        this.report('newest-wins', `${jobKey}: its row holds v${held?.seq ?? '?'} (${cur.state}), not the newest upload v${newest.seq}${note}`);
+        // An upload whose every delivery failed was dropped (issue 13 run 8), not outvoted.
+        this.report(dropped.length ? 'nothing-lost' : 'newest-wins', `${jobKey}: its row holds v${held?.seq ?? '?'} (${cur.state}), not the newest upload v${newest.seq}${note}`);
       }
       if (!isTerminal(cur.state)) this.report('nothing-lost', `${jobKey}: left ${cur.state} (attempts ${cur.attempts}, task ${cur.taskId ?? '-'})`);
       const obj = bucket.objects.get(manifestKey(jobKey));

@@ -5,7 +5,7 @@
  * (s.yaml maxAsyncRetryAttempts), after which the event lands in a recorded failure destination.
  * The poller runs on a timer and when kicked (x-fc-async-delay, whole seconds), never retried.
  */
-import { OssEventRecordSchema, type OssEventRecord } from '../../lib/events/oss.js';
+import type { OssEventRecord } from '../../lib/events/oss.js';
 import { TransportError } from '../../lib/errors.js';
 import type { PollerKicker } from '../../lib/core/ports.js';
 import type { Plan } from './plan.js';
@@ -17,7 +17,7 @@ import type { Actor, Scheduler } from './scheduler.js';
 export const FC_RETRIES = 3;
 
 export interface FcHost {
-  spawnSubmit(record: OssEventRecord, name: string): Actor;
+  spawnSubmit(record: OssEventRecord, name: string, at?: number): Actor;
   spawnPoller(reason: string, at: number): Actor;
   stopped(): boolean;
 }
@@ -43,8 +43,9 @@ export class FunctionCompute {
   ) {}
 
   /** An object was written: OSS notifies FC (once, or more), after a delay. */
-  objectWritten(key: string, obj: StoredObject, previousSize: number | undefined): void {
+  objectWritten(key: string, obj: StoredObject, writer: 'user' | 'core', previousSize?: number): void {
     if (!key.startsWith(this.prefix)) return;
+    if (writer === 'core' && !this.rng?.chance(this.plan.fc.outputRate)) return;
     const record = this.recordFor(key, obj, previousSize);
     const copies = this.rng?.chance(this.plan.fc.duplicateRate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
@@ -59,7 +60,8 @@ export class FunctionCompute {
     const n = ++this.events;
     const userMeta: Record<string, string> = {};
     for (const [k, v] of Object.entries(obj.meta)) userMeta[`x-oss-meta-${k}`] = v;
-    return OssEventRecordSchema.parse({
+    // Shaped like lib/local/oss/triggers.ts's events; the schema is the handler's check, not ours.
+    return {
       eventName: 'ObjectCreated:PutObject',
       eventSource: 'acs:oss',
       eventTime: new Date(this.sched.now).toISOString(),
@@ -74,27 +76,21 @@ export class FunctionCompute {
       requestParameters: { sourceIPAddress: '203.0.113.7' },
       responseElements: { requestId: `oss-req-${n}` },
       userIdentity: { principalId: '1234567890' },
-    });
+    } satisfies OssEventRecord;
   }
 
-  /** One asynchronous delivery of an event, with FC's retries. */
-  deliver(record: OssEventRecord, delayMs: number): Actor {
-    const n = ++this.events;
-    return this.sched.spawn(
-      `fc#${n}`,
-      'fc',
-      async (actor) => {
-        if (delayMs > 0) await this.sched.sleep(actor, delayMs);
-        for (let attempt = 0; attempt <= FC_RETRIES; attempt++) {
-          const run = this.host.spawnSubmit(record, `submit#${n}${attempt ? `.r${attempt}` : ''}`);
-          const result = await this.sched.join(actor, run);
-          if (result !== 'crashed' && result.ok) return;
-          if (attempt < FC_RETRIES) await this.sched.sleep(actor, this.rng ? this.rng.int(...this.plan.fc.retryDelayMs) : 1000);
-        }
-        this.failureDestination.push({ key: record.oss.object.key, etag: record.oss.object.eTag, at: this.sched.now });
-      },
-      { system: true },
-    );
+  /**
+   * One asynchronous delivery of an event: a submit invocation after `delayMs`, and FC's retries
+   * (each a new invocation) while it throws or dies.
+   */
+  deliver(record: OssEventRecord, delayMs: number, attempt = 0, n = ++this.events): Actor {
+    const run = this.host.spawnSubmit(record, `submit#${n}${attempt ? `.r${attempt}` : ''}`, this.sched.now + delayMs);
+    run.onEnd.push((ended) => {
+      if (ended.state === 'done' && ended.outcome?.ok) return;
+      if (attempt < FC_RETRIES) this.deliver(record, this.rng ? this.rng.int(...this.plan.fc.retryDelayMs) : 1000, attempt + 1, n);
+      else this.failureDestination.push({ key: record.oss.object.key, etag: record.oss.object.eTag, at: this.sched.now });
+    });
+    return run;
   }
 
   /** The timer trigger: a poller every `periodMs` until the world stops. */

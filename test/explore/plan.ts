@@ -36,7 +36,8 @@ export interface Plan {
   faultsForMs: number;
   timerPeriodMs: number;
   stepMaxMs: number;
-  fc: { duplicateRate: number; lateRate: number; retryDelayMs: [number, number] };
+  /** Events of the pipeline's own outputs are delivered at this rate (each is skipped with no I/O). */
+  fc: { duplicateRate: number; lateRate: number; outputRate: number; retryDelayMs: [number, number] };
   /** After faults stop, the schedule must come to rest within this (virtual ms). */
   quietLimitMs: number;
 }
@@ -57,7 +58,13 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     ['heavy', 4],
   ] as const);
   const jobs: JobPlan[] = [];
-  const count = rng.int(2, 6);
+  const count = rng.weighted([
+    [2, 4],
+    [3, 3],
+    [4, 2],
+    [5, 1],
+    [6, 1],
+  ] as const);
   let last = 0;
   for (let i = 1; i <= count; i++) {
     const mode = rng.weighted([
@@ -91,12 +98,12 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     MAX_ATTEMPTS: String(rng.int(1, 4)),
     MAX_IMAGES_PER_DAY: binding ? String(maxN + rng.int(0, 2)) : '0',
     DASHSCOPE_TIMEOUT_SECONDS: String(timeoutSeconds),
-    POLL_INTERVAL_SECONDS: String(rng.pick([0.2, 0.5, 1])),
+    POLL_INTERVAL_SECONDS: String(rng.pick([0.5, 1, 2])),
     POLL_BUDGET_SECONDS: String(rng.pick([2, 4, 8])),
     PROMPT_GRACE_SECONDS: String(rng.pick([3, 6, 12])),
     TASK_MIN_SECONDS: String(rng.pick([0, 0, 1, 2])),
     LOG_LEVEL: 'debug',
-    MAX_QUEUE_HOURS: '96',
+    MAX_QUEUE_HOURS: '240',
     ...(kicker ? { POLLER_FUNCTION_NAME: 'poller' } : {}),
   };
   // A binding budget starts shortly before midnight in Shanghai, so waiting jobs resume in the run.
@@ -115,7 +122,7 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     faultsForMs: last + rng.int(1000, 6000),
     timerPeriodMs: rng.pick([3000, 6000, 12000]),
     stepMaxMs: rng.pick([5, 20, 50]),
-    fc: { duplicateRate: rng.pick([0, 0.2, 0.5]), lateRate: rng.pick([0, 0.1, 0.3]), retryDelayMs: [300, 3000] },
+    fc: { duplicateRate: rng.pick([0, 0.2, 0.5]), lateRate: rng.pick([0, 0.1, 0.3]), outputRate: 0.25, retryDelayMs: [300, 3000] },
     quietLimitMs: 180_000 + (binding ? 30_000 : 0),
   };
 }

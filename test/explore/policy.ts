@@ -33,10 +33,8 @@ export class RandomPolicy implements Policy {
   ) {}
 
   choose(sched: Scheduler): { op: Op; fate: Fate } | undefined {
-    const ready = sched.readyOps();
-    if (ready.length === 0) return undefined;
-    const op = ready.length === 1 ? ready[0]! : this.rng.pick(ready);
-    return { op, fate: this.fateOf(op) };
+    const op = sched.pickReady(this.rng);
+    return op && { op, fate: this.fateOf(op) };
   }
 
   private fateOf(op: Op): Fate {

@@ -62,7 +62,7 @@ export class Scenario {
       faultsForMs: 0,
       timerPeriodMs: 2000,
       stepMaxMs: 0,
-      fc: { duplicateRate: 0, lateRate: 0, retryDelayMs: [1000, 1000] },
+      fc: { duplicateRate: 0, lateRate: 0, outputRate: 0, retryDelayMs: [1000, 1000] },
       quietLimitMs: 300_000,
     };
     this.world = new World(plan, undefined, { events: false, ...(options.trace ? { trace: 'full' as const } : {}) });

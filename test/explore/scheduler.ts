@@ -186,6 +186,16 @@ export class Scheduler {
     return out;
   }
 
+  /** A uniformly chosen ready op (no allocation: this runs every step). */
+  pickReady(rng: { int(min: number, max: number): number }): Op | undefined {
+    let count = 0;
+    for (const op of this.ops) if (op.readyAt <= this.now) count++;
+    if (count === 0) return undefined;
+    let k = count === 1 ? 0 : rng.int(0, count - 1);
+    for (const op of this.ops) if (op.readyAt <= this.now && k-- === 0) return op;
+    return undefined;
+  }
+
   nextReadyAt(): number {
     let next = Infinity;
     for (const op of this.ops) if (op.readyAt < next) next = op.readyAt;

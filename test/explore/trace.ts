@@ -28,10 +28,14 @@ export class Trace {
 
 const SKIP = new Set(['poller done', 'object handled']);
 
-/** A Logger that notes the pipeline's state lines and warnings in the trace. */
+const noop = () => {};
+const SILENT: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => SILENT };
+
+/** A Logger that notes the pipeline's state lines and warnings in the trace (silent without one). */
 export function traceLogger(trace: Trace | undefined, who: string): Logger {
+  if (!trace) return SILENT;
   const write = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
-    if (!trace || SKIP.has(msg) || level === 'debug') return;
+    if (SKIP.has(msg) || level === 'debug') return;
     const f = fields ?? {};
     const parts = ['jobKey', 'state', 'taskId', 'attempts', 'reason', 'refused', 'adopted', 'lostTaskId', 'taskStatus']
       .filter((k) => f[k] !== undefined)

@@ -35,6 +35,16 @@ export interface WorldOptions {
   events?: boolean;
 }
 
+const configs = new Map<string, Config>();
+
+/** loadConfig, once per distinct environment (the core never changes its Config). */
+function configFor(env: Record<string, string>): Config {
+  const key = JSON.stringify(env);
+  let config = configs.get(key);
+  if (!config) configs.set(key, (config = loadConfig(env)));
+  return config;
+}
+
 function shanghaiDay(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
 }
@@ -45,7 +55,7 @@ function nextShanghaiMidnight(ms: number): number {
 }
 
 /** A schedule this long (in steps) is stuck, whatever its virtual clock says. */
-const MAX_STEPS = 60_000;
+const MAX_STEPS = 20_000;
 
 export class World {
   readonly sched: Scheduler;
@@ -67,7 +77,7 @@ export class World {
     readonly rng: Rng | undefined,
     readonly options: WorldOptions = {},
   ) {
-    this.config = loadConfig(plan.env);
+    this.config = configFor(plan.env);
     const trace = options.trace ? new Trace(() => this.sched.now, plan.start, options.trace === 'full') : undefined;
     this.trace = trace;
     this.sched = new Scheduler(plan.start, {
@@ -108,7 +118,7 @@ export class World {
     this.bucket.onWrite = (key, obj, writer) => {
       if (writer === 'core') this.checks.onObjectWritten(key, obj);
       else trace?.add(`user uploads ${key} (${obj.etag.slice(0, 6)}${obj.meta.style ? ` ${obj.meta.style}` : ''}${obj.meta.prompt ? ` "${obj.meta.prompt}"` : ''})`);
-      if (options.events !== false) this.fc.objectWritten(key, obj, undefined);
+      if (options.events !== false) this.fc.objectWritten(key, obj, writer);
     };
   }
 
@@ -137,8 +147,8 @@ export class World {
     return brk?.deps ? brk.deps(deps) : deps;
   }
 
-  spawnSubmit(record: OssEventRecord, name: string): Actor {
-    return this.sched.spawn(name, 'submit', (actor) => onObjectCreated(this.depsFor(actor), record));
+  spawnSubmit(record: OssEventRecord, name: string, at?: number): Actor {
+    return this.sched.spawn(name, 'submit', (actor) => onObjectCreated(this.depsFor(actor), record), at === undefined ? {} : { at });
   }
 
   spawnPoller(reason: string, at: number): Actor {
@@ -199,7 +209,7 @@ export class World {
         this.checks.afterStep();
         policy.afterStep(sched);
         if (faults.phase === 'quiet' && this.atRest()) return { rested: true, why: '' };
-        if (faults.phase === 'quiet' && sched.steps % 64 === 0 && nights < 3 && this.waitingForBudget()) {
+        if (faults.phase === 'quiet' && sched.steps % 64 === 0 && nights < 6 && this.waitingForBudget()) {
           // SPEC §4.6: queued jobs wait for the next day in Shanghai. Let the night pass.
           const next = nextShanghaiMidnight(sched.now) + 1000;
           quietDeadline += next - sched.now;
@@ -215,19 +225,20 @@ export class World {
     }
   }
 
-  /** Nothing live, and every unfinished job is QUEUED behind a used-up daily budget. */
+  /** Nothing live, and every unfinished job is QUEUED, one of them behind a used-up daily budget. */
   private waitingForBudget(): boolean {
     const max = this.config.maxImagesPerDay;
     if (max === 0 || this.fake.live() > 0) return false;
-    let smallest = Infinity;
+    let largest = 0;
     for (const job of this.plan.jobs) {
       const cur = this.table.get<JobRecord>('job', jobIdOf(job.jobKey))?.value.current;
       if (!cur || isTerminal(cur.state)) continue;
       if (cur.state !== 'QUEUED') return false;
-      smallest = Math.min(smallest, cur.request?.parameters.n ?? 1);
+      largest = Math.max(largest, cur.request?.parameters.n ?? 1);
     }
     const used = this.table.get<{ used: number }>('budget', shanghaiDay(this.sched.now))?.value.used ?? 0;
-    return smallest !== Infinity && used + smallest > max;
+    // The queue is FIFO: one job that does not fit holds the others back until the next day.
+    return largest > 0 && used + largest > max;
   }
 
   /** What keeps the world from rest, for the report. */

@@ -1,6 +1,8 @@
 /**
- * RowStore in memory, with the real adapter's semantics (lib/adapters/tablestore.ts): values are
- * stored as JSON text (undefined fields vanish, readers get fresh objects); a put with `{rev}`
+ * RowStore in memory, with the real adapter's semantics (lib/adapters/tablestore.ts): values go
+ * through JSON as they do over the wire (undefined fields vanish, writers keep no reference) and
+ * are kept deep-frozen, so readers share them without a copy and a reader that mutated one would
+ * fail loudly instead of corrupting the table; a put with `{rev}`
  * writes rev+1 and fails unless the row exists at that rev; `'any'` and `{absent}` write rev 1
  * (the adapter does exactly that); scans run in id order and `next` names the next row, if any.
  *
@@ -14,8 +16,22 @@ import type { Actor, Scheduler } from '../scheduler.js';
 import type { Faults } from './faults.js';
 
 interface Cell {
-  json: string;
+  value: unknown;
   rev: number;
+}
+
+/** What JSON.parse(JSON.stringify(v)) gives, deep-frozen, in one pass. */
+function frozenJson(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'number' && !Number.isFinite(v) ? null : v;
+  const withJson = v as { toJSON?: () => unknown };
+  if (typeof withJson.toJSON === 'function') return frozenJson(withJson.toJSON());
+  if (Array.isArray(v)) return Object.freeze(v.map((x: unknown) => (x === undefined || typeof x === 'function' ? null : frozenJson(x))));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== undefined && typeof x !== 'function') out[k] = frozenJson(x);
+  }
+  return Object.freeze(out);
 }
 
 export class MemoryTable {
@@ -32,7 +48,7 @@ export class MemoryTable {
 
   get<T>(kind: string, id: string): StoredRow<T> | undefined {
     const cell = this.kinds.get(kind)?.get(id);
-    return cell ? { id, value: JSON.parse(cell.json) as T, rev: cell.rev } : undefined;
+    return cell ? { id, value: cell.value as T, rev: cell.rev } : undefined;
   }
 
   put<T>(kind: string, id: string, value: T, expect: Expect): number {
@@ -44,7 +60,7 @@ export class MemoryTable {
     }
     const rev = expect !== 'any' && 'rev' in expect ? expect.rev + 1 : 1;
     if (!cell) this.sorted.delete(kind);
-    rows.set(id, { json: JSON.stringify(value), rev });
+    rows.set(id, { value: frozenJson(value), rev });
     this.onPut?.(kind, id, value);
     return rev;
   }
@@ -72,7 +88,7 @@ export class MemoryTable {
       if (options.from !== undefined && id < options.from) continue;
       if (out.length >= limit) return { rows: out, next: id };
       const cell = rows.get(id)!;
-      out.push({ id, value: JSON.parse(cell.json) as T, rev: cell.rev });
+      out.push({ id, value: cell.value as T, rev: cell.rev });
     }
     return { rows: out };
   }
