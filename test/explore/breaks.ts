@@ -6,6 +6,7 @@
  * refuses them until then.
  */
 import type { CoreDeps } from '../../lib/core/deps.js';
+import type { InvariantId } from './checks.js';
 import type { ImageModel, TaskStatus } from '../../lib/core/ports.js';
 import { ModelError } from '../../lib/errors.js';
 
@@ -14,6 +15,8 @@ export interface BreakSpec {
   /** Where the bug was found (issue 13's list of runs). */
   run: string;
   description: string;
+  /** The invariants this bug breaks: the break is found when a schedule violates one of them. */
+  breaks: InvariantId[];
   apply?: {
     /** Wraps every invocation's ImageModel. */
     model?: (model: ImageModel) => ImageModel;
@@ -30,6 +33,7 @@ export const BREAKS: readonly BreakSpec[] = [
   {
     name: 'two-orphans-one-pass',
     run: 'issue 13 run 1',
+    breaks: ['own-task', 'bounded-in-flight', 'pay-once'],
     description: 'reconciliation matches each expired slot against one stale snapshot, so two slots can follow the same orphaned task',
     needs: "a CoreDeps rule override (e.g. rules.reconcileFromSnapshot) that makes reconcile build `known` from the poller's first read of the slots",
   },
@@ -40,6 +44,7 @@ export const BREAKS: readonly BreakSpec[] = [
     // refunded, attempts - 1, sent again while the first task may be running.
     name: 'gateway-5xx-is-refusal',
     run: 'issue 13 run 2',
+    breaks: ['attempts-counted', 'bounded-in-flight', 'budget', 'pay-once', 'own-task'],
     description: 'a 5xx without a DashScope body (an HTML 502/504) on a create is taken for a refusal: refunded and sent again',
     apply: {
       model: (model) => ({
@@ -55,6 +60,7 @@ export const BREAKS: readonly BreakSpec[] = [
   {
     name: 'odd-status-is-lost',
     run: 'issue 13 run 3',
+    breaks: ['pay-once', 'bounded-in-flight', 'attempts-counted'],
     description: "a task status outside the documented set (missing, 'Succeeded', a new value) is read as UNKNOWN and the task resubmitted",
     apply: {
       model: (model) => ({
@@ -69,6 +75,7 @@ export const BREAKS: readonly BreakSpec[] = [
   {
     name: 'create-ignores-deadline',
     run: 'issue 13 run 4',
+    breaks: ['pay-once', 'bounded-in-flight'],
     description: 'the create is not aborted at the submit lease deadline, so a slow create lands after reconciliation resubmitted',
     apply: {
       model: (model) => ({ ...model, createTask: (input) => model.createTask(input) }),
@@ -77,18 +84,21 @@ export const BREAKS: readonly BreakSpec[] = [
   {
     name: 'unguarded-lost-requeue',
     run: 'issue 13 run 5',
+    breaks: ['pay-once', 'bounded-in-flight'],
     description: 'the lost-task requeue does not check the version still follows that task, so a late second poller sends it again',
     needs: 'a CoreDeps rule override (e.g. rules.unguardedLostRequeue) that drops the state guard of the lost-task requeue',
   },
   {
     name: 'account-fails-jobs',
     run: 'issue 13 run 6',
+    breaks: ['no-blame'],
     description: 'an account-level refusal (InvalidApiKey, Arrearage, AccessDenied.Unpurchased, free quota used up) fails the job instead of pausing',
     needs: 'a CoreDeps rule override that classifies account-level codes as terminal again',
   },
   {
     name: 'image-info-4xx-blames-user',
     run: 'issue 13 run 7',
+    breaks: ['no-blame'],
     description: "any OSS 4xx on image/info (a 403 from a missing permission) becomes UnsupportedImage 'is the file damaged?'",
     needs: 'a CoreDeps rule override that maps every image/info 4xx to InputError again',
   },

@@ -86,13 +86,17 @@ export class Checks {
   private readonly imagesByDay = new Map<string, number>();
   private readonly lastManifest = new Map<string, WorldVersion>();
   maxLive = 0;
+  /** Told of each violation as it is found (the trace marks the moment). */
+  onReport: ((v: Violation) => void) | undefined;
 
   constructor(private readonly ctx: CheckContext) {}
 
   report(invariant: InvariantId, message: string): void {
     if (this.seen.has(invariant)) return;
     this.seen.add(invariant);
-    this.violations.push({ invariant, message, at: this.ctx.now() - this.ctx.start, step: this.ctx.step() });
+    const v: Violation = { invariant, message, at: this.ctx.now() - this.ctx.start, step: this.ctx.step() };
+    this.violations.push(v);
+    this.onReport?.(v);
   }
 
   // ------------------------------------------------------------------ hooks
@@ -203,9 +207,6 @@ export class Checks {
   final(rested: boolean, why: string): void {
     const { fake, bucket, table, versions } = this.ctx;
     this.payOnce();
-    if (!rested) this.report('nothing-lost', `did not come to rest: ${why}`);
-    const live = fake.liveTasks();
-    if (live.length > 0) this.report('nothing-lost', `${live.length} task(s) still live at DashScope at the end: ${live.map((t) => t.create.prompt).join(', ')}`);
     for (const jobKey of this.ctx.jobKeys) {
       const newest = versions.newest(jobKey);
       if (!newest) continue;
@@ -219,8 +220,13 @@ export class Checks {
       }
       if (cur.sketch.etag !== newest.sketchEtag || cur.sidecar?.etag !== newest.sidecarEtag) {
         const held = versions.ofFiles(jobKey, cur.sketch.etag, cur.sidecar?.etag);
+        const message = `${jobKey}: its row holds v${held?.seq ?? '?'} (${cur.state}), not the newest upload v${newest.seq}${note}`;
         // An upload whose every delivery failed was dropped (issue 13 run 8), not outvoted.
-        this.report(dropped.length ? 'nothing-lost' : 'newest-wins', `${jobKey}: its row holds v${held?.seq ?? '?'} (${cur.state}), not the newest upload v${newest.seq}${note}`);
+        if (dropped.length) {
+          this.report('nothing-lost', message);
+          continue;
+        }
+        this.report('newest-wins', message);
       }
       if (!isTerminal(cur.state)) this.report('nothing-lost', `${jobKey}: left ${cur.state} (attempts ${cur.attempts}, task ${cur.taskId ?? '-'})`);
       const obj = bucket.objects.get(manifestKey(jobKey));
@@ -230,6 +236,9 @@ export class Checks {
       }
       this.finalManifest(jobKey, newest, JSON.parse(obj.bytes.toString('utf8')) as Manifest);
     }
+    const live = fake.liveTasks();
+    if (live.length > 0) this.report('nothing-lost', `${live.length} task(s) still live at DashScope at the end: ${live.map((t) => t.create.prompt).join(', ')}`);
+    if (!rested) this.report('nothing-lost', `did not come to rest: ${why}`);
   }
 
   private finalManifest(jobKey: string, newest: WorldVersion, m: Manifest): void {

@@ -2,7 +2,7 @@
  * The seeded interleaving: which ready op completes next, what becomes of it (run, crash or stall
  * before or after its effect), and how far the virtual clock moves per step. Crashes are likelier
  * at the pipeline's named checkpoints; stalls last past the lease the actor holds, so lease-expiry
- * races happen. System actors (user, FC, timer) are never crashed or stalled.
+ * races happen. System actors (the user, the timer) are never crashed or stalled.
  */
 import { RUN, type Fate, type Op, type Scheduler } from './scheduler.js';
 import type { Rng } from './rng.js';
@@ -25,6 +25,8 @@ export interface RandomPolicyOptions {
 }
 
 const CHECKPOINT_CRASH_FACTOR = 6;
+/** A slow create is the race that matters most (issue 13 run 4): stall it more often. */
+const CREATE_STALL_FACTOR = 4;
 
 export class RandomPolicy implements Policy {
   constructor(
@@ -43,7 +45,8 @@ export class RandomPolicy implements Policy {
     const crash = options.crashRate * (op.port === 'checkpoint' ? CHECKPOINT_CRASH_FACTOR : 1);
     const r = rng.float();
     if (r < crash) return op.port === 'checkpoint' || rng.chance(0.5) ? { kind: 'crash-before' } : { kind: 'crash-after' };
-    if (!op.stalled && op.port !== 'join' && r < crash + options.stallRate) {
+    const stall = options.stallRate * (op.name === 'createTask' ? CREATE_STALL_FACTOR : 1);
+    if (!op.stalled && op.port !== 'join' && r < crash + stall) {
       const ms = options.stallMs(op);
       return op.port === 'checkpoint' || op.port === 'clock' || rng.chance(0.5) ? { kind: 'stall-before', ms } : { kind: 'stall-after', ms };
     }

@@ -1,8 +1,8 @@
 /**
  * `npm run explore -- --seeds N [--from K] [--break NAME] [--list-breaks] [--seed S] [--workers W] [--trace]`
  *
- * Explores N seeded schedules of the real core over in-memory ports (test/explore/README in the
- * module comments: scheduler.ts, world.ts, checks.ts), spread over worker processes, and reports
+ * Explores N seeded schedules of the real core over in-memory ports (test/explore/README.md),
+ * spread over worker processes, and reports
  * every violated invariant with the first seed that showed it, then replays that seed with its
  * trace. `--seed S` replays one schedule. With `--break NAME` a known bug is put back and the run
  * passes only if it is found. Last line: `explored N schedules: V violations`; exit 1 on any
@@ -69,8 +69,13 @@ async function runSeeds(seeds: number[], brk: BreakSpec | undefined, emit: (line
     if (r.violations.length > 0) emit({ found: { seed, violations: r.violations } });
     // One line per schedule: a worker stopped early (--break) leaves an exact count.
     emit({ done: 1, steps: r.steps });
-    if (r.violations.length > 0 && stopOnFind) break;
+    if (stopOnFind && brk && findsBreak(brk, r.violations)) break;
   }
+}
+
+/** A schedule finds a break when it violates one of the invariants that bug breaks. */
+function findsBreak(brk: BreakSpec, violations: Violation[]): boolean {
+  return violations.some((v) => brk.breaks.includes(v.invariant));
 }
 
 function seedList(from: number, count: number, offset = 0, stride = 1): number[] {
@@ -146,7 +151,10 @@ async function replay(seed: number, brk: BreakSpec | undefined, trace: boolean):
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.listBreaks) {
-    for (const b of BREAKS) console.log(`${b.name.padEnd(28)} ${b.run}: ${b.description}${b.apply ? '' : `\n${''.padEnd(29)}(not yet applicable: needs ${b.needs})`}`);
+    for (const b of BREAKS) {
+      console.log(`${b.name.padEnd(28)} ${b.run}: ${b.description} (breaks ${b.breaks.join(', ')})`);
+      if (!b.apply) console.log(`${''.padEnd(29)}not applicable yet: needs ${b.needs}`);
+    }
     return 0;
   }
   const brk = args.brk === undefined ? undefined : findBreak(args.brk);
@@ -165,7 +173,8 @@ async function main(): Promise<number> {
   if (args.seed !== undefined) {
     const violations = await replay(args.seed, brk, args.trace);
     console.log(`explored 1 schedules: ${violations.length > 0 ? 1 : 0} violations`);
-    return brk ? (violations.length > 0 ? 0 : 1) : violations.length > 0 ? 1 : 0;
+    if (brk) return findsBreak(brk, violations) ? 0 : 1;
+    return violations.length > 0 ? 1 : 0;
   }
 
   const started = performance.now();
@@ -175,7 +184,7 @@ async function main(): Promise<number> {
   const onLine = (line: WorkerLine, stopAll: () => void) => {
     if ('found' in line) {
       found.push(line.found);
-      if (brk) stopAll();
+      if (brk && findsBreak(brk, line.found.violations)) stopAll();
     } else {
       explored += line.done;
       steps += line.steps;
@@ -196,16 +205,14 @@ async function main(): Promise<number> {
     const v = first.violations.find((x) => x.invariant === id)!;
     console.log(`${id}: ${list.length} schedule(s) — ${what}\n  first: seed ${first.seed}: ${v.message}`);
   }
-  if (found.length > 0) {
-    const first = found[0]!;
-    if (brk) console.log(`break ${brk.name} (${brk.run}) found by seed ${first.seed}`);
-    console.log(`replaying seed ${first.seed}:`);
-    await replay(first.seed, brk, false);
-  } else if (brk) {
-    console.log(`break ${brk.name} (${brk.run}) NOT found in ${explored} schedules`);
+  const finding = brk ? found.find((f) => findsBreak(brk, f.violations)) : found[0];
+  if (brk) console.log(finding ? `break ${brk.name} (${brk.run}) found by seed ${finding.seed}` : `break ${brk.name} (${brk.run}) NOT found in ${explored} schedules`);
+  if (finding) {
+    console.log(`replaying seed ${finding.seed}:`);
+    await replay(finding.seed, brk, false);
   }
   console.log(`explored ${explored} schedules: ${found.length} violations`);
-  if (brk) return found.length > 0 ? 0 : 1;
+  if (brk) return finding ? 0 : 1;
   return found.length > 0 ? 1 : 0;
 }
 

@@ -1,6 +1,7 @@
 /**
  * A deterministic cooperative scheduler. Every actor (a submit or poller invocation, the user,
- * Function Compute delivering events, the timer) is an async function whose every port call,
+ * the timer; Function Compute's deliveries are invocations it starts at a time) is an async
+ * function whose every port call,
  * checkpoint and sleep is an `Op`: the actor blocks there until the scheduler picks that op, runs
  * its effect atomically against the in-memory world, delivers the reply, and waits until the
  * actor blocks again or ends. Only one actor runs at a time, time is virtual, and nothing waits on
@@ -15,7 +16,7 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
 export const ok = (value?: unknown): Outcome => ({ ok: true, value });
 export const fail = (error: unknown): Outcome => ({ ok: false, error });
 
-export type ActorKind = 'submit' | 'poller' | 'user' | 'fc' | 'timer';
+export type ActorKind = 'submit' | 'poller' | 'user' | 'timer';
 export type ActorState = 'new' | 'running' | 'done' | 'crashed';
 
 export class Actor {
@@ -30,7 +31,7 @@ export class Actor {
     readonly id: number,
     readonly name: string,
     readonly kind: ActorKind,
-    /** System actors (user, FC, timer) are never crashed or stalled. */
+    /** System actors (the user, the timer) are never crashed or stalled. */
     readonly system: boolean,
   ) {}
 

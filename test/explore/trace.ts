@@ -21,7 +21,8 @@ export class Trace {
   /** Keeps a port call unless it is routine traffic (store reads and writes, sleeps, joins). */
   wants(port: string | undefined, name: string | undefined): boolean {
     if (this.full || port === undefined) return true;
-    if (port === 'rows' || port === 'clock' || port === 'join' || port === 'start') return false;
+    // User uploads and creates have their own, richer lines (world.ts).
+    if (port === 'rows' || port === 'clock' || port === 'join' || port === 'start' || port === 'user' || name === 'createTask') return false;
     return port !== 'objects' || name === 'put' || name === 'delete';
   }
 }

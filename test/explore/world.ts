@@ -106,6 +106,7 @@ export class World {
       versions: this.versions,
       failureDestination: this.fc.failureDestination,
     });
+    if (trace) this.checks.onReport = (v) => trace.add(`!!! VIOLATION [${v.invariant}] ${v.message}`);
     this.fake.onCreate = (record) => {
       this.checks.onCreate(record);
       trace?.add(`${record.actor} DASHSCOPE create #${record.seq} "${record.prompt}" ${record.style} → ${record.cls}${record.taskId ? ` task …${record.taskId.slice(-4)}` : ''}`);
