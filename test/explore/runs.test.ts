@@ -17,15 +17,15 @@ describe('issue 13 runs', () => {
       expect(at, `${name} reached dispatch:task-created`).toBeDefined();
       s.crash(submit); // created its task, died before recording it
     }
-    const live = s.liveTaskIds();
-    expect(live).toHaveLength(2);
+    expect(s.liveTaskIds()).toHaveLength(2);
     s.advance(s.submitLeaseMs + 1000);
 
     const poller = s.poller();
     expect(await s.runUntil(poller, isCheckpoint('poller:slots-serviced'))).toBeDefined();
     const followed = s.slots().filter((slot) => slot.state !== 'free' && slot.taskId).map((slot) => slot.taskId);
     expect.soft(new Set(followed).size, `slots follow ${followed.join(', ')}`).toBe(followed.length);
-    for (const task of live) expect.soft(followed, `live task ${task} is held by a slot`).toContain(task);
+    // A PENDING orphan may already be cancelled; every task still live is held by a slot.
+    for (const task of s.liveTaskIds()) expect.soft(followed, `live task ${task} is held by a slot`).toContain(task);
 
     await s.settle();
     expect.soft(s.violations(['own-task', 'bounded-in-flight', 'pay-once'])).toEqual([]);
@@ -82,8 +82,8 @@ describe('issue 13 runs', () => {
     s.advance(s.config.pollBudgetMs + 15_000);
 
     const other = s.poller();
-    expect(await s.runUntil(other, isCall('clock', 'sleep'))).toBeDefined(); // requeued and resubmitted
-    expect(s.world.fake.creates.filter((c) => c.taskId)).toHaveLength(2);
+    const paid = () => s.world.fake.creates.filter((c) => c.taskId).length;
+    expect(await s.runUntil(other, () => paid() === 2), 'the other poller requeued and resubmitted').toBeDefined();
     await s.runToEnd(late);
     await s.settle();
     expect.soft(s.violations(['pay-once', 'bounded-in-flight', 'attempts-counted', 'nothing-lost', 'own-task'])).toEqual([]);
