@@ -86,6 +86,8 @@ export class Checks {
   private readonly imagesByDay = new Map<string, number>();
   private readonly lastManifest = new Map<string, WorldVersion>();
   maxLive = 0;
+  /** The live-task count at DashScope, as [step, count] each time it changed. */
+  readonly liveHistory: Array<[number, number]> = [];
   /** Told of each violation as it is found (the trace marks the moment). */
   onReport: ((v: Violation) => void) | undefined;
 
@@ -141,6 +143,7 @@ export class Checks {
 
   afterStep(): void {
     const live = this.ctx.fake.live();
+    if (live !== this.liveHistory[this.liveHistory.length - 1]?.[1]) this.liveHistory.push([this.ctx.step(), live]);
     if (live > this.maxLive) this.maxLive = live;
     if (live > this.ctx.maxInFlight) {
       const tasks = this.ctx.fake.liveTasks().map((t) => `${t.id.slice(-4)} (${t.create.prompt})`);

@@ -58,6 +58,8 @@ export interface CreateRecord {
   style: string;
   n: number;
   sketchKey?: string;
+  /** The request as it arrived (prompt, sketch URL, parameters). */
+  input: { prompt?: string; sketch_image_url?: string; parameters?: object };
   cls: CreateClass;
   /** Set when the server created a task (paid). */
   taskId?: string;
@@ -208,6 +210,7 @@ export class FakeDashScope {
       prompt: body.input?.prompt ?? '',
       style: body.parameters?.style ?? '',
       n: body.parameters?.n ?? 4,
+      input: { ...body.input, ...(body.parameters ? { parameters: body.parameters } : {}) },
       cls,
       ...(body.input?.sketch_image_url ? { sketchKey: keyOfUrl(body.input.sketch_image_url) } : {}),
     };
