@@ -52,6 +52,6 @@ export function describePlan(plan: Plan): string[] {
   return [
     `config: MAX_IN_FLIGHT=${e.MAX_IN_FLIGHT} MAX_ATTEMPTS=${e.MAX_ATTEMPTS} MAX_IMAGES_PER_DAY=${e.MAX_IMAGES_PER_DAY} DASHSCOPE_TIMEOUT_SECONDS=${e.DASHSCOPE_TIMEOUT_SECONDS} POLL_INTERVAL_SECONDS=${e.POLL_INTERVAL_SECONDS} POLL_BUDGET_SECONDS=${e.POLL_BUDGET_SECONDS} PROMPT_GRACE_SECONDS=${e.PROMPT_GRACE_SECONDS} TASK_MIN_SECONDS=${e.TASK_MIN_SECONDS}`,
     `world: ${plan.wire ? 'real adapter over the fake' : 'direct fake'} DashScope, kicker ${plan.kicker ? 'on' : 'off'}, timer ${plan.timerPeriodMs / 1000} s, faults for ${plan.faultsForMs / 1000} s, crash ${plan.crashRate}, stall ${plan.stallRate}, create faults ${plan.rates.create}`,
-    ...plan.jobs.map((j) => `job ${j.jobKey} (${j.mode}, n=${j.n}${j.square ? '' : ', not square'}): ${j.uploads.map((u) => `${u.what}@${(u.at / 1000).toFixed(2)}s`).join(' ')}`),
+    ...plan.jobs.map((j) => `job ${j.jobKey} (${j.mode}, ${j.format}, n=${j.n}${j.square ? '' : ', not square'}): ${j.uploads.map((u) => `${u.what}@${(u.at / 1000).toFixed(2)}s`).join(' ')}`),
   ];
 }

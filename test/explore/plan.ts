@@ -17,6 +17,7 @@ export interface JobPlan {
   n: number;
   /** Non-square sketches are sent as an OSS-normalized view (a presign with x-oss-process). */
   square: boolean;
+  format: 'png' | 'jpg';
   uploads: Array<{ at: number; what: UploadWhat }>;
 }
 
@@ -84,7 +85,7 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     }
     uploads.sort((a, b) => a.at - b.at);
     last = Math.max(last, uploads[uploads.length - 1]!.at);
-    jobs.push({ name: `j${i}`, jobKey: `sketches/${i % 3 === 0 ? 'sub/' : ''}j${i}`, mode, n: mode === 'meta' ? 1 : rng.pick([1, 1, 2]), square: rng.chance(0.8), uploads });
+    jobs.push({ name: `j${i}`, jobKey: `sketches/${i % 3 === 0 ? 'sub/' : ''}j${i}`, mode, n: mode === 'meta' ? 1 : rng.pick([1, 1, 2]), square: rng.chance(0.8), format: rng.chance(0.8) ? 'png' : 'jpg', uploads });
   }
   const maxN = Math.max(...jobs.map((j) => j.n));
   const binding = rng.chance(0.2);

@@ -12,7 +12,8 @@ import { Faults, NO_FAULTS } from './ports/faults.js';
 import { directModel } from './ports/model-direct.js';
 import { wireModel } from './ports/model-wire.js';
 import { MemoryBucket } from './ports/objects.js';
-import { taggedPng } from './ports/png.js';
+import { taggedJpeg, taggedPng } from './ports/png.js';
+import { checkSketchBytes } from '../../lib/contract/image-check.js';
 import { MemoryTable } from './ports/rows.js';
 import { Scheduler, type Actor } from './scheduler.js';
 
@@ -148,6 +149,18 @@ describe('the in-memory bucket and table', () => {
     expect(bucket.getRange('sketches/a.png', png.length + 5, png.length + 9)).toEqual(Buffer.alloc(0));
     expect(bucket.imageInfo('sketches/a.png')).toEqual({ width: 512, height: 512, format: 'png' });
     expect(() => bucket.imageInfo('sketches/missing.png')).toThrow(/does not exist/);
+  });
+
+  it('the tiny sketches pass the core\'s byte checks, and image/info reads their size', () => {
+    const bucket = new MemoryBucket('explorer-bucket', () => 0);
+    for (const [key, bytes] of [
+      ['sketches/a.png', taggedPng('a', 512, 384)],
+      ['sketches/b.jpg', taggedJpeg('b', 512, 384)],
+    ] as const) {
+      bucket.write(key, bytes, 'image/png', {}, 'user');
+      expect(checkSketchBytes(key, bytes.length, bytes.subarray(0, 32), bytes.subarray(-16))).toBe(key.endsWith('png') ? 'png' : 'jpg');
+      expect(bucket.imageInfo(key)).toEqual({ width: 512, height: 384, format: key.endsWith('png') ? 'png' : 'jpg' });
+    }
   });
 
   it('rows: conditional writes as Tablestore answers them, values through JSON and frozen', () => {

@@ -36,7 +36,7 @@ export class Scenario {
   private submits = 0;
 
   constructor(options: ScenarioOptions) {
-    const jobs: JobPlan[] = options.jobs.map((j) => ({ name: j.name, jobKey: `sketches/${j.name}`, mode: j.mode ?? 'meta', n: j.n ?? 1, square: true, uploads: [] }));
+    const jobs: JobPlan[] = options.jobs.map((j) => ({ name: j.name, jobKey: `sketches/${j.name}`, mode: j.mode ?? 'meta', n: j.n ?? 1, square: true, format: 'png' as const, uploads: [] }));
     const plan: Plan = {
       seed: 0,
       env: {

@@ -7,9 +7,13 @@
 import { STYLES } from '../../lib/contract/styles.js';
 import type { JobPlan, UploadWhat } from './plan.js';
 import type { MemoryBucket } from './ports/objects.js';
-import { taggedPng } from './ports/png.js';
+import { taggedJpeg, taggedPng } from './ports/png.js';
 import type { Actor, Scheduler } from './scheduler.js';
 import type { Versions } from './versions.js';
+
+export function sketchKeyOf(job: Pick<JobPlan, 'jobKey' | 'format'>): string {
+  return `${job.jobKey}.${job.format}`;
+}
 
 interface JobFiles {
   sketchUploads: number;
@@ -55,13 +59,14 @@ export class User {
       const obj = this.bucket.write(`${job.jobKey}.json`, body, 'application/json', {}, 'user');
       f.sidecar = { etag: obj.etag, prompt };
     } else if (what === 'sketch-same' && f.sketch) {
-      this.bucket.write(`${job.jobKey}.png`, f.sketch.bytes, 'image/png', f.sketch.meta, 'user');
+      this.bucket.write(sketchKeyOf(job), f.sketch.bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', f.sketch.meta, 'user');
     } else {
       f.sketchUploads++;
       const style = STYLES[f.sketchUploads % STYLES.length]!;
       const meta: Record<string, string> = { style, ...(job.mode === 'meta' ? { prompt: `${job.name} meta ${f.sketchUploads}` } : {}) };
-      const bytes = taggedPng(`${job.jobKey} upload ${f.sketchUploads}`, 512, job.square ? 512 : 384);
-      const obj = this.bucket.write(`${job.jobKey}.png`, bytes, 'image/png', meta, 'user');
+      const tag = `${job.jobKey} upload ${f.sketchUploads}`;
+      const bytes = job.format === 'png' ? taggedPng(tag, 512, job.square ? 512 : 384) : taggedJpeg(tag, 512, job.square ? 512 : 384);
+      const obj = this.bucket.write(sketchKeyOf(job), bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', meta, 'user');
       f.sketch = { etag: obj.etag, bytes, meta };
     }
     if (!f.sketch) return; // a sidecar alone is not a version yet

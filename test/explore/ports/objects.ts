@@ -7,7 +7,7 @@
  *
  * Each actor sees the bucket through `objectsPort`, where every call is a scheduling point that
  * may fail: a 500, a transport error (a write may have landed), and on `image/info` a 403 (a
- * missing permission). `presignGet` signs locally (never fails) and names the key in its path, so
+ * missing permission) or a 404 (as if the sketch had just been deleted). `presignGet` signs locally (never fails) and names the key in its path, so
  * the fake DashScope can read the sketch back.
  */
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { ObjectStoreError, TransportError } from '../../../lib/errors.js';
 import type { ObjectHead, ObjectStore, ObjectSummary } from '../../../lib/core/ports.js';
 import type { Actor, Scheduler } from '../scheduler.js';
 import type { Faults } from './faults.js';
-import { pngSize } from './png.js';
+import { imageSize } from './png.js';
 
 export interface StoredObject {
   bytes: Buffer;
@@ -83,9 +83,9 @@ export class MemoryBucket {
   imageInfo(key: string): ImageInfo {
     const o = this.objects.get(key);
     if (!o) throw new ObjectStoreError('NoSuchKey', `image/info ${key}: The specified key does not exist.`, 404);
-    const size = pngSize(o.bytes);
+    const size = imageSize(o.bytes);
     if (!size) throw new ObjectStoreError('BadRequest', `image/info ${key}: The image format is not supported.`, 400);
-    return { width: size.width, height: size.height, format: 'png' };
+    return { width: size.width, height: size.height, format: size.format };
   }
 
   presign(key: string, ttlSeconds: number, process?: string): string {
@@ -118,7 +118,7 @@ async function bytesOf(body: Buffer | Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-type ObjectFault = 'error500' | 'reset-before' | 'reset-after' | 'denied403';
+type ObjectFault = 'error500' | 'reset-before' | 'reset-after' | 'denied403' | 'missing404';
 const READ_FAULTS = [
   ['error500', 2],
   ['reset-before', 1],
@@ -130,6 +130,7 @@ const WRITE_FAULTS = [
 ] as const satisfies ReadonlyArray<readonly [ObjectFault, number]>;
 const INFO_FAULTS = [
   ['denied403', 2],
+  ['missing404', 1],
   ['error500', 1],
   ['reset-before', 1],
 ] as const satisfies ReadonlyArray<readonly [ObjectFault, number]>;
@@ -140,6 +141,9 @@ function faultError(fault: ObjectFault, what: string): Error {
       return new ObjectStoreError('InternalError', `${what}: We encountered an internal error. Please try again.`, 500);
     case 'denied403':
       return new ObjectStoreError('AccessDenied', `${what}: You have no right to access this object because of bucket acl.`, 403);
+    case 'missing404':
+      // As if the sketch had been deleted meanwhile (issue 13 run 7).
+      return new ObjectStoreError('NoSuchKey', `${what}: The specified key does not exist.`, 404);
     default:
       return new TransportError('oss', `${what}: ResponseTimeoutError`, true);
   }
