@@ -1,0 +1,109 @@
+/**
+ * Known bugs that `--break NAME` puts back, so the explorer can show it finds each one. A break is
+ * applied either at the ports (a decorator around what the core sees, for bugs that lived in an
+ * adapter or in how an answer was read) or through the core's own rule hook (`deps`), for bugs in
+ * the lifecycle itself. Entries without `apply` name what they need from the core; `--break`
+ * refuses them until then.
+ */
+import type { CoreDeps } from '../../lib/core/deps.js';
+import type { InvariantId } from './checks.js';
+import type { ImageModel, TaskStatus } from '../../lib/core/ports.js';
+import { ModelError } from '../../lib/errors.js';
+
+export interface BreakSpec {
+  name: string;
+  /** Where the bug was found (issue 13's list of runs). */
+  run: string;
+  description: string;
+  /** The invariants this bug breaks: the break is found when a schedule violates one of them. */
+  breaks: InvariantId[];
+  apply?: {
+    /** Wraps every invocation's ImageModel. */
+    model?: (model: ImageModel) => ImageModel;
+    /** Rewrites every invocation's CoreDeps (e.g. sets a rule override the core reads). */
+    deps?: (deps: CoreDeps) => CoreDeps;
+  };
+  /** What the core must offer before this break can be applied. */
+  needs?: string;
+}
+
+const DOCUMENTED: ReadonlySet<string> = new Set(['PENDING', 'RUNNING', 'SUSPENDED', 'SUCCEEDED', 'FAILED', 'CANCELED', 'UNKNOWN']);
+
+export const BREAKS: readonly BreakSpec[] = [
+  {
+    name: 'two-orphans-one-pass',
+    run: 'issue 13 run 1',
+    breaks: ['own-task', 'bounded-in-flight', 'pay-once'],
+    description: 'reconciliation matches each expired slot against one stale snapshot, so two slots can follow the same orphaned task',
+    needs: "a CoreDeps rule override (e.g. rules.reconcileFromSnapshot) that makes reconcile build `known` from the poller's first read of the slots",
+  },
+  {
+    // The worked example: the bug is in how an answer is read, so it goes back in at the port.
+    // A gateway 5xx arrives without a DashScope body; this decorator makes it look like a refusal
+    // DashScope answered (code and request id), which is what the old code took it for: budget
+    // refunded, attempts - 1, sent again while the first task may be running.
+    name: 'gateway-5xx-is-refusal',
+    run: 'issue 13 run 2',
+    breaks: ['attempts-counted', 'bounded-in-flight', 'budget', 'pay-once', 'own-task'],
+    description: 'a 5xx without a DashScope body (an HTML 502/504) on a create is taken for a refusal: refunded and sent again',
+    apply: {
+      model: (model) => ({
+        ...model,
+        createTask: (input, options) =>
+          model.createTask(input, options).catch((err: unknown) => {
+            if (err instanceof ModelError && /^HTTP5\d\d$/.test(err.code)) throw new ModelError('InternalError', err.message, err.status, 'req-gateway');
+            throw err;
+          }),
+      }),
+    },
+  },
+  {
+    name: 'odd-status-is-lost',
+    run: 'issue 13 run 3',
+    breaks: ['pay-once', 'bounded-in-flight', 'attempts-counted'],
+    description: "a task status outside the documented set (missing, 'Succeeded', a new value) is read as UNKNOWN and the task resubmitted",
+    apply: {
+      model: (model) => ({
+        ...model,
+        getTask: async (taskId) => {
+          const view = await model.getTask(taskId);
+          return DOCUMENTED.has(view.status as string) ? view : { ...view, status: 'UNKNOWN' as TaskStatus };
+        },
+      }),
+    },
+  },
+  {
+    name: 'create-ignores-deadline',
+    run: 'issue 13 run 4',
+    breaks: ['pay-once', 'bounded-in-flight'],
+    description: 'the create is not aborted at the submit lease deadline, so a slow create lands after reconciliation resubmitted',
+    apply: {
+      model: (model) => ({ ...model, createTask: (input) => model.createTask(input) }),
+    },
+  },
+  {
+    name: 'unguarded-lost-requeue',
+    run: 'issue 13 run 5',
+    breaks: ['pay-once', 'bounded-in-flight'],
+    description: 'the lost-task requeue does not check the version still follows that task, so a late second poller sends it again',
+    needs: 'a CoreDeps rule override (e.g. rules.unguardedLostRequeue) that drops the state guard of the lost-task requeue',
+  },
+  {
+    name: 'account-fails-jobs',
+    run: 'issue 13 run 6',
+    breaks: ['no-blame'],
+    description: 'an account-level refusal (InvalidApiKey, Arrearage, AccessDenied.Unpurchased, free quota used up) fails the job instead of pausing',
+    needs: 'a CoreDeps rule override that classifies account-level codes as terminal again',
+  },
+  {
+    name: 'image-info-4xx-blames-user',
+    run: 'issue 13 run 7',
+    breaks: ['no-blame'],
+    description: "any OSS 4xx on image/info (a 403 from a missing permission) becomes UnsupportedImage 'is the file damaged?'",
+    needs: 'a CoreDeps rule override that maps every image/info 4xx to InputError again',
+  },
+];
+
+export function findBreak(name: string): BreakSpec | undefined {
+  return BREAKS.find((b) => b.name === name);
+}

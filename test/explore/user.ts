@@ -1,0 +1,83 @@
+/**
+ * The user: uploads each job's sketch and sidecar at planned times, re-uploads the sketch (new
+ * bytes, or the same bytes again) and edits the sidecar mid-flight, sometimes sidecar first.
+ * Every upload is unique and traceable: the sketch's bytes carry an upload tag and its metadata a
+ * style of its own; each sidecar (or metadata prompt) holds a prompt used nowhere else.
+ */
+import { STYLES } from '../../lib/contract/styles.js';
+import type { JobPlan, UploadWhat } from './plan.js';
+import type { MemoryBucket } from './ports/objects.js';
+import { taggedJpeg, taggedPng } from './ports/png.js';
+import type { Actor, Scheduler } from './scheduler.js';
+import type { Versions } from './versions.js';
+
+export function sketchKeyOf(job: Pick<JobPlan, 'jobKey' | 'format'>): string {
+  return `${job.jobKey}.${job.format}`;
+}
+
+interface JobFiles {
+  sketchUploads: number;
+  sidecarUploads: number;
+  sketch?: { etag: string; bytes: Buffer; meta: Record<string, string> };
+  sidecar?: { etag: string; prompt: string };
+}
+
+export class User {
+  private readonly files = new Map<string, JobFiles>();
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly bucket: MemoryBucket,
+    private readonly versions: Versions,
+  ) {}
+
+  /** The user's actor: every planned upload at its time (ms after `start`). */
+  start(jobs: JobPlan[], start: number): Actor {
+    const uploads = jobs.flatMap((job) => job.uploads.map((u) => ({ job, ...u }))).sort((a, b) => a.at - b.at);
+    return this.sched.spawn(
+      'user',
+      'user',
+      async (actor) => {
+        for (const u of uploads) {
+          const wait = start + u.at - this.sched.now;
+          if (wait > 0) await this.sched.sleep(actor, wait);
+          await this.sched.call(actor, 'user', u.what, u.job.jobKey, () => this.upload(u.job, u.what));
+        }
+      },
+      { system: true },
+    );
+  }
+
+  /** One upload, straight into the bucket (FC hears of it through the bucket's write hook). */
+  upload(job: JobPlan, what: UploadWhat): void {
+    const f = this.files.get(job.jobKey) ?? { sketchUploads: 0, sidecarUploads: 0 };
+    this.files.set(job.jobKey, f);
+    if (what === 'sidecar') {
+      f.sidecarUploads++;
+      const prompt = `${job.name} prompt ${f.sidecarUploads}`;
+      const body = Buffer.from(JSON.stringify(job.n > 1 ? { prompt, n: job.n } : { prompt }));
+      const obj = this.bucket.write(`${job.jobKey}.json`, body, 'application/json', {}, 'user');
+      f.sidecar = { etag: obj.etag, prompt };
+    } else if (what === 'sketch-same' && f.sketch) {
+      this.bucket.write(sketchKeyOf(job), f.sketch.bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', f.sketch.meta, 'user');
+    } else {
+      f.sketchUploads++;
+      const style = STYLES[f.sketchUploads % STYLES.length]!;
+      const meta: Record<string, string> = { style, ...(job.mode === 'meta' ? { prompt: `${job.name} meta ${f.sketchUploads}` } : {}) };
+      const tag = `${job.jobKey} upload ${f.sketchUploads}`;
+      const bytes = job.format === 'png' ? taggedPng(tag, 512, job.square ? 512 : 384) : taggedJpeg(tag, 512, job.square ? 512 : 384);
+      const obj = this.bucket.write(sketchKeyOf(job), bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', meta, 'user');
+      f.sketch = { etag: obj.etag, bytes, meta };
+    }
+    if (!f.sketch) return; // a sidecar alone is not a version yet
+    this.versions.observe({
+      jobKey: job.jobKey,
+      sketchEtag: f.sketch.etag,
+      ...(f.sidecar ? { sidecarEtag: f.sidecar.etag } : {}),
+      ...(f.sidecar ? { prompt: f.sidecar.prompt } : f.sketch.meta.prompt ? { prompt: f.sketch.meta.prompt } : {}),
+      style: f.sketch.meta.style!,
+      n: f.sidecar ? job.n : 1,
+      at: this.sched.now,
+    });
+  }
+}
