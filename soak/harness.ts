@@ -385,9 +385,9 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         list: (p) => o.list(p),
         listPage: (p, options) => o.listPage(p, options),
         copy: (from, to, options) => o.copy(from, to, options),
-        head: (k) => o.head(k),
-        getRange: (k, s, e) => o.getRange(k, s, e),
-        imageInfo: (k) => o.imageInfo(k),
+        head: (k, r) => o.head(k, r),
+        getRange: (k, s, e, r) => o.getRange(k, s, e, r),
+        imageInfo: (k, r) => o.imageInfo(k, r),
         presignGet: (k, ttl, p) => o.presignGet(k, ttl, p),
         delete: async (key) => o.delete(key),
         async put(key, body, options) {

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { ImageInfo } from '../contract/image-check.js';
 import { ObjectStoreError, TransportError } from '../errors.js';
 import { redact } from '../redact.js';
-import type { ObjectHead, ObjectStore, ObjectSummary } from '../core/ports.js';
+import type { ObjectHead, ObjectStore, ObjectSummary, ReadOptions } from '../core/ports.js';
 import type { CloudCredentials } from './credentials.js';
 
 export interface OssSettings {
@@ -40,6 +40,9 @@ const isNotFound = (err: unknown) => {
   const e = err as OssError;
   return e?.status === 404 || e?.code === 'NoSuchKey';
 };
+
+/** OSS compares If-Match with the quoted ETag. */
+const ifMatch = (read: ReadOptions): Record<string, string> => (read.ifMatch ? { 'If-Match': `"${read.ifMatch}"` } : {});
 
 function unquote(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/"/g, '');
@@ -143,9 +146,9 @@ export function createObjectStore(settings: OssSettings, credentials: CloudCrede
       }
     },
 
-    async head(key: string): Promise<ObjectHead | undefined> {
+    async head(key: string, read: ReadOptions = {}): Promise<ObjectHead | undefined> {
       try {
-        const r = await data.head(key);
+        const r = await data.head(key, { headers: ifMatch(read) } as OSS.HeadObjectOptions);
         const headers = (r.res as unknown as { headers: Record<string, string> }).headers;
         return {
           key,
@@ -161,9 +164,9 @@ export function createObjectStore(settings: OssSettings, credentials: CloudCrede
       }
     },
 
-    async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
+    async getRange(key: string, start: number, end: number, read: ReadOptions = {}): Promise<Buffer | undefined> {
       try {
-        const r = await data.get(key, null, { headers: { Range: `bytes=${start}-${end}` } });
+        const r = await data.get(key, null, { headers: { Range: `bytes=${start}-${end}`, ...ifMatch(read) } });
         const content = r.content as Buffer | undefined;
         // OSS ignores an unsatisfiable range and answers with the whole object: cut it here.
         if (content && r.res.status === 200 && content.length > end - start + 1) return content.subarray(start, end + 1);
@@ -175,9 +178,9 @@ export function createObjectStore(settings: OssSettings, credentials: CloudCrede
       }
     },
 
-    async imageInfo(key: string): Promise<ImageInfo> {
+    async imageInfo(key: string, read: ReadOptions = {}): Promise<ImageInfo> {
       try {
-        const r = await data.get(key, null, { process: 'image/info' });
+        const r = await data.get(key, null, { process: 'image/info', headers: ifMatch(read) });
         let raw: unknown;
         try {
           raw = JSON.parse(Buffer.from(r.content as Buffer).toString('utf8'));

@@ -11,7 +11,7 @@ import { checkpoint, lifecycleCtx, type CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome } from './finalize.js';
 import { budgetDay, type Jobs } from './jobs.js';
 import { logState } from './journal.js';
-import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, leaseForCreate } from './lifecycle/index.js';
+import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, leaseForCreate, unclaim } from './lifecycle/index.js';
 import { FREE_SLOT, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
 
 export interface FillResult {
@@ -124,7 +124,28 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
   const ctx = lifecycleCtx(deps);
   let deadline: ReturnType<typeof clock.deadline> | undefined;
   if (ctx.rules.leaseBeforeCreate) {
-    const renewed = leaseForCreate(slot.slot, ctx);
+    // The images count on the day the create is sent: a claim made before midnight and sent after
+    // moves its reservation to the new day, or waits for that day's budget.
+    const today = budgetDay(ctx.now);
+    const images = slot.slot.images ?? 0;
+    let claimed = slot.slot;
+    if (config.maxImagesPerDay > 0 && claimed.budgetDay && claimed.budgetDay !== today) {
+      if (!(await jobs.reserveImages(today, images, config.maxImagesPerDay))) {
+        await jobs.refundImages(claimed.budgetDay, images, config.maxImagesPerDay);
+        const updated = await jobs.updateVersion(jobId, v.id, unclaim(claimed.attempt, budgetWaitReason(config.maxImagesPerDay, today), ctx.now));
+        if (updated) {
+          await jobs.enqueue(updated.job.current.queuedAt ?? ctx.now, { jobId, jobKey, versionId: v.id });
+          logState(deps, jobKey, updated.job.current, { reason: 'the day changed before the create; its budget is used up' });
+        }
+        await jobs.putSlot(slot.index, slot.rev, FREE_SLOT).catch((err: unknown) => {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        });
+        return false;
+      }
+      await jobs.refundImages(claimed.budgetDay, images, config.maxImagesPerDay);
+      claimed = { ...claimed, budgetDay: today };
+    }
+    const renewed = leaseForCreate(claimed, ctx);
     try {
       slot = { ...slot, rev: await jobs.putSlot(slot.index, slot.rev, renewed), slot: renewed };
     } catch (err) {
@@ -132,10 +153,18 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
       // Reconciliation took the slot while we were slow: it decides; we must not create now.
       // Nothing was sent, so the images go back (reconciliation cannot know that).
       deps.log.warn('slot taken over before the create; not sent', { jobKey, version: v.id, state: 'SUBMITTING', slot: slot.index });
-      await jobs.refundImages(slot.slot.budgetDay ?? '', slot.slot.images ?? 0, config.maxImagesPerDay);
+      await jobs.refundImages(renewed.budgetDay ?? '', renewed.images ?? 0, config.maxImagesPerDay);
       return false;
     }
-    deadline = clock.deadline(createDeadline(ctx.now, config) - clock.now());
+    // The lease runs from when it was written, not from when the write's answer came back: a slow
+    // answer can eat the create's whole window, and then reconciliation may already own the slot.
+    const left = createDeadline(ctx.now, config) - clock.now();
+    if (left <= 0) {
+      deps.log.warn('the lease ran out before the create could be sent; not sent', { jobKey, version: v.id, state: 'SUBMITTING', slot: slot.index });
+      await jobs.refundImages(renewed.budgetDay ?? '', renewed.images ?? 0, config.maxImagesPerDay);
+      return false;
+    }
+    deadline = clock.deadline(left);
   }
   logState(deps, jobKey, v, { slot: slot.index });
   let reply: { taskId: string } | { error: unknown };

@@ -53,9 +53,29 @@ export function versionIdFor(files: Required<Pick<JobFiles, 'sketch'>> & JobFile
   });
 }
 
+/**
+ * The job's files changed while they were being read (a re-upload, a delete): the version being
+ * built would mix two uploads, so the caller looks at the bucket again (evaluateJob).
+ */
+export class FilesChanged extends Error {
+  override readonly name = 'FilesChanged';
+}
+
+/** A read pinned to the listed upload: a newer upload (412) or a delete in between is FilesChanged. */
+async function pinned<T>(key: string, read: () => Promise<T | undefined>): Promise<T> {
+  try {
+    const value = await read();
+    if (value === undefined) throw new FilesChanged(`${key} was deleted while it was being read`);
+    return value;
+  } catch (err) {
+    if (err instanceof ObjectStoreError && err.status === 412) throw new FilesChanged(`${key} changed while it was being read`, { cause: err });
+    throw err;
+  }
+}
+
 /** Reads at most the sidecar limit (+1 byte to notice an oversized file without reading it all). */
-async function readSmallObject(deps: CoreDeps, key: string): Promise<{ bytes: Buffer; size: number } | undefined> {
-  const bytes = await deps.objects.getRange(key, 0, SIDECAR_MAX_BYTES);
+async function readSmallObject(deps: CoreDeps, key: string, etag?: string): Promise<{ bytes: Buffer; size: number } | undefined> {
+  const bytes = etag ? await pinned(key, () => deps.objects.getRange(key, 0, SIDECAR_MAX_BYTES, { ifMatch: etag })) : await deps.objects.getRange(key, 0, SIDECAR_MAX_BYTES);
   if (!bytes) return undefined;
   return { bytes, size: bytes.length };
 }
@@ -98,28 +118,32 @@ async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<Job
   const { sketch, sidecar } = files;
   // 1. the sketch's bytes: size, format, truncation (cheap: a few bytes from each end)
   if (sketch.size > SKETCH_MAX_BYTES) checkSketchBytes(sketch.key, sketch.size, Buffer.alloc(0), Buffer.alloc(0));
-  const head = (await deps.objects.getRange(sketch.key, 0, SNIFF_HEAD_BYTES - 1)) ?? Buffer.alloc(0);
-  const tail = sketch.size > SNIFF_TAIL_BYTES ? ((await deps.objects.getRange(sketch.key, sketch.size - SNIFF_TAIL_BYTES, sketch.size - 1)) ?? Buffer.alloc(0)) : head;
+  // Every read of the sketch and the sidecar is pinned to the upload the listing showed (issue 13:
+  // a re-upload in between would give a version whose ETag and contents are of two uploads).
+  const atUpload = { ifMatch: sketch.etag };
+  const head = await pinned(sketch.key, () => deps.objects.getRange(sketch.key, 0, SNIFF_HEAD_BYTES - 1, atUpload));
+  const tail = sketch.size > SNIFF_TAIL_BYTES ? await pinned(sketch.key, () => deps.objects.getRange(sketch.key, sketch.size - SNIFF_TAIL_BYTES, sketch.size - 1, atUpload)) : head;
   const format = checkSketchBytes(sketch.key, sketch.size, head, tail);
 
   // 2. the request: sidecar > metadata > _defaults.json > config
   let sidecarFields: SidecarFields | undefined;
   if (sidecar) {
-    const file = await readSmallObject(deps, sidecar.key);
+    const file = await readSmallObject(deps, sidecar.key, sidecar.etag);
     if (file) {
       const size = Math.max(sidecar.size, file.size);
       sidecarFields = sidecar.format === 'json' ? parseSidecarJson(sidecar.key, file.bytes, size) : parseSidecarTxt(sidecar.key, file.bytes, size);
     }
   }
-  const meta = (await deps.objects.head(sketch.key))?.meta;
+  const meta = (await pinned(sketch.key, () => deps.objects.head(sketch.key, atUpload))).meta;
   const defaults = await readDefaults(deps, splitKey(jobKey).folder);
   const request = resolveRequest({ sidecar: sidecarFields, metadata: meta, defaults, config: deps.config.defaults });
 
   // 3. what DashScope will see: as it is, or a normalized view made by OSS
   let info;
   try {
-    info = await deps.objects.imageInfo(sketch.key);
+    info = await deps.objects.imageInfo(sketch.key, atUpload);
   } catch (err) {
+    if (err instanceof ObjectStoreError && (err.status === 412 || err.status === 404)) throw new FilesChanged(`${sketch.key} changed or went away while it was being read`, { cause: err });
     // Only OSS failing to decode the bytes is the user's file; a missing permission, a sketch
     // deleted meanwhile or an odd reply is ours to retry (issue 13 run 7).
     if (classify('imageInfo', err) === 'terminal') {

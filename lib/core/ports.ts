@@ -52,6 +52,11 @@ export interface ObjectHead extends ObjectSummary {
   meta: Record<string, string>;
 }
 
+export interface ReadOptions {
+  /** The ETag (unquoted) the object must still have. */
+  ifMatch?: string;
+}
+
 export interface ObjectStore {
   /** Every object under `prefix` (paged internally). */
   list(prefix: string): Promise<ObjectSummary[]>;
@@ -59,12 +64,15 @@ export interface ObjectStore {
   listPage(prefix: string, options: { after?: string; limit: number }): Promise<{ objects: ObjectSummary[]; next?: string }>;
   /** A server-side copy (no bytes through the function); `undefined` when the source is missing. */
   copy(from: string, to: string, options?: { meta?: Record<string, string> }): Promise<{ etag: string } | undefined>;
-  /** `undefined` when the object does not exist. */
-  head(key: string): Promise<ObjectHead | undefined>;
+  /**
+   * `undefined` when the object does not exist. With `ifMatch` (an ETag), reads of an object that
+   * changed since throw ObjectStoreError 412 `PreconditionFailed` (reads of one upload, pinned).
+   */
+  head(key: string, options?: ReadOptions): Promise<ObjectHead | undefined>;
   /** Bytes [start, end] inclusive; fewer if the object is shorter. `undefined` if missing. */
-  getRange(key: string, start: number, end: number): Promise<Buffer | undefined>;
+  getRange(key: string, start: number, end: number, options?: ReadOptions): Promise<Buffer | undefined>;
   /** OSS `image/info`; throws ObjectStoreError when OSS cannot read it as an image. */
-  imageInfo(key: string): Promise<ImageInfo>;
+  imageInfo(key: string, options?: ReadOptions): Promise<ImageInfo>;
   put(key: string, body: Buffer | Readable, options: { contentType: string; contentLength?: number }): Promise<{ etag: string }>;
   delete(key: string): Promise<void>;
   /** A V4 presigned GET URL, optionally with image processing applied by OSS. */

@@ -11,7 +11,7 @@ import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
 import { fillSlots } from './dispatch.js';
 import { completeVersion, failureOutcome } from './finalize.js';
-import { buildVersion, listJobFiles, versionIdFor } from './intake.js';
+import { buildVersion, FilesChanged, listJobFiles, versionIdFor } from './intake.js';
 import { Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import { isTerminal, type JobRecord, type VersionRecord } from './records.js';
@@ -87,7 +87,13 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
       await resume(deps, jobs, row!.value, current);
       return { action: 'duplicate', jobKey, state: current.state };
     }
-    const next = await buildVersion(deps, jobKey, sketchFiles, generation);
+    let next: VersionRecord;
+    try {
+      next = await buildVersion(deps, jobKey, sketchFiles, generation);
+    } catch (err) {
+      if (err instanceof FilesChanged) continue; // a newer upload (or a delete) came in: look again
+      throw err;
+    }
     if (current && current.id === versionId && next.state === 'AWAITING_PROMPT') {
       return { action: 'duplicate', jobKey, state: current.state };
     }

@@ -26,15 +26,15 @@ beforeAll(async () => {
         list: (prefix) => o.list(prefix),
         listPage: (prefix, options) => o.listPage(prefix, options),
         copy: (from, to, options) => o.copy(from, to, options),
-        head: (k) => o.head(k),
-        getRange: (k, s, e) => o.getRange(k, s, e),
+        head: (k, r) => o.head(k, r),
+        getRange: (k, s, e, r) => o.getRange(k, s, e, r),
         put: (k, b, options) => o.put(k, b, options),
         delete: (k) => o.delete(k),
         presignGet: (k, ttl, process) => o.presignGet(k, ttl, process),
-        async imageInfo(key) {
+        async imageInfo(key, read) {
           const fault = imageInfoFaults.get(key)?.shift();
           if (fault) throw await fault(o);
-          return o.imageInfo(key);
+          return o.imageInfo(key, read);
         },
       }),
     },

@@ -6,9 +6,13 @@
  * refuses them until then.
  */
 import type { CoreDeps } from '../../lib/core/deps.js';
+import { LIFECYCLE_RULES, type LifecycleRules, type OrphanPlan } from '../../lib/core/lifecycle/index.js';
 import type { InvariantId } from './checks.js';
 import type { ImageModel, TaskStatus } from '../../lib/core/ports.js';
-import { ModelError } from '../../lib/errors.js';
+import { ModelError, ObjectStoreError } from '../../lib/errors.js';
+
+/** Puts one rule of the lifecycle back as it was (CoreDeps.rules; production never sets it). */
+const withRules = (change: Partial<LifecycleRules>) => (deps: CoreDeps): CoreDeps => ({ ...deps, rules: { ...(deps.rules ?? LIFECYCLE_RULES), ...change } });
 
 export interface BreakSpec {
   name: string;
@@ -35,7 +39,22 @@ export const BREAKS: readonly BreakSpec[] = [
     run: 'issue 13 run 1',
     breaks: ['own-task', 'bounded-in-flight', 'pay-once'],
     description: 'reconciliation matches each expired slot against one stale snapshot, so two slots can follow the same orphaned task',
-    needs: "a CoreDeps rule override (e.g. rules.reconcileFromSnapshot) that makes reconcile build `known` from the poller's first read of the slots",
+    apply: {
+      // As the old reconcileSlot did, slot by slot with the pass's first read: each expired slot
+      // sees every unknown task as a candidate; alone with one it adopts it, else it holds the first.
+      deps: withRules({
+        matchOrphans: ({ expired, unknown }): OrphanPlan => {
+          const plan: OrphanPlan = { adopt: [], hold: [], requeue: [], unheld: [] };
+          for (const slot of expired) {
+            const first = unknown[0];
+            if (first && unknown.length === 1 && expired.length === 1) plan.adopt.push({ slot, task: first });
+            else if (first) plan.hold.push({ slot, task: first, requeue: true });
+            else plan.requeue.push(slot);
+          }
+          return plan;
+        },
+      }),
+    },
   },
   {
     // The worked example: the bug is in how an answer is read, so it goes back in at the port.
@@ -78,6 +97,8 @@ export const BREAKS: readonly BreakSpec[] = [
     breaks: ['pay-once', 'bounded-in-flight'],
     description: 'the create is not aborted at the submit lease deadline, so a slow create lands after reconciliation resubmitted',
     apply: {
+      // The lease fixed at the claim, and the create never aborted at it.
+      deps: withRules({ leaseBeforeCreate: false }),
       model: (model) => ({ ...model, createTask: (input) => model.createTask(input) }),
     },
   },
@@ -86,21 +107,33 @@ export const BREAKS: readonly BreakSpec[] = [
     run: 'issue 13 run 5',
     breaks: ['pay-once', 'bounded-in-flight'],
     description: 'the lost-task requeue does not check the version still follows that task, so a late second poller sends it again',
-    needs: 'a CoreDeps rule override (e.g. rules.unguardedLostRequeue) that drops the state guard of the lost-task requeue',
+    apply: { deps: withRules({ guardLostRequeue: false }) },
   },
   {
     name: 'account-fails-jobs',
     run: 'issue 13 run 6',
     breaks: ['no-blame'],
     description: 'an account-level refusal (InvalidApiKey, Arrearage, AccessDenied.Unpurchased, free quota used up) fails the job instead of pausing',
-    needs: 'a CoreDeps rule override that classifies account-level codes as terminal again',
+    apply: {
+      deps: withRules({
+        classify: (call, err) => {
+          const cls = LIFECYCLE_RULES.classify(call, err);
+          return call === 'create' && cls === 'account' ? 'terminal' : cls;
+        },
+      }),
+    },
   },
   {
     name: 'image-info-4xx-blames-user',
     run: 'issue 13 run 7',
     breaks: ['no-blame'],
     description: "any OSS 4xx on image/info (a 403 from a missing permission) becomes UnsupportedImage 'is the file damaged?'",
-    needs: 'a CoreDeps rule override that maps every image/info 4xx to InputError again',
+    apply: {
+      deps: withRules({
+        classify: (call, err) =>
+          call === 'imageInfo' && err instanceof ObjectStoreError && err.status >= 400 && err.status < 500 ? 'terminal' : LIFECYCLE_RULES.classify(call, err),
+      }),
+    },
   },
 ];
 

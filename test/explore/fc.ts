@@ -88,7 +88,7 @@ export class FunctionCompute {
     run.onEnd.push((ended) => {
       if (ended.state === 'done' && ended.outcome?.ok) return;
       if (attempt < FC_RETRIES) this.deliver(record, this.rng ? this.rng.int(...this.plan.fc.retryDelayMs) : 1000, attempt + 1, n);
-      else this.failureDestination.push({ key: record.oss.object.key, etag: record.oss.object.eTag, at: this.sched.now });
+      else this.failureDestination.push({ key: record.oss.object.key, etag: record.oss.object.eTag ?? '', at: this.sched.now });
     });
     return run;
   }

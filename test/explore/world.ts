@@ -138,7 +138,19 @@ export class World {
       objects: objectsPort(sched, actor, this.bucket, faults),
       rows: rowsPort(sched, actor, this.table, faults),
       model,
-      clock: { now: () => sched.now, sleep: (ms, signal) => sched.sleep(actor, ms, signal) },
+      clock: {
+        now: () => sched.now,
+        sleep: (ms, signal) => sched.sleep(actor, ms, signal),
+        // A second chain of the actor, asleep beside the guarded call (the scheduler allows it).
+        deadline: (ms) => {
+          const fired = new AbortController();
+          const cleared = new AbortController();
+          void sched.sleep(actor, ms, cleared.signal).then(() => {
+            if (!cleared.signal.aborted) fired.abort(new Error(`deadline of ${ms} ms passed`));
+          });
+          return { signal: fired.signal, clear: () => cleared.abort() };
+        },
+      },
       log: traceLogger(this.trace, actor.name),
       ...(plan.kicker ? { kicker: this.fc.kicker(actor) } : {}),
       owner: actor.name,

@@ -123,6 +123,15 @@ export function claim(
   };
 }
 
+/**
+ * A claimed version goes back to the queue before any create was sent (the budget of the day the
+ * create would be sent on has no room): the attempt is not counted, the version keeps its place.
+ */
+export function unclaim(attempt: number | undefined, waitingFor: string, now: number): Guarded {
+  return (cur) =>
+    cur.state === 'SUBMITTING' && cur.attempts === attempt ? { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), slot: undefined, waitingFor, updatedAt: now } : undefined;
+}
+
 /** The slot as rewritten just before the create: the lease starts now (run 4). */
 export function leaseForCreate(slot: SlotRecord, ctx: Pick<Ctx, 'now' | 'config'>): SlotRecord {
   return { ...slot, leaseUntil: ctx.now + submitLeaseMs(ctx.config) };

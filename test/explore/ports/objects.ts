@@ -68,6 +68,18 @@ export class MemoryBucket {
     return out;
   }
 
+  listPage(prefix: string, after: string | undefined, limit: number): { objects: ObjectSummary[]; next?: string } {
+    const all = this.list(prefix).filter((o) => after === undefined || o.key > after);
+    const objects = all.slice(0, limit);
+    return { objects, ...(all.length > limit ? { next: objects[objects.length - 1]!.key } : {}) };
+  }
+
+  copy(from: string, to: string, meta: Record<string, string> | undefined): { etag: string } | undefined {
+    const o = this.objects.get(from);
+    if (!o) return undefined;
+    return { etag: this.write(to, o.bytes, o.contentType, meta ?? { ...o.meta }, 'core').etag };
+  }
+
   head(key: string): ObjectHead | undefined {
     const o = this.objects.get(key);
     return o && { key, size: o.bytes.length, etag: o.etag, lastModified: wholeSeconds(o.lastModified), contentType: o.contentType, meta: { ...o.meta } };
@@ -105,6 +117,13 @@ export function keyOfUrl(url: string): string | undefined {
   const u = new URL(url);
   if (u.host !== BUCKET_HOST) return undefined;
   return u.pathname.slice(1).split('/').map(decodeURIComponent).join('/');
+}
+
+/** OSS's If-Match: a read pinned to an ETag the object no longer has answers 412. */
+function pinned(bucket: MemoryBucket, key: string, ifMatch: string | undefined): void {
+  if (ifMatch === undefined) return;
+  const o = bucket.objects.get(key);
+  if (o && o.etag !== ifMatch) throw new ObjectStoreError('PreconditionFailed', `${key}: At least one of the pre-conditions you specified did not hold.`, 412);
 }
 
 function wholeSeconds(ms: number): number {
@@ -159,9 +178,17 @@ export function objectsPort(sched: Scheduler, actor: Actor, bucket: MemoryBucket
   }
   return {
     list: (prefix) => read('list', prefix, () => bucket.list(prefix)),
-    head: (key) => read('head', key, () => bucket.head(key)),
-    getRange: (key, start, end) => read('getRange', `${key} [${start}-${end}]`, () => bucket.getRange(key, start, end)),
-    imageInfo: (key) => read('imageInfo', key, () => bucket.imageInfo(key), 'imageInfo'),
+    listPage: (prefix, options) => read('listPage', `${prefix} after ${options.after ?? ''}`, () => bucket.listPage(prefix, options.after, options.limit)),
+    copy: (from, to, options) =>
+      sched.call(actor, 'objects', 'copy', `${from} → ${to}`, () => {
+        const fault = faults.choose(actor, 'objects', WRITE_FAULTS, to);
+        if (fault === 'reset-after') bucket.copy(from, to, options?.meta);
+        if (fault) throw faultError(fault, `copy ${from} to ${to}`);
+        return bucket.copy(from, to, options?.meta);
+      }),
+    head: (key, options) => read('head', key, () => (pinned(bucket, key, options?.ifMatch), bucket.head(key))),
+    getRange: (key, start, end, options) => read('getRange', `${key} [${start}-${end}]`, () => (pinned(bucket, key, options?.ifMatch), bucket.getRange(key, start, end))),
+    imageInfo: (key, options) => read('imageInfo', key, () => (pinned(bucket, key, options?.ifMatch), bucket.imageInfo(key)), 'imageInfo'),
     put: (key, body, options) =>
       sched.call(actor, 'objects', 'put', key, async () => {
         const bytes = await bytesOf(body);
