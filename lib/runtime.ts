@@ -127,7 +127,10 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
     depsFor(context, fn) {
       const requestId = context.requestId ?? `${fn}-${clock.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
       const clients = clientsFor(credentialsFrom(context, env));
+      const timeoutS = context.function?.timeout;
       return {
+        // FC stops the invocation at its timeout: the core's leases on outputs reach past it.
+        ...(timeoutS ? { deadline: clock.now() + timeoutS * 1000 } : {}),
         config,
         objects: clients.objects,
         rows: clients.rows,

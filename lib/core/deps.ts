@@ -42,6 +42,18 @@ export interface CoreDeps {
   random?: () => number;
   /** Only the explorer sets this, to put a known bug back (`--break NAME`). */
   rules?: LifecycleRules;
+  /** When the platform stops this invocation (FC's timeout), if known: no write of ours comes later. */
+  deadline?: number;
+}
+
+/** When unknown, how long an invocation may still write (FC's timeouts here are 60 s). */
+const UNKNOWN_DEADLINE_MS = 5 * 60_000;
+/** Room for clock differences between instances. */
+const LEASE_MARGIN_MS = 5000;
+
+/** Until when an outputs lease taken now must run: past this invocation's last possible write. */
+export function outputsLeaseUntil(deps: CoreDeps): number {
+  return (deps.deadline ?? deps.clock.now() + UNKNOWN_DEADLINE_MS) + LEASE_MARGIN_MS;
 }
 
 /** What the pure lifecycle functions need from the deps, at this instant. */

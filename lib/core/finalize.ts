@@ -11,7 +11,7 @@ import { MODEL } from '../contract/request.js';
 import { asError, ResultDownloadError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
 import { PIPELINE_VERSION } from '../version.js';
-import { checkpoint, type CoreDeps } from './deps.js';
+import { checkpoint, outputsLeaseUntil, type CoreDeps } from './deps.js';
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
@@ -174,6 +174,12 @@ export async function completeVersion(
   const jobKey = decided.job.jobKey;
   const finalOutcome = version.outcome ?? outcome;
   await checkpoint(deps, 'finalize:decided', jobKey);
+  // Outputs are written under the job's outputs lease (records.ts): no other version's writer,
+  // however slow, can delete or overwrite them meanwhile, nor can this one overwrite a newer's.
+  if (!(await holdOutputsOrWait(deps, jobs, jobId, versionId))) {
+    await releaseStale(deps, jobs, jobId, versionId, slot);
+    return false;
+  }
   await removeStaleOutputs(deps, jobKey, finalOutcome);
   const now = deps.clock.now();
   // Check once more right before the manifest: a newer version's outputs must never be overwritten.
@@ -187,13 +193,31 @@ export async function completeVersion(
   await checkpoint(deps, 'finalize:manifest-written', jobKey);
   // Only a version not yet terminal becomes terminal: an invocation that took over while this one
   // was slow may have finished it already (one state line per change).
-  const done = await jobs.updateVersion(jobId, versionId, (v) =>
-    isTerminal(v.state) ? undefined : { ...v, state: finalOutcome.status, error: finalOutcome.error, updatedAt: deps.clock.now() },
+  const done = await jobs.updateVersion(
+    jobId,
+    versionId,
+    (v) => (isTerminal(v.state) ? undefined : { ...v, state: finalOutcome.status, error: finalOutcome.error, updatedAt: deps.clock.now() }),
+    (job) => (job.outputs?.versionId === versionId ? { outputs: undefined } : {}),
   );
   if (done) logState(deps, jobKey, done.job.current, { manifest: manifestKey(jobKey), imageCount: finalOutcome.imageCount });
   await jobs.clearActive(jobId, versionId);
   if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
   return true;
+}
+
+/** Another version's writer may still be at work on the job's outputs: finalize on a later pass. */
+export class OutputsBusyError extends Error {
+  override readonly name = 'OutputsBusyError';
+}
+
+/**
+ * Takes the outputs lease for `versionId` (or finds it ours): true to go on, false when a newer
+ * version took over; throws OutputsBusyError while another version's lease runs.
+ */
+export async function holdOutputsOrWait(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string): Promise<boolean> {
+  const verdict = await jobs.holdOutputs(jobId, versionId, outputsLeaseUntil(deps), deps.clock.now());
+  if (verdict === 'busy') throw new OutputsBusyError(`job ${jobId}: another version is still writing its outputs`);
+  return verdict === 'held';
 }
 
 /** A version that lost to a newer one: its bookkeeping rows go, its results are discarded. */

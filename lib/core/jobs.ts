@@ -78,14 +78,34 @@ export class Jobs {
     jobId: string,
     versionId: string,
     change: (v: VersionRecord, job: JobRecord) => VersionRecord | undefined,
+    /** Job-level fields to set in the same write (the outputs lease), given the row as read. */
+    jobFields?: (job: JobRecord) => Partial<JobRecord>,
   ): Promise<{ job: JobRecord; rev: number } | undefined> {
     const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
       if (!row || row.value.current.id !== versionId) return undefined;
       const next = change(row.value.current, row.value);
-      return next && { ...row.value, current: next };
+      return next && { ...row.value, ...jobFields?.(row.value), current: next };
     });
     if (result === 'contended') throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
     return result === 'unchanged' ? undefined : { job: result.written, rev: result.rev };
+  }
+
+  /**
+   * Takes (or extends) the outputs lease for `versionId` until at least `until`. 'busy': another
+   * version's lease runs until after `now`; 'superseded': the version is no longer current.
+   */
+  async holdOutputs(jobId: string, versionId: string, until: number, now: number): Promise<'held' | 'busy' | 'superseded'> {
+    let verdict: 'held' | 'busy' | 'superseded' = 'held';
+    const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
+      if (!row || row.value.current.id !== versionId) return void (verdict = 'superseded');
+      const held = row.value.outputs;
+      if (held && held.versionId !== versionId && held.until > now) return void (verdict = 'busy');
+      verdict = 'held';
+      if (held?.versionId === versionId && held.until >= until) return undefined; // already ours, long enough
+      return { ...row.value, outputs: { versionId, until: Math.max(until, held?.versionId === versionId ? held.until : 0) } };
+    });
+    if (result === 'contended') throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
+    return verdict;
   }
 
   // ------------------------------------------------------------ active index

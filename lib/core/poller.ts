@@ -103,6 +103,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   report.ran = true;
   let workLeft = false;
   let kick = false;
+  let heldBack = false;
   try {
     const finished: Finished = new Map();
     const floorMs = deps.kicker ? restFloorMs(config, await jobs.taskDurations()) : 0;
@@ -138,6 +139,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
         report.submitted += fill.submitted;
         // Waiting on the budget or an account pause is not work to loop for: the timer comes back.
         waiting = fill.blocked === 'budget' || fill.blocked === 'account' ? 0 : fill.waiting;
+        heldBack = fill.blocked === 'budget' || fill.blocked === 'account';
       } catch (err) {
         deps.log.warn('filling slots failed', { error: asError(err) });
         waiting = 1;
@@ -176,7 +178,9 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   // already written its slot or queue row, so one of us notices the other's work.
   if (!workLeft && deps.kicker) {
     const slots = await jobs.readSlots(config.maxInFlight);
-    kick = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty());
+    // A queue held back by the budget or an account pause is no reason to run again at once (each
+    // run would find it held back and kick the next: a chain of invocations); the timer returns.
+    kick = slots.some((s) => s.slot.state !== 'free') || (!heldBack && (await jobs.queueNotEmpty()));
   }
   if (kick && deps.kicker) {
     const delayMs = Math.max(0, (report.restUntil ?? 0) - clock.now());

@@ -99,6 +99,13 @@ export interface JobRecord {
   generation?: number;
   /** Earlier versions, newest last (kept short: it is for people, not for decisions). */
   previous: Array<{ id: string; state: JobState; taskId?: string; at: number }>;
+  /**
+   * The one version that may write the job's outputs (images, stale-image deletes, manifest) until
+   * `until`: later than the platform's deadline of every invocation that took it, so once it has
+   * passed no writer of that version is alive (FC stops each invocation at its timeout). A newer
+   * version waits for it; it is given up when the version ends.
+   */
+  outputs?: { versionId: string; until: number };
 }
 
 export interface ActiveRecord {

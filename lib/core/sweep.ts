@@ -8,10 +8,15 @@ import { completeVersion, failureOutcome } from './finalize.js';
 import { evaluateJob } from './submit.js';
 import { budgetDay, queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
-import { KIND, isTerminal, type QueueRecord, type SlotView } from './records.js';
+import { KIND, isTerminal, type ActiveRecord, type QueueRecord, type SlotView } from './records.js';
+import type { StoredRow } from './ports.js';
+import { asError } from '../errors.js';
 import type { Finished } from './track.js';
 import { budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
+
+/** Longer than a submit invocation can live (FC timeout 60 s), stalls included. */
+const HINT_GRACE_MS = 5 * 60_000;
 
 export interface SweepReport {
   active: number;
@@ -29,15 +34,29 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
   let used: number | undefined;
   const inSlots = new Set(slots.filter((s) => s.slot.state !== 'free').map((s) => `${s.slot.jobId}:${s.slot.versionId}`));
   for (const activeRow of activeRows) {
+    try {
+      await sweepOne(activeRow);
+    } catch (err) {
+      // One version's trouble (a store hiccup, another version still writing its outputs) must
+      // not stop the sweep of the others: the next invocation looks again.
+      deps.log.warn('sweep of a version failed; the next invocation retries', { jobKey: activeRow.value.jobKey, version: activeRow.value.versionId, error: asError(err) });
+    }
+  }
+  return report;
+
+  async function sweepOne(activeRow: StoredRow<ActiveRecord>): Promise<void> {
     const { jobId, versionId, jobKey } = activeRow.value;
     const row = await jobs.getJob(jobId);
     const v = row?.value.current;
     if (!v || v.id !== versionId || isTerminal(v.state)) {
-      if (!inSlots.has(`${jobId}:${versionId}`)) {
+      // A hint for a version not (yet) in its job row may be one a submit is about to record: it
+      // writes the hints first, then the row. Only a hint older than any submit can be is stale.
+      const young = (!v || v.id !== versionId) && clock.now() - activeRow.value.since < HINT_GRACE_MS;
+      if (!young && !inSlots.has(`${jobId}:${versionId}`)) {
         await jobs.clearActive(jobId, versionId);
         report.staleRows++;
       }
-      continue;
+      return;
     }
     report.active++;
     const now = clock.now();
@@ -112,7 +131,6 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         break;
     }
   }
-  return report;
 }
 
 /** Gives an in-flight version without a slot a free slot (tracking it), or requeues it if it has no task. */

@@ -6,8 +6,8 @@
  * write on the slot row; every version change is guarded on the state it was decided for.
  */
 import { asError, ConditionFailedError } from '../errors.js';
-import { checkpoint, lifecycleCtx, type CoreDeps } from './deps.js';
-import { completeVersion, copyResults, failureOutcome, outcomeOf, releaseStale } from './finalize.js';
+import { checkpoint, lifecycleCtx, outputsLeaseUntil, type CoreDeps } from './deps.js';
+import { completeVersion, copyResults, failureOutcome, holdOutputsOrWait, outcomeOf, releaseStale } from './finalize.js';
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import { afterQuery, type QueryDecision } from './lifecycle/index.js';
@@ -60,7 +60,14 @@ async function apply(
     case 'finish': {
       // DashScope finished the task: it no longer occupies DashScope's slot, so ours is freed at
       // once and the version goes FINALIZING with its task id; copying follows (finalizeFinished).
-      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version);
+      // The outputs lease comes with the same write when no other version holds it (saves one).
+      const now = deps.clock.now();
+      const until = outputsLeaseUntil(deps);
+      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version, (job) => {
+        const held = job.outputs;
+        if (held && held.versionId !== slot.versionId && held.until > now) return {};
+        return { outputs: { versionId: slot.versionId!, until: Math.max(until, held && held.versionId === slot.versionId ? held.until : 0) } };
+      });
       if (updated) {
         logState(deps, jobKey, updated.job.current, { taskStatus: view?.status });
         seen.finished.set(slot.jobId!, { versionId: slot.versionId!, ...(view ? { view } : {}) });
@@ -153,6 +160,10 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
   if (cls === 'lost') {
     const outcome = failureOutcome({ code: 'ResultDownloadFailed', message: `DashScope no longer has the results of task ${v.taskId} (it keeps them 24 h)` });
     await completeVersion(deps, jobs, jobId, versionId, outcome);
+    return;
+  }
+  if (!(await holdOutputsOrWait(deps, jobs, jobId, versionId))) {
+    await releaseStale(deps, jobs, jobId, versionId);
     return;
   }
   // The retry window counts from when we saw the task end (our clock; DashScope's may differ).

@@ -103,6 +103,7 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     POLL_BUDGET_SECONDS: String(rng.pick([2, 4, 8])),
     PROMPT_GRACE_SECONDS: String(rng.pick([3, 6, 12])),
     TASK_MIN_SECONDS: String(rng.pick([0, 0, 1, 2])),
+    ACCOUNT_RETRY_SECONDS: String(rng.pick([1, 2, 5])),
     LOG_LEVEL: 'debug',
     MAX_QUEUE_HOURS: '240',
     ...(kicker ? { POLLER_FUNCTION_NAME: 'poller' } : {}),

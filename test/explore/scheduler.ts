@@ -26,6 +26,8 @@ export class Actor {
   waiter: (() => void) | undefined;
   outcome: Outcome | undefined;
   readonly onEnd: Array<(actor: Actor) => void> = [];
+  /** When the platform kills this invocation (FC's timeout): nothing of it happens after. */
+  diesAt: number | undefined;
 
   constructor(
     readonly id: number,
@@ -97,7 +99,7 @@ export class Scheduler {
   // ------------------------------------------------------------------ actors
 
   /** Registers an actor whose body starts when its start op is picked (at `at`, default now). */
-  spawn(name: string, kind: ActorKind, body: (actor: Actor) => Promise<unknown>, options: { at?: number; system?: boolean } = {}): Actor {
+  spawn(name: string, kind: ActorKind, body: (actor: Actor) => Promise<unknown>, options: { at?: number; system?: boolean; timeoutMs?: number } = {}): Actor {
     const actor = new Actor(++this.actorSeq, name, kind, options.system ?? false);
     this.actors.push(actor);
     this.register(actor, {
@@ -107,6 +109,7 @@ export class Scheduler {
       exec: () => ok(),
       deliver: () => {
         actor.state = 'running';
+        if (options.timeoutMs !== undefined) actor.diesAt = this.now + options.timeoutMs;
         body(actor).then(
           (value) => this.end(actor, ok(value)),
           (error: unknown) => this.end(actor, fail(error)),
@@ -218,6 +221,11 @@ export class Scheduler {
     this.unlist(op);
     actor.pending.delete(op);
     const trace = this.hooks.trace;
+    if (actor.diesAt !== undefined && this.now >= actor.diesAt && actor.live && op.port !== 'start') {
+      trace?.(`${actor.name} ${op.port}.${op.name} ${op.detail} — KILLED at its timeout before its effect`);
+      this.crash(actor, true);
+      return;
+    }
     switch (fate.kind) {
       case 'crash-before':
         trace?.(`${actor.name} ${op.port}.${op.name} ${op.detail} — CRASHES before its effect`);

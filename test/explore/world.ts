@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../lib/config.js';
 import { isTerminal, type JobRecord } from '../../lib/core/records.js';
 import { jobIdOf } from '../../lib/contract/keys.js';
 import type { CoreDeps } from '../../lib/core/deps.js';
-import { runPoller } from '../../lib/core/poller.js';
+import { runPoller, STOP_BEFORE_TIMEOUT_MS } from '../../lib/core/poller.js';
 import { onObjectCreated } from '../../lib/core/submit.js';
 import type { OssEventRecord } from '../../lib/events/oss.js';
 import type { BreakSpec } from './breaks.js';
@@ -56,6 +56,8 @@ function nextShanghaiMidnight(ms: number): number {
 
 /** A schedule this long (in steps) is stuck, whatever its virtual clock says. */
 const MAX_STEPS = 20_000;
+
+const SUBMIT_TIMEOUT_MS = 60_000;
 
 export class World {
   readonly sched: Scheduler;
@@ -156,16 +158,22 @@ export class World {
       owner: actor.name,
       checkpoint: (name, jobKey) => sched.call(actor, 'checkpoint', name, jobKey ?? '', () => undefined),
       random: this.rng ? this.rng.float : () => 0.5,
+      ...(actor.diesAt !== undefined ? { deadline: actor.diesAt } : {}),
     };
     return brk?.deps ? brk.deps(deps) : deps;
   }
 
   spawnSubmit(record: OssEventRecord, name: string, at?: number): Actor {
-    return this.sched.spawn(name, 'submit', (actor) => onObjectCreated(this.depsFor(actor), record), at === undefined ? {} : { at });
+    // FC stops an invocation at its timeout (s.yaml: 60 s for submit).
+    return this.sched.spawn(name, 'submit', (actor) => onObjectCreated(this.depsFor(actor), record), { timeoutMs: SUBMIT_TIMEOUT_MS, ...(at === undefined ? {} : { at }) });
   }
 
   spawnPoller(reason: string, at: number): Actor {
-    return this.sched.spawn(`poller#${++this.pollers}(${reason})`, 'poller', (actor) => runPoller(this.depsFor(actor), { budgetMs: this.config.pollBudgetMs }), { at });
+    // As s.yaml sets it: the poller's timeout is its loop budget plus the 10 s it keeps in hand.
+    return this.sched.spawn(`poller#${++this.pollers}(${reason})`, 'poller', (actor) => runPoller(this.depsFor(actor), { budgetMs: this.config.pollBudgetMs }), {
+      at,
+      timeoutMs: this.config.pollBudgetMs + STOP_BEFORE_TIMEOUT_MS,
+    });
   }
 
   /** The user's uploads and the poller's timer. */
