@@ -132,7 +132,7 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
     if (config.maxImagesPerDay > 0 && claimed.budgetDay && claimed.budgetDay !== today) {
       if (!(await jobs.reserveImages(today, images, config.maxImagesPerDay))) {
         await jobs.refundImages(claimed.budgetDay, images, config.maxImagesPerDay);
-        const updated = await jobs.updateVersion(jobId, v.id, unclaim(claimed.attempt, budgetWaitReason(config.maxImagesPerDay, today), ctx.now));
+        const updated = await jobs.updateVersion(jobId, v.id, unclaim(claimed, budgetWaitReason(config.maxImagesPerDay, today), ctx.now));
         if (updated) {
           await jobs.enqueue(updated.job.current.queuedAt ?? ctx.now, { jobId, jobKey, versionId: v.id });
           logState(deps, jobKey, updated.job.current, { reason: 'the day changed before the create; its budget is used up' });
@@ -181,7 +181,7 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
       await checkpoint(deps, 'dispatch:task-created', jobKey);
       const now = clock.now();
       // First the record reconciliation looks for by attempt, then the one it looks for by task.
-      await jobs.recordAttempt(jobId, v.id, v.attempts, decision.taskId, now);
+      await jobs.recordAttempt(jobId, v.id, slot.slot.claim!, decision.taskId, now);
       await jobs.recordTask(decision.taskId, { jobId, jobKey, versionId: v.id, createdAt: now });
       await checkpoint(deps, 'dispatch:task-recorded', jobKey);
       try {

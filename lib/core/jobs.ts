@@ -228,13 +228,13 @@ export class Jobs {
     return this.rows.put(KIND.task, taskId, record, 'any');
   }
 
-  /** The task the `attempt`-th create call of a version got, once recorded. */
-  recordAttempt(jobId: string, versionId: string, attempt: number, taskId: string, createdAt: number): Promise<number> {
-    return this.rows.put(KIND.attempt, `${jobId}:${versionId}:${attempt}`, { taskId, createdAt }, 'any');
+  /** The task a claim's create call got, once recorded. */
+  recordAttempt(jobId: string, versionId: string, claim: string, taskId: string, createdAt: number): Promise<number> {
+    return this.rows.put(KIND.attempt, `${jobId}:${versionId}:${claim}`, { taskId, createdAt }, 'any');
   }
 
-  async attemptTask(jobId: string, versionId: string, attempt: number): Promise<{ taskId: string; createdAt: number } | undefined> {
-    return (await this.rows.get<{ taskId: string; createdAt: number }>(KIND.attempt, `${jobId}:${versionId}:${attempt}`))?.value;
+  async attemptTask(jobId: string, versionId: string, claim: string): Promise<{ taskId: string; createdAt: number } | undefined> {
+    return (await this.rows.get<{ taskId: string; createdAt: number }>(KIND.attempt, `${jobId}:${versionId}:${claim}`))?.value;
   }
 
   async knownTasks(taskIds: string[]): Promise<Set<string>> {

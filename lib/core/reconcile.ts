@@ -21,7 +21,8 @@ import { lifecycleCtx, type CoreDeps } from './deps.js';
 import type { Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import type { TaskSummary } from './ports.js';
-import { FREE_SLOT, type SlotRecord, type SlotView } from './records.js';
+import { FREE_SLOT, type SlotRecord, type SlotView, type VersionRecord } from './records.js';
+import { holdsClaim } from './lifecycle/index.js';
 
 /** If the task list cannot be read for this long, give the slot back and resubmit. */
 const ORPHAN_HOLD_MS = 10 * 60_000;
@@ -83,7 +84,7 @@ export async function reconcileExpired(deps: CoreDeps, jobs: Jobs, slots: SlotVi
 async function adoptRecorded(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Promise<SlotView[]> {
   const rest: SlotView[] = [];
   for (const s of slots) {
-    const recorded = s.slot.attempt !== undefined && s.slot.jobId ? await jobs.attemptTask(s.slot.jobId, s.slot.versionId!, s.slot.attempt) : undefined;
+    const recorded = s.slot.claim !== undefined && s.slot.jobId ? await jobs.attemptTask(s.slot.jobId, s.slot.versionId!, s.slot.claim) : undefined;
     if (recorded) await adopt(deps, jobs, s, recorded, 'recorded');
     else rest.push(s);
   }
@@ -96,7 +97,7 @@ async function adopt(deps: CoreDeps, jobs: Jobs, s: SlotView, task: { taskId: st
   await jobs.recordTask(task.taskId, { jobId: slot.jobId!, jobKey: slot.jobKey!, versionId: slot.versionId!, createdAt: task.createdAt ?? now });
   if (!(await putSlot(jobs, s, { ...slot, state: 'inflight', taskId: task.taskId, leaseUntil: undefined }))) return;
   const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (cur) =>
-    cur.state === 'SUBMITTING' && cur.attempts === slot.attempt ? { ...cur, state: 'SUBMITTED', taskId: task.taskId, submittedAt: isoTime(task.createdAt ?? now), updatedAt: now } : undefined,
+    holdsClaim(cur, slot) ? { ...cur, state: 'SUBMITTED', taskId: task.taskId, claim: undefined, submittedAt: isoTime(task.createdAt ?? now), updatedAt: now } : undefined,
   );
   if (updated) logState(deps, updated.job.jobKey, updated.job.current, { adopted: why });
 }
@@ -113,12 +114,12 @@ async function requeueAndFree(deps: CoreDeps, jobs: Jobs, s: SlotView, reason: s
  * SUBMITTING that attempt (someone else moved it on).
  */
 export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, s: Pick<SlotView, 'slot'>, reason: string): Promise<boolean> {
-  const { jobId, versionId, attempt } = s.slot;
+  const { jobId, versionId } = s.slot;
   if (!jobId || !versionId) return false;
   const now = deps.clock.now();
-  const updated = await jobs.updateVersion(jobId, versionId, (cur) =>
-    cur.state === 'SUBMITTING' && (attempt === undefined || cur.attempts === attempt) ? { ...cur, state: 'QUEUED', slot: undefined, updatedAt: now } : undefined,
-  );
+  // Only the claim this slot made: a newer claim of the same version (another slot) is alive.
+  const held = (cur: VersionRecord) => (s.slot.claim === undefined ? cur.state === 'SUBMITTING' : holdsClaim(cur, s.slot));
+  const updated = await jobs.updateVersion(jobId, versionId, (cur) => (held(cur) ? { ...cur, state: 'QUEUED', slot: undefined, claim: undefined, updatedAt: now } : undefined));
   if (!updated) return false;
   await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey: updated.job.jobKey, versionId });
   logState(deps, updated.job.jobKey, updated.job.current, { reason });

@@ -9,7 +9,7 @@
  *   lease/poller                 the one scheduler
  *   budget/<yyyy-mm-dd>          images requested that day (Asia/Shanghai)
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
- *   attempt/<jobId>:<ver>:<n>    the task of the n-th create call of a version (crash reconciliation)
+ *   attempt/<jobId>:<ver>:<claim> the task a claim's create call got (crash reconciliation)
  *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
  *   pause/account                submission paused: DashScope refused the account (key, billing)
  *   scan/uploads                 where the poller's catch-up listing of the bucket goes on from
@@ -84,6 +84,8 @@ export interface VersionRecord {
   waitingFor?: string;
   /** Create calls that may have reached DashScope (SPEC §4 invariant 2 counts these). */
   attempts: number;
+  /** While SUBMITTING: the claim that holds it (the slot row's `claim`), told apart from any other. */
+  claim?: string;
   taskId?: string;
   slot?: number;
   submittedAt?: string;
@@ -142,8 +144,13 @@ export interface SlotRecord {
   /** When we first saw the task RUNNING (our clock): it cannot end before this + TASK_MIN_SECONDS. */
   runningSince?: number;
   owner?: string;
-  /** Which create call of the version this is (its `attempts` count), to find its `attempt/` row. */
+  /** Which create call of the version this is (its `attempts` count). */
   attempt?: number;
+  /**
+   * This claim, unique (invocation, slot, attempt): the version and the `attempt/` row name it. A
+   * claimant that died before its job write leaves a claim nobody else can be mistaken for.
+   */
+  claim?: string;
   /** A task orphaned by a crash that could not be matched to its job: followed only until it ends. */
   orphan?: boolean;
   /** Images reserved from the daily budget for this submission (refunded if refused). */

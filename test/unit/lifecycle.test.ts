@@ -92,7 +92,7 @@ describe('claim and create', () => {
     const { slot, version } = claimed();
     const d = afterCreate(slot, { taskId: 'T1' }, ctx());
     expect(d.kind === 'created' && d.version({ ...version, state: 'QUEUED' })).toBeUndefined();
-    expect(d.kind === 'created' && d.version({ ...version, attempts: 2 })).toBeUndefined();
+    expect(d.kind === 'created' && d.version({ ...version, claim: 'another-claim/1/1' })).toBeUndefined();
   });
 });
 
@@ -158,8 +158,9 @@ describe('task queries', () => {
     const { slot, version } = inflight();
     expect(followsSlot(version, slot)).toBe(true);
     expect(followsSlot({ ...version, taskId: 'T2' }, slot)).toBe(false);
-    expect(followsSlot({ ...version, state: 'SUBMITTING', taskId: undefined, slot: 0, attempts: 1 }, slot)).toBe(true);
-    expect(followsSlot({ ...version, state: 'SUBMITTING', taskId: undefined, slot: 1, attempts: 1 }, slot)).toBe(false);
+    expect(followsSlot({ ...version, state: 'SUBMITTING', taskId: undefined, claim: slot.slot.claim }, slot)).toBe(true);
+    // Another claim of the same version and attempt (one whose claimant died before its job write).
+    expect(followsSlot({ ...version, state: 'SUBMITTING', taskId: undefined, claim: 'someone-else/1/1' }, slot)).toBe(false);
     expect(followsSlot({ ...version, state: 'QUEUED' }, slot)).toBe(false);
   });
 });

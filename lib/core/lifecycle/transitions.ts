@@ -92,8 +92,13 @@ export function followsSlot(v: VersionRecord | undefined, slot: SlotView): boole
   const s = slot.slot;
   if (!v || s.orphan || v.id !== s.versionId) return false;
   if (v.state === 'SUBMITTED' || v.state === 'RUNNING') return v.taskId === s.taskId;
-  if (v.state === 'SUBMITTING') return v.slot === slot.index && v.attempts === s.attempt;
+  if (v.state === 'SUBMITTING') return holdsClaim(v, s);
   return false;
+}
+
+/** Is this SUBMITTING version held by exactly this claim? */
+export function holdsClaim(v: VersionRecord, s: Pick<SlotRecord, 'claim'>): boolean {
+  return v.state === 'SUBMITTING' && s.claim !== undefined && v.claim === s.claim;
 }
 
 // ------------------------------------------------------------------ claim
@@ -105,8 +110,10 @@ export function claim(
   ctx: Pick<Ctx, 'now' | 'config'>,
 ): { slot: SlotRecord; version: VersionRecord } {
   const attempt = v.attempts + 1;
+  const claimId = `${at.owner}/${at.index}/${attempt}`;
   return {
     slot: {
+      claim: claimId,
       state: 'submitting',
       jobId: at.jobId,
       jobKey: at.jobKey,
@@ -119,7 +126,7 @@ export function claim(
       attempt,
     },
     // An attempt is counted from the claim on: the create may reach DashScope from here.
-    version: { ...v, state: 'SUBMITTING', attempts: attempt, slot: at.index, waitingFor: undefined, updatedAt: ctx.now },
+    version: { ...v, state: 'SUBMITTING', attempts: attempt, slot: at.index, claim: claimId, waitingFor: undefined, updatedAt: ctx.now },
   };
 }
 
@@ -127,9 +134,9 @@ export function claim(
  * A claimed version goes back to the queue before any create was sent (the budget of the day the
  * create would be sent on has no room): the attempt is not counted, the version keeps its place.
  */
-export function unclaim(attempt: number | undefined, waitingFor: string, now: number): Guarded {
+export function unclaim(slot: Pick<SlotRecord, 'claim'>, waitingFor: string, now: number): Guarded {
   return (cur) =>
-    cur.state === 'SUBMITTING' && cur.attempts === attempt ? { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), slot: undefined, waitingFor, updatedAt: now } : undefined;
+    holdsClaim(cur, slot) ? { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), slot: undefined, claim: undefined, waitingFor, updatedAt: now } : undefined;
 }
 
 /** The slot as rewritten just before the create: the lease starts now (run 4). */
@@ -155,15 +162,14 @@ export function afterCreate(
   ctx: Ctx & { pause?: PauseRecord },
 ): CreateDecision {
   const { now, config } = ctx;
-  const attempt = slot.slot.attempt;
+  const mine = (cur: VersionRecord) => holdsClaim(cur, slot.slot);
   if ('taskId' in reply) {
     const taskId = reply.taskId;
     return {
       kind: 'created',
       taskId,
       slot: { ...slot.slot, state: 'inflight', taskId, leaseUntil: undefined },
-      version: (cur) =>
-        cur.state === 'SUBMITTING' && cur.attempts === attempt ? { ...cur, state: 'SUBMITTED', taskId, submittedAt: isoTime(now), refusals: 0, notBefore: undefined, updatedAt: now } : undefined,
+      version: (cur) => (mine(cur) ? { ...cur, state: 'SUBMITTED', taskId, claim: undefined, submittedAt: isoTime(now), refusals: 0, notBefore: undefined, updatedAt: now } : undefined),
     };
   }
   const cls = ctx.rules.classify('create', reply.error);
@@ -193,9 +199,9 @@ export function afterCreate(
     ...(pause ? { pause } : {}),
     retryInMs,
     version: (cur) => {
-      if (cur.state !== 'SUBMITTING' || cur.attempts !== attempt) return undefined;
+      if (!mine(cur)) return undefined;
       // Nothing reached DashScope's queue: the attempt is not counted (SPEC §4.2).
-      if (accountRefused) return { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), slot: undefined, updatedAt: now };
+      if (accountRefused) return { ...cur, state: 'QUEUED', attempts: Math.max(0, cur.attempts - 1), slot: undefined, claim: undefined, updatedAt: now };
       const refusals = (cur.refusals ?? 0) + 1;
       return {
         ...cur,
@@ -204,6 +210,7 @@ export function afterCreate(
         refusals,
         notBefore: now + backoffMs(refusals, config.pollIntervalMs, ctx.random),
         slot: undefined,
+        claim: undefined,
         updatedAt: now,
       };
     },
@@ -316,7 +323,7 @@ export function afterQuery(input: QueryInput, ctx: Ctx): QueryDecision {
       kind: 'lost',
       reason,
       follows: guard,
-      requeue: (cur) => (guard(cur) ? { ...cur, state: 'QUEUED', taskId: undefined, slot: undefined, notBefore: undefined, updatedAt: now } : undefined),
+      requeue: (cur) => (guard(cur) ? { ...cur, state: 'QUEUED', taskId: undefined, slot: undefined, claim: undefined, notBefore: undefined, updatedAt: now } : undefined),
     };
   }
 }
