@@ -158,9 +158,11 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
     }
     // The lease runs from when it was written, not from when the write's answer came back: a slow
     // answer can eat the create's whole window, and then reconciliation may already own the slot.
+    // And the images count on the day the create is sent: a write that crossed midnight sends
+    // nothing now (reconciliation requeues it; the next claim reserves on the new day).
     const left = createDeadline(ctx.now, config) - clock.now();
-    if (left <= 0) {
-      deps.log.warn('the lease ran out before the create could be sent; not sent', { jobKey, version: v.id, state: 'SUBMITTING', slot: slot.index });
+    if (left <= 0 || (config.maxImagesPerDay > 0 && budgetDay(clock.now()) !== renewed.budgetDay)) {
+      deps.log.warn('not sent: the lease ran out, or the day changed, before the create', { jobKey, version: v.id, state: 'SUBMITTING', slot: slot.index });
       await jobs.refundImages(renewed.budgetDay ?? '', renewed.images ?? 0, config.maxImagesPerDay);
       return false;
     }

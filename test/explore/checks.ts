@@ -80,6 +80,7 @@ function shanghaiDay(ms: number): string {
 export class Checks {
   readonly violations: Violation[] = [];
   private readonly seen = new Set<InvariantId>();
+  private readonly paidOn = new Map<string, string[]>();
   private readonly creates: CreateMeta[] = [];
   private readonly byTask = new Map<string, CreateMeta>();
   private readonly byActor = new Map<number, CreateMeta[]>();
@@ -122,10 +123,12 @@ export class Checks {
     this.byActor.set(record.actorId, list);
     if (!meta.version) this.report('pay-once', `${record.actor} paid for a create no upload asked for (prompt "${record.prompt}", style ${record.style})`);
     if (this.ctx.maxImagesPerDay > 0) {
-      const day = shanghaiDay(record.at);
+      // The day the pipeline sent it: the budget is ours, reckoned on our clock (SPEC §4.6).
+      const day = shanghaiDay(record.sentAt);
       const used = (this.imagesByDay.get(day) ?? 0) + record.n;
       this.imagesByDay.set(day, used);
-      if (used > this.ctx.maxImagesPerDay) this.report('budget', `${used} images paid on ${day} with MAX_IMAGES_PER_DAY=${this.ctx.maxImagesPerDay} (create #${record.seq} by ${record.actor})`);
+      this.paidOn.set(day, [...(this.paidOn.get(day) ?? []), `#${record.seq}×${record.n}`]);
+      if (used > this.ctx.maxImagesPerDay) this.report('budget', `${used} images paid on ${day} with MAX_IMAGES_PER_DAY=${this.ctx.maxImagesPerDay} (create #${record.seq} by ${record.actor}; that day: ${this.paidOn.get(day)!.join(' ')})`);
     }
   }
 

@@ -52,6 +52,8 @@ export const CREATED_CLASSES: ReadonlySet<CreateClass> = new Set(['ok', 'gateway
 export interface CreateRecord {
   seq: number;
   at: number;
+  /** When the pipeline sent the request (a request may arrive later, within its deadline). */
+  sentAt: number;
   actor: string;
   actorId: number;
   prompt: string;
@@ -198,13 +200,14 @@ export class FakeDashScope {
     return t.status;
   }
 
-  create(actor: Actor, body: { input?: { prompt?: string; sketch_image_url?: string }; parameters?: { style?: string; n?: number } }): Reply {
+  create(actor: Actor, body: { input?: { prompt?: string; sketch_image_url?: string }; parameters?: { style?: string; n?: number } }, sentAt = this.now()): Reply {
     this.progress();
     const requestId = this.requestId();
     const cls: CreateClass = this.faults.choose(actor, 'create', CREATE_FAULTS) ?? 'ok';
     const record: CreateRecord = {
       seq: this.creates.length + 1,
       at: this.now(),
+      sentAt,
       actor: actor.name,
       actorId: actor.id,
       prompt: body.input?.prompt ?? '',

@@ -66,6 +66,7 @@ export function directModel(sched: Scheduler, actor: Actor, fake: FakeDashScope)
       const { signal } = options;
       const body = { model: MODEL, input: { prompt: input.prompt, sketch_image_url: input.sketchUrl }, parameters: input.parameters };
       const aborted = () => new TransportError('dashscope', 'create task: This operation was aborted', true);
+      const sentAt = sched.now;
       return new Promise<{ taskId: string }>((resolve, reject) => {
         let record: CreateRecord | undefined;
         const op: Op = sched.register(actor, {
@@ -75,7 +76,7 @@ export function directModel(sched: Scheduler, actor: Actor, fake: FakeDashScope)
           exec: () => {
             // The request arrives now: never after the caller gave up on it.
             if (signal?.aborted) return fail(aborted());
-            const sent = recordOf(fake, () => fake.create(actor, body));
+            const sent = recordOf(fake, () => fake.create(actor, body, sentAt));
             record = sent.record;
             const o = answer(sent.reply, 'create task');
             if (!o.ok) return o;

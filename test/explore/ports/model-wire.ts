@@ -26,12 +26,12 @@ interface DispatchOptions {
   body?: unknown;
 }
 
-function route(fake: FakeDashScope, actor: Actor, url: URL, method: string, body: unknown): { name: string; detail: string; run: () => Reply } {
+function route(fake: FakeDashScope, actor: Actor, url: URL, method: string, body: unknown, sentAt: number): { name: string; detail: string; run: () => Reply } {
   if (url.host === RESULT_HOST) return { name: 'downloadResult', detail: url.pathname, run: () => fake.download(actor, url.toString()) };
   const path = url.pathname.replace(/^\/api\/v1/, '');
   if (method === 'POST' && path === '/services/aigc/image2image/image-synthesis') {
     const parsed = JSON.parse(String(body)) as Parameters<FakeDashScope['create']>[1];
-    return { name: 'createTask', detail: parsed.input?.prompt ?? '', run: () => fake.create(actor, parsed) };
+    return { name: 'createTask', detail: parsed.input?.prompt ?? '', run: () => fake.create(actor, parsed, sentAt) };
   }
   const cancel = /^\/tasks\/([^/]+)\/cancel$/.exec(path);
   if (method === 'POST' && cancel) return { name: 'cancelTask', detail: decodeURIComponent(cancel[1]!), run: () => fake.cancel(actor, decodeURIComponent(cancel[1]!)) };
@@ -60,7 +60,7 @@ export function wireModel(sched: Scheduler, actor: Actor, fake: FakeDashScope, t
   const dispatcher = {
     dispatch(opts: DispatchOptions, handler: LegacyHandler): boolean {
       const url = new URL(opts.path, opts.origin);
-      const { name, detail, run } = route(fake, actor, url, opts.method, opts.body);
+      const { name, detail, run } = route(fake, actor, url, opts.method, opts.body, sched.now);
       let done = false;
       let op: Op | undefined;
       let record: CreateRecord | undefined;

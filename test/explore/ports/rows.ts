@@ -150,7 +150,7 @@ export function rowsPort(sched: Scheduler, actor: Actor, table: MemoryTable, fau
         }
         return out;
       }),
-    put: <T>(kind: string, id: string, value: T, expect: Expect) => write('put', `${kind}/${id}`, () => table.put(kind, id, value, expect)),
+    put: <T>(kind: string, id: string, value: T, expect: Expect) => write('put', kind === 'budget' ? `${kind}/${id} = ${JSON.stringify(value)}` : `${kind}/${id}`, () => table.put(kind, id, value, expect)),
     delete: (kind: string, id: string, expect?: Expect) => write('delete', `${kind}/${id}`, () => table.delete(kind, id, expect)),
     scan: <T>(kind: string, options?: { from?: string; limit?: number }) => read('scan', kind, () => table.scan<T>(kind, options)),
   };
