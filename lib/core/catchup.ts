@@ -8,7 +8,7 @@
  */
 import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
 import type { CoreDeps } from './deps.js';
-import { pickJobFiles, versionIdFor } from './intake.js';
+import { listJobFiles, pickJobFiles, versionIdFor } from './intake.js';
 import { KIND, type JobRecord } from './records.js';
 import type { Jobs } from './jobs.js';
 import type { ObjectSummary } from './ports.js';
@@ -63,6 +63,18 @@ export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: Object
     out.push(jobKey);
   }
   return out.sort();
+}
+
+/**
+ * After a version's manifest is written: were the job's files replaced while it was in flight?
+ * Normally that upload's own event records the newer version; if every delivery of it failed, the
+ * catch-up listing would take the (newer) manifest for "finished" — so look now, once: one listing.
+ */
+export async function recordNewerUpload(deps: CoreDeps, jobs: Jobs, jobKey: string, versionId: string, generation = 0): Promise<void> {
+  const files = await listJobFiles(deps, jobKey);
+  if (!files.sketch || versionIdFor({ ...files, sketch: files.sketch }, generation) === versionId) return;
+  const outcome = await evaluateJob(deps, jobs, jobKey);
+  if (outcome.action === 'recorded') deps.log.info('a newer upload, found as its older version finished', { jobKey, state: outcome.state });
 }
 
 export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_UP_PAGE): Promise<CatchUpReport> {

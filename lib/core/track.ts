@@ -9,6 +9,7 @@ import { asError, ConditionFailedError } from '../errors.js';
 import { checkpoint, lifecycleCtx, outputsLeaseUntil, type CoreDeps } from './deps.js';
 import { completeVersion, copyResults, failureOutcome, holdOutputsOrWait, outcomeOf, releaseStale } from './finalize.js';
 import type { Jobs } from './jobs.js';
+import { recordNewerUpload } from './catchup.js';
 import { logState, logStateOf } from './journal.js';
 import { afterQuery, type QueryDecision } from './lifecycle/index.js';
 import type { TaskView } from './ports.js';
@@ -169,5 +170,7 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
   // The retry window counts from when we saw the task end (our clock; DashScope's may differ).
   const results = task.status === 'SUCCEEDED' ? await copyResults(deps, row.value.jobKey, task, v.updatedAt) : [];
   await checkpoint(deps, 'finalize:results-copied', row.value.jobKey);
-  await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results));
+  if (await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results))) {
+    await recordNewerUpload(deps, jobs, row.value.jobKey, versionId, row.value.generation ?? 0);
+  }
 }

@@ -92,7 +92,7 @@ export class World {
       trace?.add(`${actor?.name ?? '-'} FAULT ${kind}=${value} ${detail}`);
     };
     this.bucket = new MemoryBucket(this.config.oss.bucket, () => this.sched.now);
-    this.fake = new FakeDashScope(() => this.sched.now, this.faults);
+    this.fake = new FakeDashScope(() => this.sched.now, this.faults, this.config.dashscope.timeoutMs);
     this.fc = new FunctionCompute(this.sched, this, plan, rng, this.faults, this.config.sketchPrefix, this.config.oss.bucket);
     this.user = new User(this.sched, this.bucket, this.versions);
     this.checks = new Checks({

@@ -140,6 +140,12 @@ export class FakeDashScope {
   constructor(
     private readonly now: () => number,
     private readonly faults: Faults,
+    /**
+     * A create that arrives later than this after it was sent is dropped on the way (a gateway's
+     * timeout): what we assume of the service — it never acts on a create older than the
+     * client's request timeout (README "What we assume"; the core aborts its create then).
+     */
+    private readonly createWindowMs = Infinity,
   ) {}
 
   private requestId(): string {
@@ -201,6 +207,7 @@ export class FakeDashScope {
   }
 
   create(actor: Actor, body: { input?: { prompt?: string; sketch_image_url?: string }; parameters?: { style?: string; n?: number } }, sentAt = this.now()): Reply {
+    if (this.now() - sentAt > this.createWindowMs) return { drop: 'timeout' };
     this.progress();
     const requestId = this.requestId();
     const cls: CreateClass = this.faults.choose(actor, 'create', CREATE_FAULTS) ?? 'ok';
