@@ -544,7 +544,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       const record = store.head(u.key);
       if (record) record.size = u.logicalSize;
     }
-    rec.uploads.push({ t: now(), key: u.key, etag: etag.replace(/"/g, ''), size: u.logicalSize ?? u.body.length, job: u.job, role: u.role });
+    const modified = store.head(u.key)?.lastModified ?? now();
+    rec.uploads.push({ t: now(), key: u.key, etag: etag.replace(/"/g, ''), modified, size: u.logicalSize ?? u.body.length, job: u.job, role: u.role });
   };
 
   const encodeKey = (key: string) => encodeURIComponent(key).replace(/%2F/g, '/');

@@ -10,6 +10,8 @@ export interface UploadRecord {
   key: string;
   /** Uppercase MD5 hex without quotes, as in events and listings. */
   etag: string;
+  /** Last-Modified as the emulator stored it (epoch ms; the version counts its whole second). */
+  modified: number;
   size: number;
   job?: number;
   role: 'sketch' | 'sidecar' | 'defaults' | 'ignored';
@@ -18,9 +20,11 @@ export interface UploadRecord {
 export interface VersionFiles {
   sketchKey: string;
   sketchEtag: string;
+  sketchModified: number;
   sidecarKey?: string;
   sidecarEtag?: string;
-  /** The pipeline's id of this version (the identity SPEC §4 defines: sketch ETag + sidecar ETag). */
+  sidecarModified?: number;
+  /** The pipeline's id of this version (SPEC §1: each file's key, ETag and Last-Modified second). */
   id: string;
 }
 
@@ -48,10 +52,12 @@ export function newestVersionOf(jobKey: string, uploads: UploadRecord[]): Versio
   for (const u of uploads) if (u.role === 'sketch' && jobKeyOfSketchKey(u.key) === jobKey) sketch = u;
   if (!sketch) return undefined;
   const sidecar = lastUpload(uploads, `${jobKey}.json`) ?? lastUpload(uploads, `${jobKey}.txt`);
+  const last = lastUpload(uploads, sketch.key)!;
   const files = {
     sketchKey: sketch.key,
-    sketchEtag: lastUpload(uploads, sketch.key)!.etag,
-    ...(sidecar ? { sidecarKey: sidecar.key, sidecarEtag: sidecar.etag } : {}),
+    sketchEtag: last.etag,
+    sketchModified: last.modified,
+    ...(sidecar ? { sidecarKey: sidecar.key, sidecarEtag: sidecar.etag, sidecarModified: sidecar.modified } : {}),
   };
   return { ...files, id: versionIdOf(files) };
 }

@@ -16,6 +16,7 @@ import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
 import { FREE_SLOT, isTerminal, type ErrorInfo, type Outcome, type VersionRecord } from './records.js';
+import { dropStaging, dropStagingOf } from './staging.js';
 
 const DOWNLOAD_TRIES = 3;
 /**
@@ -174,6 +175,8 @@ export async function completeVersion(
   const jobKey = decided.job.jobKey;
   const finalOutcome = version.outcome ?? outcome;
   await checkpoint(deps, 'finalize:decided', jobKey);
+  // Before the job is terminal, so a crash here is resumed (FINALIZING) and the copy still goes.
+  await dropStaging(deps, jobId, version);
   await removeStaleOutputs(deps, jobKey, finalOutcome);
   const now = deps.clock.now();
   // Check once more right before the manifest: a newer version's outputs must never be overwritten.
@@ -198,8 +201,10 @@ export async function completeVersion(
 
 /** A version that lost to a newer one: its bookkeeping rows go, its results are discarded. */
 export async function releaseStale(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, slot?: { index: number; rev: number }): Promise<void> {
+  const row = await jobs.getJob(jobId);
+  // While the slot still holds the task, so a crash before it is freed repeats this.
+  if (row) await dropStagingOf(deps, jobId, row.value.jobKey, versionId);
   await jobs.clearActive(jobId, versionId);
   if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
-  const row = await jobs.getJob(jobId);
   logStateOf(deps, row?.value.jobKey ?? jobId, versionId, 'SUPERSEDED', { supersededBy: row?.value.current.id });
 }
