@@ -63,7 +63,7 @@ function summary(report: RetryFailedReport): { line: string; failedNow: number }
   const waiting = count((j) => state(j) !== undefined && bucketOf(state(j)!) === 'waiting');
   const done = count((j) => state(j) !== undefined && bucketOf(state(j)!) === 'done');
   const queued = retried - failedAgain - waiting - done;
-  const parts = [`${queued} queued`, ...(done ? [`${done} done`] : []), ...(waiting ? [`${waiting} waiting for a prompt`] : []), `${failedAgain} failed again at once`, ...(gone ? [`${gone} not retried (sketch gone)`] : [])];
+  const parts = [`${queued} queued or in flight`, ...(done ? [`${done} done`] : []), ...(waiting ? [`${waiting} waiting for a prompt`] : []), `${failedAgain} failed again at once`, ...(gone ? [`${gone} not retried (sketch gone)`] : [])];
   const n = report.jobs.length;
   return { line: `${n} failed job${n === 1 ? '' : 's'} under ${report.prefix || '(whole bucket)'}: ${retried} retried — ${parts.join(', ')}\n`, failedNow: failedAgain + gone };
 }
