@@ -3,7 +3,7 @@
  * a job now, and which version is the newest. It is an oracle kept apart from lib/core on purpose:
  * the pipeline's own picking logic is what is being tested.
  */
-import { versionIdOf } from '../lib/contract/keys.js';
+import { jobIdOf, versionIdOf } from '../lib/contract/keys.js';
 
 export interface UploadRecord {
   t: number;
@@ -76,4 +76,19 @@ export function versionsOf(jobKey: string, uploads: UploadRecord[]): Array<Versi
     }
   }
   return out;
+}
+
+/**
+ * The sketch a key DashScope fetched stands for: the key itself, or — for the pipeline's ASCII
+ * staging copy of one version (SPEC §1 naming rule, `sketchflow-staging/<jobId>/<versionId><ext>`)
+ * — the sketch of that version, found among the uploads.
+ */
+export function sketchOfFetchedKey(key: string, uploads: UploadRecord[]): string {
+  const m = /^sketchflow-staging\/([0-9a-f]{32})\/([0-9a-f]{24})\.[a-z0-9]+$/.exec(key);
+  if (!m) return key;
+  const sketches = uploads.filter((u) => u.role === 'sketch');
+  const jobKey = [...new Set(sketches.map((u) => jobKeyOfSketchKey(u.key)))].find((k) => jobIdOf(k) === m[1]);
+  if (!jobKey) return key;
+  const version = versionsOf(jobKey, uploads).find((v) => v.id === m[2]);
+  return version?.sketchKey ?? sketches.filter((u) => jobKeyOfSketchKey(u.key) === jobKey).at(-1)!.key;
 }
