@@ -6,11 +6,12 @@
  * under its own name. A copy lives while its version may still be fetched:
  *   - finished or failed: removed before the manifest (finalize.ts), while FINALIZING still resumes;
  *   - superseded: removed when its task is let go (finalize.ts `releaseStale`, track.ts);
- *   - anything a crash or an unusual path left behind: the hourly sweep of the staging folder.
+ *   - anything a crash, a failed cleanup or an unusual path left: the hourly sweep of the folder.
  * Staging copies are outside SKETCH_PREFIX (config.ts) or ignored by classifyKey, and CopyObject is
  * not an event the trigger subscribes to: they never cause work (SPEC §4 invariant 4).
  */
 import { needsStaging, parseStagingKey, stagingFolderOf, stagingKeyOf } from '../contract/keys.js';
+import { asError } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import type { Jobs } from './jobs.js';
 import { isTerminal, KIND, type JobRecord, type VersionRecord } from './records.js';
@@ -37,7 +38,7 @@ export async function stageSketch(deps: CoreDeps, jobId: string, v: Staged): Pro
  */
 export async function dropStaging(deps: CoreDeps, jobId: string, v: Staged): Promise<void> {
   if (!needsStaging(v.sketch.key)) return;
-  await deps.objects.delete(stagingKeyOf(deps.config.stagingPrefix, jobId, v.id, v.sketch.key));
+  await bestEffort(deps, v.id, () => deps.objects.delete(stagingKeyOf(deps.config.stagingPrefix, jobId, v.id, v.sketch.key)));
 }
 
 /**
@@ -47,7 +48,21 @@ export async function dropStaging(deps: CoreDeps, jobId: string, v: Staged): Pro
  */
 export async function dropStagingOf(deps: CoreDeps, jobId: string, jobKey: string, versionId: string): Promise<void> {
   if (!needsStaging(jobKey)) return;
-  for (const o of await deps.objects.list(stagingFolderOf(deps.config.stagingPrefix, jobId, versionId))) await deps.objects.delete(o.key);
+  await bestEffort(deps, versionId, async () => {
+    for (const o of await deps.objects.list(stagingFolderOf(deps.config.stagingPrefix, jobId, versionId))) await deps.objects.delete(o.key);
+  });
+}
+
+/**
+ * A cleanup that fails (OSS down, a policy without the staging grant) must not hold up a manifest
+ * or a slot: the hourly sweep removes what is left.
+ */
+async function bestEffort(deps: CoreDeps, versionId: string, cleanup: () => Promise<void>): Promise<void> {
+  try {
+    await cleanup();
+  } catch (err) {
+    deps.log.warn('staging copy not removed; the hourly sweep will', { version: versionId, error: asError(err) });
+  }
 }
 
 export interface StagingSweepReport {
