@@ -64,10 +64,10 @@ describe('STAGING_PREFIX', () => {
     expect(problems({ STAGING_PREFIX: 'tmp/sketchflow-staging/' })).toEqual([]);
   });
 
-  it('must not be inside SKETCH_PREFIX nor contain it, unless the whole bucket is watched (then classifyKey ignores it)', () => {
+  it('must not be inside SKETCH_PREFIX nor contain it', () => {
     expect(problems({ STAGING_PREFIX: 'sketches/staging/' })).toEqual([expect.stringMatching(/^STAGING_PREFIX must be a folder outside SKETCH_PREFIX \('sketches\/'\)/)]);
     expect(problems({ STAGING_PREFIX: 'in/', SKETCH_PREFIX: 'in/sketches/' })).toHaveLength(1);
-    expect(problems({ SKETCH_PREFIX: '' })).toEqual([]);
+    expect(problems({ STAGING_PREFIX: 'sketches-staging/' })).toEqual([]);
   });
 });
 
