@@ -1,6 +1,8 @@
 /**
  * Renders the least-privilege RAM policies (README "Deploy"):
  *   deploy/ram-policy.json    the function role: what `submit` and `poller` call, nothing else
+ *                             (objects under SKETCH_PREFIX, and the ASCII staging copies under
+ *                             STAGING_PREFIX that DashScope fetches for keys it cannot take)
  *   deploy/setup-policy.json  what `sketchflow setup` calls with the deployer's keys
  * The templates carry `${NAME}` placeholders named like the settings (SPEC §6); this fills them in,
  * checks the values, and adds the one permission an optional failure destination needs.
@@ -40,6 +42,11 @@ export const PolicyParamsSchema = z.object({
   prefix: z.string().refine((v) => (v === '' || (v.endsWith('/') && !v.startsWith('/'))) && !/[*?"\\]/.test(v), {
     message: "must be a folder like 'sketches/' without * ? \" \\ (SKETCH_PREFIX)",
   }),
+  // ASCII (it goes into DashScope's URL), outside the prefix unless the whole bucket is watched (config.ts).
+  stagingPrefix: z
+    .string()
+    .regex(/^([A-Za-z0-9_~-][A-Za-z0-9._~-]*\/)+$/, { message: "must be an ASCII folder like 'sketchflow-staging/' (STAGING_PREFIX)" })
+    .default('sketchflow-staging/'),
   // Tablestore instance names are case-insensitive; RAM wants them in lower case.
   instance: z
     .string()
@@ -72,6 +79,7 @@ export function paramsFromEnv(env: Record<string, string | undefined>, overrides
     region: deployed.region,
     bucket: value('OSS_BUCKET') ?? '',
     prefix: value('SKETCH_PREFIX') ?? 'sketches/',
+    stagingPrefix: value('STAGING_PREFIX') ?? 'sketchflow-staging/',
     instance: value('TABLESTORE_INSTANCE') ?? '',
     table: value('TABLESTORE_TABLE') ?? 'sketchflow_jobs',
     pollerFunction: deployed.pollerFunction,
@@ -108,11 +116,15 @@ export function renderPolicy(kind: 'function' | 'setup', input: PolicyParams): R
     throw new PolicyParamsError(parsed.error.issues.map((i) => `${String(i.path[0])} ${i.message}`).join('; '));
   }
   const p = parsed.data;
+  if (p.prefix !== '' && (p.stagingPrefix.startsWith(p.prefix) || p.prefix.startsWith(p.stagingPrefix))) {
+    throw new PolicyParamsError(`stagingPrefix must be a folder outside the prefix '${p.prefix}' (STAGING_PREFIX)`);
+  }
   const values: Record<string, string> = {
     ACCOUNT_ID: p.accountId,
     REGION: p.region,
     OSS_BUCKET: p.bucket,
     SKETCH_PREFIX: p.prefix,
+    STAGING_PREFIX: p.stagingPrefix,
     TABLESTORE_INSTANCE: p.instance,
     TABLESTORE_TABLE: p.table,
     POLLER_FUNCTION_NAME: p.pollerFunction,

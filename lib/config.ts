@@ -58,6 +58,16 @@ export const ConfigSchema = z.object({
     .string()
     .default('sketches/')
     .refine((v) => v === '' || (v.endsWith('/') && !v.startsWith('/')), { message: "must be a folder like 'sketches/' (ending in /, not starting with /)" }),
+  /**
+   * Where sketches whose keys cannot go into DashScope's URL (CJK, spaces, `%`, …) are copied for
+   * the create (SPEC §1): an ASCII folder outside SKETCH_PREFIX (see loadConfig).
+   */
+  STAGING_PREFIX: z
+    .string()
+    .default('sketchflow-staging/')
+    .refine((v) => /^([A-Za-z0-9_~-][A-Za-z0-9._~-]*\/)+$/.test(v) && !v.split('/').some((s) => s === '.' || s === '..'), {
+      message: "must be an ASCII folder like 'sketchflow-staging/' (letters, digits, . _ ~ -; ending in /, not starting with / or .)",
+    }),
   DEFAULT_STYLE: z
     .string()
     .default('<auto>')
@@ -99,6 +109,7 @@ export interface Config {
   oss: { bucket: string; region: string; endpoint?: string };
   tablestore: { endpoint: string; instance: string; table: string };
   sketchPrefix: string;
+  stagingPrefix: string;
   defaults: { style: string; n: number };
   fit: 'pad' | 'crop' | 'reject';
   maxInFlight: number;
@@ -121,6 +132,7 @@ function toConfig(p: Parsed): Config {
     oss: { bucket: p.OSS_BUCKET, region: p.OSS_REGION, endpoint: p.OSS_ENDPOINT },
     tablestore: { endpoint: p.TABLESTORE_ENDPOINT.replace(/\/+$/, ''), instance: p.TABLESTORE_INSTANCE, table: p.TABLESTORE_TABLE },
     sketchPrefix: p.SKETCH_PREFIX,
+    stagingPrefix: p.STAGING_PREFIX,
     defaults: { style: p.DEFAULT_STYLE, n: p.DEFAULT_N },
     fit: p.FIT,
     maxInFlight: p.MAX_IN_FLIGHT,
@@ -153,6 +165,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // A default that can never be sent would wedge every job that takes it (issue 13 run 9).
     if (c.MAX_IMAGES_PER_DAY > 0 && c.DEFAULT_N > c.MAX_IMAGES_PER_DAY) {
       ctx.addIssue({ code: 'custom', path: ['DEFAULT_N'], message: `must be at most MAX_IMAGES_PER_DAY (${c.MAX_IMAGES_PER_DAY}), or no job that takes it could ever be sent` });
+    }
+    // Staging copies must never look like uploads, nor uploads like staging copies. With the whole
+    // bucket watched (SKETCH_PREFIX '') the staging folder is inside it and classifyKey ignores it.
+    if (c.SKETCH_PREFIX !== '' && (c.STAGING_PREFIX.startsWith(c.SKETCH_PREFIX) || c.SKETCH_PREFIX.startsWith(c.STAGING_PREFIX))) {
+      ctx.addIssue({ code: 'custom', path: ['STAGING_PREFIX'], message: `must be a folder outside SKETCH_PREFIX ('${c.SKETCH_PREFIX}'), and not contain it` });
     }
   }).safeParse(input);
   if (!result.success) {

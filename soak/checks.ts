@@ -6,7 +6,7 @@
 import type { CreateRecord, TransitionRecord } from '../lib/local/dashscope/index.js';
 import type { Plan, JobPlan } from './plan.js';
 import type { CreateCall, RunOutput } from './harness.js';
-import { jobKeyOfSketchKey, manifestKeyOf, newestVersionOf, versionsOf, type VersionFiles } from './versions.js';
+import { jobKeyOfSketchKey, manifestKeyOf, newestVersionOf, sketchOfFetchedKey, versionsOf, type VersionFiles } from './versions.js';
 
 export type InvariantId = 'nothing-lost' | 'pay-once' | 'bounded-in-flight' | 'outputs-no-work' | 'newest-wins' | 'budget' | 'answers' | 'secrets';
 
@@ -137,7 +137,7 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
   const stored = new Set(final.rows.task.map((r) => r.id));
   const callByTask = new Map<string, CreateCall>();
   for (const c of rec.calls) if (c.taskId) callByTask.set(c.taskId, c);
-  const sketchKeyOf = (c: CreateRecord) => (c.sketchPath ?? '').replace(/^\//, '');
+  const sketchKeyOf = (c: CreateRecord) => sketchOfFetchedKey((c.sketchPath ?? '').replace(/^\//, ''), rec.uploads);
 
   // Faults aimed at "the next task" strike the first task created after them.
   const injectedOnTask = new Map<string, Array<{ label: string; detail: string }>>();

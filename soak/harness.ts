@@ -21,7 +21,7 @@ import type { BucketStore } from '../lib/local/oss/store.js';
 import { POLLER_FUNCTION, startLocalPipeline, SUBMIT_FUNCTION, type LocalPipeline } from '../lib/local/pipeline.js';
 import { quickResult } from './images.js';
 import type { Plan, Action, Upload, FaultAction, CrashMode, DashScopeFault } from './plan.js';
-import { jobKeyOfSketchKey, manifestKeyOf, newestVersionOf, type UploadRecord } from './versions.js';
+import { jobKeyOfSketchKey, manifestKeyOf, newestVersionOf, sketchOfFetchedKey, type UploadRecord } from './versions.js';
 
 export type BreakMode = 'pay-once' | 'outputs';
 
@@ -347,7 +347,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
   const decorate = {
     model: (m: ImageModel): ImageModel => killable<ImageModel>({
       async createTask(input, options) {
-        const sketchKey = keyOfPresignedUrl(input.sketchUrl);
+        const sketchKey = sketchOfFetchedKey(keyOfPresignedUrl(input.sketchUrl), rec.uploads);
         const jobKey = jobKeyOfSketchKey(sketchKey);
         const sub = lastSubmitting.get(jobKey);
         const call: CreateCall = { t0: now(), sketchKey, jobKey, ...(sub ? { version: sub.version, attempts: sub.attempts } : {}) };
@@ -546,7 +546,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       const record = store.head(u.key);
       if (record) record.size = u.logicalSize;
     }
-    rec.uploads.push({ t: now(), key: u.key, etag: etag.replace(/"/g, ''), size: u.logicalSize ?? u.body.length, job: u.job, role: u.role });
+    const modified = store.head(u.key)?.lastModified ?? now();
+    rec.uploads.push({ t: now(), key: u.key, etag: etag.replace(/"/g, ''), modified, size: u.logicalSize ?? u.body.length, job: u.job, role: u.role });
   };
 
   const encodeKey = (key: string) => encodeURIComponent(key).replace(/%2F/g, '/');

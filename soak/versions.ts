@@ -3,13 +3,15 @@
  * a job now, and which version is the newest. It is an oracle kept apart from lib/core on purpose:
  * the pipeline's own picking logic is what is being tested.
  */
-import { versionIdOf } from '../lib/contract/keys.js';
+import { jobIdOf, versionIdOf } from '../lib/contract/keys.js';
 
 export interface UploadRecord {
   t: number;
   key: string;
   /** Uppercase MD5 hex without quotes, as in events and listings. */
   etag: string;
+  /** Last-Modified as the emulator stored it (epoch ms; the version counts its whole second). */
+  modified: number;
   size: number;
   job?: number;
   role: 'sketch' | 'sidecar' | 'defaults' | 'ignored';
@@ -18,9 +20,11 @@ export interface UploadRecord {
 export interface VersionFiles {
   sketchKey: string;
   sketchEtag: string;
+  sketchModified: number;
   sidecarKey?: string;
   sidecarEtag?: string;
-  /** The pipeline's id of this version (the identity SPEC §4 defines: sketch ETag + sidecar ETag). */
+  sidecarModified?: number;
+  /** The pipeline's id of this version (SPEC §1: each file's key, ETag and Last-Modified second). */
   id: string;
 }
 
@@ -48,10 +52,12 @@ export function newestVersionOf(jobKey: string, uploads: UploadRecord[]): Versio
   for (const u of uploads) if (u.role === 'sketch' && jobKeyOfSketchKey(u.key) === jobKey) sketch = u;
   if (!sketch) return undefined;
   const sidecar = lastUpload(uploads, `${jobKey}.json`) ?? lastUpload(uploads, `${jobKey}.txt`);
+  const last = lastUpload(uploads, sketch.key)!;
   const files = {
     sketchKey: sketch.key,
-    sketchEtag: lastUpload(uploads, sketch.key)!.etag,
-    ...(sidecar ? { sidecarKey: sidecar.key, sidecarEtag: sidecar.etag } : {}),
+    sketchEtag: last.etag,
+    sketchModified: last.modified,
+    ...(sidecar ? { sidecarKey: sidecar.key, sidecarEtag: sidecar.etag, sidecarModified: sidecar.modified } : {}),
   };
   return { ...files, id: versionIdOf(files) };
 }
@@ -70,4 +76,19 @@ export function versionsOf(jobKey: string, uploads: UploadRecord[]): Array<Versi
     }
   }
   return out;
+}
+
+/**
+ * The sketch a key DashScope fetched stands for: the key itself, or — for the pipeline's ASCII
+ * staging copy of one version (SPEC §1 naming rule, `sketchflow-staging/<jobId>/<versionId><ext>`)
+ * — the sketch of that version, found among the uploads.
+ */
+export function sketchOfFetchedKey(key: string, uploads: UploadRecord[]): string {
+  const m = /^sketchflow-staging\/([0-9a-f]{32})\/([0-9a-f]{24})\.[a-z0-9]+$/.exec(key);
+  if (!m) return key;
+  const sketches = uploads.filter((u) => u.role === 'sketch');
+  const jobKey = [...new Set(sketches.map((u) => jobKeyOfSketchKey(u.key)))].find((k) => jobIdOf(k) === m[1]);
+  if (!jobKey) return key;
+  const version = versionsOf(jobKey, uploads).find((v) => v.id === m[2]);
+  return version?.sketchKey ?? sketches.filter((u) => jobKeyOfSketchKey(u.key) === jobKey).at(-1)!.key;
 }

@@ -19,6 +19,8 @@ commands:
                       list jobs with state and age
   retry KEY [--dir DIR]
                       process a sketch again
+  retry PREFIX --failed [--dir DIR]
+                      process every failed job under PREFIX again
   backfill PREFIX [--dir DIR]
                       queue existing sketches that have no manifest
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { loadConfig } from '../config.js';
 import type { CoreDeps } from '../core/deps.js';
-import type { BackfillReport, PipelineStatus } from '../core/operations.js';
+import type { BackfillReport, PipelineStatus, RetriedJob, RetryFailedReport } from '../core/operations.js';
 import type { SubmitOutcome } from '../core/submit.js';
 import { createRuntime } from '../runtime.js';
 import { findRunning } from '../local/control.js';
@@ -27,6 +27,8 @@ export interface OperatorTarget {
   prefix: string;
   status(prefix?: string): Promise<PipelineStatus>;
   retry(key: string): Promise<SubmitOutcome>;
+  /** `onJob` follows the jobs one by one where this process does the work (not through a running local). */
+  retryFailed(prefix: string, onJob?: (job: RetriedJob, done: number, total: number) => void): Promise<RetryFailedReport>;
   backfill(prefix: string): Promise<BackfillReport>;
   /**
    * Only where this process runs the pipeline itself: waits until these jobs finish (showing
@@ -92,6 +94,7 @@ async function openLocal(io: CliIo, dirOption: string, writes: boolean): Promise
       prefix: running.info.prefix,
       status: (p) => running.status(p),
       retry: (key) => running.retry(key),
+      retryFailed: (p) => running.retryFailed(p),
       backfill: (p) => running.backfill(p),
       close: async () => {},
     };

@@ -31,8 +31,13 @@ export function splitKey(key: string): { folder: string; name: string; stem: str
   return { folder, name, stem: name.slice(0, dot), ext: name.slice(dot) };
 }
 
-export function classifyKey(key: string, prefix: string): KeyKind {
+/**
+ * What `key` is to the pipeline. `stagingPrefix` (STAGING_PREFIX) holds the pipeline's own ASCII
+ * copies of sketches (lib/core/staging.ts): never input, even when the whole bucket is watched.
+ */
+export function classifyKey(key: string, prefix: string, stagingPrefix?: string): KeyKind {
   if (!key.startsWith(prefix)) return { kind: 'ignored', reason: `outside the watched prefix '${prefix}'` };
+  if (stagingPrefix && key.startsWith(stagingPrefix)) return { kind: 'ignored', reason: `a staging copy of sketchflow (under '${stagingPrefix}')` };
   if (key.endsWith('/')) return { kind: 'ignored', reason: 'a folder marker' };
   if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
     // ali-oss (like URL handling everywhere) collapses these before signing, so the object cannot
@@ -86,13 +91,67 @@ export function jobIdOf(jobKey: string): string {
   return createHash('sha256').update(jobKey, 'utf8').digest('hex').slice(0, 32);
 }
 
-/** A version: the sketch's ETag and its own sidecar's ETag (SPEC §4). */
-export function versionIdOf(parts: { sketchKey: string; sketchEtag: string; sidecarKey?: string; sidecarEtag?: string; generation?: number }): string {
-  const fields = [parts.sketchKey, parts.sketchEtag, parts.sidecarKey ?? '', parts.sidecarEtag ?? ''];
+/** A time as OSS keeps it: whole seconds (listings, Last-Modified and events carry no more). */
+export function wholeSecond(ms: number): number {
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
+}
+
+/**
+ * A version (SPEC §1): the sketch's upload and its own sidecar's upload, each named by key, ETag
+ * and Last-Modified second, so an upload of the same bytes again is a new version while the same
+ * upload delivered twice is not. Times are epoch ms; only their whole second counts.
+ */
+export function versionIdOf(parts: {
+  sketchKey: string;
+  sketchEtag: string;
+  sketchModified?: number;
+  sidecarKey?: string;
+  sidecarEtag?: string;
+  sidecarModified?: number;
+  generation?: number;
+}): string {
+  const second = (ms: number | undefined) => (ms === undefined ? '' : String(wholeSecond(ms)));
+  const fields = [parts.sketchKey, parts.sketchEtag, second(parts.sketchModified), parts.sidecarKey ?? '', parts.sidecarEtag ?? '', second(parts.sidecarModified)];
   // A retry (generation > 0) makes a new version of the same files; generation 0 adds nothing.
   if (parts.generation) fields.push(`retry:${parts.generation}`);
   return createHash('sha256')
     .update(fields.join('\n'), 'utf8')
     .digest('hex')
     .slice(0, 24);
+}
+
+// ---------------------------------------------------------------- staging (SPEC §1 naming rule)
+
+/**
+ * Characters a sketch key may hold and still be sent to DashScope in its own URL: RFC 3986
+ * unreserved ones and '/'. Anything else — CJK (the API reference forbids Chinese characters in the
+ * URL), emoji, spaces, `+`, `%`, `#`, `?`, … — or an empty path segment (`a//b`, which URL
+ * handling may fold) is sent from an ASCII staging copy instead.
+ */
+const URL_SAFE_KEY = /^[A-Za-z0-9._~/-]+$/;
+
+export function needsStaging(key: string): boolean {
+  return !URL_SAFE_KEY.test(key) || key.includes('//');
+}
+
+/**
+ * The staging copy of one version's sketch: `<STAGING_PREFIX><jobId>/<versionId><ext>`, hex and
+ * the sketch's own (ASCII) extension in lower case, so the copy of each version has its own name.
+ */
+export function stagingKeyOf(stagingPrefix: string, jobId: string, versionId: string, sketchKey: string): string {
+  return `${stagingPrefix}${jobId}/${versionId}${splitKey(sketchKey).ext.toLowerCase()}`;
+}
+
+/** The folder of one version's staging copy (what cleanup lists when the extension is not known). */
+export function stagingFolderOf(stagingPrefix: string, jobId: string, versionId: string): string {
+  return `${stagingPrefix}${jobId}/${versionId}`;
+}
+
+const STAGING_NAME = /^([0-9a-f]{32})\/([0-9a-f]{24})(\.[a-z0-9]+)?$/;
+
+/** The job and version a staging copy belongs to; undefined for anything sketchflow did not name. */
+export function parseStagingKey(stagingPrefix: string, key: string): { jobId: string; versionId: string } | undefined {
+  if (!key.startsWith(stagingPrefix)) return undefined;
+  const m = STAGING_NAME.exec(key.slice(stagingPrefix.length));
+  return m ? { jobId: m[1]!, versionId: m[2]! } : undefined;
 }

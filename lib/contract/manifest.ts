@@ -14,7 +14,9 @@ export const ManifestSchema = z.object({
   source: z.object({
     key: z.string(),
     etag: z.string(),
-    sidecar: z.object({ key: z.string(), etag: z.string() }).optional(),
+    /** Which upload of those bytes (identical bytes uploaded again are a new version, SPEC §1). */
+    lastModified: z.string().optional(),
+    sidecar: z.object({ key: z.string(), etag: z.string(), lastModified: z.string().optional() }).optional(),
   }),
   request: z
     .object({

@@ -7,11 +7,13 @@
  * table read, so a page of finished work costs one OSS list request.
  */
 import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
+import { asError } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { listJobFiles, pickJobFiles, versionIdFor } from './intake.js';
 import { KIND, type JobRecord } from './records.js';
 import type { Jobs } from './jobs.js';
 import type { ObjectSummary } from './ports.js';
+import { STAGING_SWEEP_INTERVAL_MS, sweepStaging, type StagingSweepReport } from './staging.js';
 import { evaluateJob } from './submit.js';
 
 /** Keys per catch-up page: one OSS list request, a bounded batch of row reads. */
@@ -23,17 +25,19 @@ export interface CatchUpReport {
   recovered: string[];
   /** Where the next page starts; undefined when this page reached the end (the next one restarts). */
   after?: string;
+  /** Set when this pass also swept the staging folder. */
+  staging?: StagingSweepReport;
 }
 
 /**
  * Jobs on a page of objects whose files may not all be recorded: no manifest, or a sketch or
  * sidecar at least as new as it (whole-second times: equal counts as newer).
  */
-export function unfinishedOnPage(prefix: string, objects: ObjectSummary[]): Map<string, ObjectSummary[]> {
+export function unfinishedOnPage(prefix: string, objects: ObjectSummary[], stagingPrefix?: string): Map<string, ObjectSummary[]> {
   const files = new Map<string, ObjectSummary[]>();
   const manifests = new Map<string, number>();
   for (const o of objects) {
-    const kind = classifyKey(o.key, prefix);
+    const kind = classifyKey(o.key, prefix, stagingPrefix);
     if (kind.kind === 'sketch' || kind.kind === 'sidecar') files.set(kind.jobKey, [...(files.get(kind.jobKey) ?? []), o]);
     else if (kind.kind === 'output' && o.key === manifestKey(kind.jobKey)) manifests.set(kind.jobKey, o.lastModified);
   }
@@ -50,15 +54,15 @@ export function unfinishedOnPage(prefix: string, objects: ObjectSummary[]): Map<
  * middle of a job's files may name a recorded job too: evaluateJob lists it whole and decides.)
  */
 export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: ObjectSummary[]): Promise<string[]> {
-  const prefix = deps.config.sketchPrefix;
-  const candidates = unfinishedOnPage(prefix, objects);
+  const { sketchPrefix: prefix, stagingPrefix } = deps.config;
+  const candidates = unfinishedOnPage(prefix, objects, stagingPrefix);
   if (candidates.size === 0) return [];
   const rows = await jobs.rows.getMany<JobRecord>(KIND.job, [...candidates.keys()].map(jobIdOf));
   const out: string[] = [];
   for (const [jobKey, files] of candidates) {
-    const picked = pickJobFiles(jobKey, prefix, files);
-    if (!picked.sketch) continue;
     const row = rows.get(jobIdOf(jobKey));
+    const picked = pickJobFiles(jobKey, prefix, files, { stagingPrefix, ...(row?.value.uploads ? { order: row.value.uploads } : {}) });
+    if (!picked.sketch) continue;
     if (row && row.value.current.id === versionIdFor({ ...picked, sketch: picked.sketch }, row.value.generation ?? 0)) continue;
     out.push(jobKey);
   }
@@ -89,6 +93,20 @@ export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_U
       deps.log.warn('upload recorded by the catch-up listing: no event for it was handled', { jobKey, state: outcome.state });
     }
   }
-  if (cursor.after !== page.next) await jobs.setScanCursor(page.next ? { after: page.next } : {});
+  // Once the listing has gone round the whole prefix, and at most hourly: staging copies no version
+  // needs any more (left by a crash, or by a version that ended an unusual way) are removed.
+  let stagingSweptAt = cursor.stagingSweptAt;
+  const now = deps.clock.now();
+  if (!page.next && (stagingSweptAt === undefined || now - stagingSweptAt >= STAGING_SWEEP_INTERVAL_MS)) {
+    try {
+      report.staging = await sweepStaging(deps, jobs);
+    } catch (err) {
+      deps.log.warn('staging sweep failed; the next one is in an hour', { error: asError(err) });
+    }
+    stagingSweptAt = now;
+  }
+  if (cursor.after !== page.next || cursor.stagingSweptAt !== stagingSweptAt) {
+    await jobs.setScanCursor({ ...(page.next ? { after: page.next } : {}), ...(stagingSweptAt !== undefined ? { stagingSweptAt } : {}) });
+  }
   return report;
 }

@@ -13,6 +13,7 @@ import { budgetDay, type Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, leaseForCreate, unclaim } from './lifecycle/index.js';
 import { FREE_SLOT, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
+import { stageSketch } from './staging.js';
 
 export interface FillResult {
   submitted: number;
@@ -120,7 +121,7 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
   const { jobKey, jobId, v } = claim;
   let slot = claim.slot;
   const request = v.request!;
-  const sketchUrl = await deps.objects.presignGet(v.sketch.key, config.sketchUrlTtlSeconds, request.process);
+  const sketchUrl = await deps.objects.presignGet(await stageSketch(deps, jobId, v), config.sketchUrlTtlSeconds, request.process);
   const ctx = lifecycleCtx(deps);
   let deadline: ReturnType<typeof clock.deadline> | undefined;
   if (ctx.rules.leaseBeforeCreate) {

@@ -16,6 +16,7 @@ import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
 import { FREE_SLOT, isTerminal, type ErrorInfo, type Outcome, type VersionRecord } from './records.js';
+import { dropStaging, dropStagingOf } from './staging.js';
 
 const DOWNLOAD_TRIES = 3;
 /**
@@ -27,7 +28,7 @@ export const RESULT_RETRY_WINDOW_MS = 10 * 60_000;
 export function buildManifest(v: VersionRecord, outcome: Outcome, now: number): Manifest {
   const manifest: Manifest = {
     status: outcome.status,
-    source: { key: v.sketch.key, etag: v.sketch.etag, ...(v.sidecar ? { sidecar: v.sidecar } : {}) },
+    source: { key: v.sketch.key, etag: v.sketch.etag, ...(v.sketch.lastModified ? { lastModified: v.sketch.lastModified } : {}), ...(v.sidecar ? { sidecar: v.sidecar } : {}) },
     ...(v.request
       ? { request: { model: MODEL, prompt: v.request.prompt, parameters: { ...v.request.parameters }, normalized: v.request.normalized } }
       : {}),
@@ -180,6 +181,8 @@ export async function completeVersion(
     await releaseStale(deps, jobs, jobId, versionId, slot);
     return false;
   }
+  // Before the job is terminal, so a crash here is resumed (FINALIZING) and the copy still goes.
+  await dropStaging(deps, jobId, version);
   await removeStaleOutputs(deps, jobKey, finalOutcome);
   const now = deps.clock.now();
   // Check once more right before the manifest: a newer version's outputs must never be overwritten.
@@ -222,8 +225,10 @@ export async function holdOutputsOrWait(deps: CoreDeps, jobs: Jobs, jobId: strin
 
 /** A version that lost to a newer one: its bookkeeping rows go, its results are discarded. */
 export async function releaseStale(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, slot?: { index: number; rev: number }): Promise<void> {
+  const row = await jobs.getJob(jobId);
+  // While the slot still holds the task, so a crash before it is freed repeats this.
+  if (row) await dropStagingOf(deps, jobId, row.value.jobKey, versionId);
   await jobs.clearActive(jobId, versionId);
   if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
-  const row = await jobs.getJob(jobId);
   logStateOf(deps, row?.value.jobKey ?? jobId, versionId, 'SUPERSEDED', { supersededBy: row?.value.current.id });
 }

@@ -2,7 +2,7 @@
  * From bucket state to a job version (SPEC §1–§3): which sketch and sidecar make the job now,
  * what request they resolve to, and whether the sketch passes the checks before money is spent.
  */
-import { belongsToJob, classifyKey, defaultsChain, splitKey, versionIdOf } from '../contract/keys.js';
+import { belongsToJob, classifyKey, defaultsChain, splitKey, versionIdOf, wholeSecond } from '../contract/keys.js';
 import { checkSketchBytes, planSketchView, SKETCH_MAX_BYTES, SNIFF_HEAD_BYTES, SNIFF_TAIL_BYTES } from '../contract/image-check.js';
 import { resolveRequest } from '../contract/request.js';
 import { parseSidecarJson, parseSidecarTxt, SIDECAR_MAX_BYTES, type SidecarFields } from '../contract/sidecar.js';
@@ -10,45 +10,107 @@ import { InputError, ObjectStoreError } from '../errors.js';
 import { budgetNeverFits, classify } from './lifecycle/index.js';
 import type { CoreDeps } from './deps.js';
 import type { ObjectSummary } from './ports.js';
-import type { VersionRecord } from './records.js';
+import type { SeenUpload, UploadOrder, VersionRecord } from './records.js';
 
 export interface JobFiles {
   sketch?: ObjectSummary;
   sidecar?: ObjectSummary & { format: 'json' | 'txt' };
   warnings: string[];
+  /** The order of the job's sketch uploads after this look (to keep in the job row). */
+  order: UploadOrder;
+  /** Whether this look learnt something the job row does not hold yet (worth writing). */
+  orderChanged: boolean;
 }
+
+/** The upload an event announced (its key as stored, and its ETag when the event carries one). */
+export interface UploadEvent {
+  key: string;
+  etag?: string;
+}
+
+export interface PickOptions {
+  /** What the job row remembers of earlier looks. */
+  order?: UploadOrder;
+  /** The upload whose event this look handles. */
+  event?: UploadEvent;
+  stagingPrefix?: string;
+}
+
+const sameEtag = (a: string, b: string) => a.replace(/"/g, '').toUpperCase() === b.replace(/"/g, '').toUpperCase();
 
 /**
  * The job's current files, from one listing. If several sketches share the stem (`cat.png` and
  * `cat.jpg`) the newest upload is the job; `.json` beats `.txt`.
+ *
+ * "Newest" on the real service: OSS dates uploads in whole seconds (listings, Last-Modified and
+ * events alike) and records nothing else that orders two uploads of one second (SPEC §1), so ties
+ * are broken by what the pipeline observed, kept in the job row (`order`):
+ *   1. the later Last-Modified second wins;
+ *   2. in one second, the upload first listed by a later look wins: it was not there before;
+ *   3. listed first by the same look, an upload whose own event has not been handled yet wins over
+ *      one whose event has (OSS sends each event after its upload, so with events arriving in order
+ *      the one still to come was uploaded later), and otherwise the one whose event came last;
+ *   4. the key, for a stable answer when nothing else tells.
+ * A redelivered event changes nothing (each upload's event is counted once), and an event whose
+ * ETag is not the object's any more (an older upload of the key) counts for nothing.
  */
-export function pickJobFiles(jobKey: string, prefix: string, listing: ObjectSummary[]): JobFiles {
+export function pickJobFiles(jobKey: string, prefix: string, listing: ObjectSummary[], options: PickOptions = {}): JobFiles {
   const sketches: ObjectSummary[] = [];
   const sidecars: Array<ObjectSummary & { format: 'json' | 'txt' }> = [];
   for (const obj of listing) {
     if (!belongsToJob(obj.key, jobKey)) continue;
-    const kind = classifyKey(obj.key, prefix);
+    const kind = classifyKey(obj.key, prefix, options.stagingPrefix);
     if (kind.kind === 'sketch') sketches.push(obj);
     else if (kind.kind === 'sidecar') sidecars.push({ ...obj, format: kind.format });
   }
-  sketches.sort((a, b) => b.lastModified - a.lastModified || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const known = options.order ?? { looks: 0, uploads: [] };
+  const look = known.looks + 1;
+  let changed = false;
+  const seen = sketches.map((obj) => {
+    const second = wholeSecond(obj.lastModified);
+    const before = known.uploads.find((u) => u.key === obj.key && u.second === second && sameEtag(u.etag, obj.etag));
+    if (!before) changed = true;
+    return { obj, upload: before ? { ...before } : ({ key: obj.key, etag: obj.etag, second, seen: look } as SeenUpload) };
+  });
+  const event = options.event;
+  const announced = event ? seen.find((s) => s.obj.key === event.key && (event.etag === undefined || sameEtag(s.obj.etag, event.etag))) : undefined;
+  const peers = (a: SeenUpload, b: SeenUpload) => a !== b && a.second === b.second && a.seen === b.seen;
+  if (announced && announced.upload.event === undefined && seen.some((s) => peers(s.upload, announced.upload))) {
+    announced.upload.event = look;
+    changed = true;
+  }
+  const eventRank = (u: SeenUpload) => u.event ?? Number.POSITIVE_INFINITY;
+  seen.sort(
+    (a, b) =>
+      b.upload.second - a.upload.second ||
+      b.upload.seen - a.upload.seen ||
+      eventRank(b.upload) - eventRank(a.upload) ||
+      (a.obj.key < b.obj.key ? -1 : a.obj.key > b.obj.key ? 1 : 0),
+  );
   sidecars.sort((a, b) => (a.format === b.format ? 0 : a.format === 'json' ? -1 : 1));
   const warnings: string[] = [];
-  if (sketches.length > 1) warnings.push(`several sketches share this name (${sketches.map((s) => splitKey(s.key).name).join(', ')}); the newest, ${splitKey(sketches[0]!.key).name}, was used`);
+  if (seen.length > 1) {
+    const sameSecond = seen[1]!.upload.second === seen[0]!.upload.second;
+    warnings.push(
+      `several sketches share this name (${seen.map((s) => splitKey(s.obj.key).name).join(', ')}); the newest, ${splitKey(seen[0]!.obj.key).name}, was used${sameSecond ? ' (uploaded in the same second: ordered by when sketchflow saw them)' : ''}`,
+    );
+  }
   if (sidecars.length > 1) warnings.push(`both ${sidecars.map((s) => splitKey(s.key).name).join(' and ')} exist; ${splitKey(sidecars[0]!.key).name} was used`);
-  return { sketch: sketches[0], sidecar: sidecars[0], warnings };
+  const order: UploadOrder = { looks: changed ? look : known.looks, uploads: seen.map((s) => s.upload) };
+  return { sketch: seen[0]?.obj, sidecar: sidecars[0], warnings, order, orderChanged: changed };
 }
 
-export async function listJobFiles(deps: CoreDeps, jobKey: string): Promise<JobFiles> {
-  return pickJobFiles(jobKey, deps.config.sketchPrefix, await deps.objects.list(`${jobKey}.`));
+export async function listJobFiles(deps: CoreDeps, jobKey: string, options: Omit<PickOptions, 'stagingPrefix'> = {}): Promise<JobFiles> {
+  return pickJobFiles(jobKey, deps.config.sketchPrefix, await deps.objects.list(`${jobKey}.`), { ...options, stagingPrefix: deps.config.stagingPrefix });
 }
 
-export function versionIdFor(files: Required<Pick<JobFiles, 'sketch'>> & JobFiles, generation = 0): string {
+/** The version these files make (SPEC §1): each file's key, ETag and Last-Modified second. */
+export function versionIdFor(files: Required<Pick<JobFiles, 'sketch'>> & Pick<JobFiles, 'sidecar'>, generation = 0): string {
   return versionIdOf({
     sketchKey: files.sketch.key,
     sketchEtag: files.sketch.etag,
-    sidecarKey: files.sidecar?.key,
-    sidecarEtag: files.sidecar?.etag,
+    sketchModified: files.sketch.lastModified,
+    ...(files.sidecar ? { sidecarKey: files.sidecar.key, sidecarEtag: files.sidecar.etag, sidecarModified: files.sidecar.lastModified } : {}),
     ...(generation ? { generation } : {}),
   });
 }
@@ -89,6 +151,9 @@ async function readDefaults(deps: CoreDeps, folder: string): Promise<SidecarFiel
   return layers;
 }
 
+/** OSS's Last-Modified as the manifest shows it: ISO 8601, whole seconds. */
+const isoSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString();
+
 /**
  * Builds the version record for the job's current files. Input problems become a FINALIZING
  * version carrying the error (the manifest will say what to fix); no prompt anywhere yet becomes
@@ -98,8 +163,8 @@ export async function buildVersion(deps: CoreDeps, jobKey: string, files: Requir
   const now = deps.clock.now();
   const base: VersionRecord = {
     id: versionIdFor(files, generation),
-    sketch: { key: files.sketch.key, etag: files.sketch.etag, size: files.sketch.size },
-    ...(files.sidecar ? { sidecar: { key: files.sidecar.key, etag: files.sidecar.etag } } : {}),
+    sketch: { key: files.sketch.key, etag: files.sketch.etag, size: files.sketch.size, lastModified: isoSecond(files.sketch.lastModified) },
+    ...(files.sidecar ? { sidecar: { key: files.sidecar.key, etag: files.sidecar.etag, lastModified: isoSecond(files.sidecar.lastModified) } } : {}),
     state: 'QUEUED',
     createdAt: now,
     updatedAt: now,

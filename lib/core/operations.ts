@@ -90,13 +90,65 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
  * make a new version (which bills again: that is what was asked for).
  */
 export async function retryJob(deps: CoreDeps, key: string): Promise<SubmitOutcome> {
-  const kind = classifyKey(key, deps.config.sketchPrefix);
+  const kind = classifyKey(key, deps.config.sketchPrefix, deps.config.stagingPrefix);
   const jobKey = kind.kind === 'sketch' || kind.kind === 'sidecar' || kind.kind === 'output' ? kind.jobKey : key;
   const jobs = new Jobs(deps.rows);
   const jobId = jobIdOf(jobKey);
   // A job never seen is left alone: a normal evaluation records it.
   await jobs.modify<JobRecord>(KIND.job, jobId, (row) => row && { ...row.value, generation: (row.value.generation ?? 0) + 1 }, 5);
   return { key: jobKey, ...(await evaluateJob(deps, jobs, jobKey)) };
+}
+
+/** The states `retry --failed` takes up: finished without every image (SPEC §7 counts them as failures). */
+export const FAILED_STATES: readonly JobState[] = ['FAILED', 'PARTIAL', 'CANCELED'];
+
+export interface RetriedJob {
+  jobKey: string;
+  /** The failed state and error code it had. */
+  was: JobState;
+  code?: string;
+  outcome: SubmitOutcome;
+  /** Its state right after the retry (a version failing its checks again is FAILED already). */
+  state?: JobState;
+  error?: { code: string; message: string };
+}
+
+export interface RetryFailedReport {
+  prefix: string;
+  /** Every job under the prefix that had failed, in key order, with what its retry made of it. */
+  jobs: RetriedJob[];
+}
+
+/**
+ * `retry PREFIX --failed`: every job under `prefix` whose current version failed is processed
+ * again (as `retryJob`, a new version each: billed again) — after an account problem or a bad
+ * `_defaults.json` was fixed. `onJob` sees each as it is done (progress).
+ */
+export async function retryFailed(
+  deps: CoreDeps,
+  prefix: string,
+  onJob?: (job: RetriedJob, done: number, total: number) => void,
+): Promise<RetryFailedReport> {
+  const jobs = new Jobs(deps.rows);
+  const failed = (await jobs.scanAll<JobRecord>(KIND.job))
+    .map((r) => r.value)
+    .filter((j) => j.jobKey.startsWith(prefix) && FAILED_STATES.includes(j.current.state))
+    .sort((a, b) => (a.jobKey < b.jobKey ? -1 : a.jobKey > b.jobKey ? 1 : 0));
+  const report: RetryFailedReport = { prefix, jobs: [] };
+  for (const j of failed) {
+    const outcome = await retryJob(deps, j.jobKey);
+    const now = (await jobs.getJob(jobIdOf(j.jobKey)))?.value.current;
+    const done: RetriedJob = {
+      jobKey: j.jobKey,
+      was: j.current.state,
+      ...(j.current.error ? { code: j.current.error.code } : {}),
+      outcome,
+      ...(now && outcome.action !== 'no-sketch' ? { state: now.state, ...(now.error ? { error: now.error } : {}) } : {}),
+    };
+    report.jobs.push(done);
+    onJob?.(done, report.jobs.length, failed.length);
+  }
+  return report;
 }
 
 export interface BackfillReport {
@@ -115,10 +167,10 @@ export async function backfill(deps: CoreDeps, prefix: string): Promise<Backfill
   const objects = await deps.objects.list(prefix);
   const jobKeys = new Set<string>();
   for (const o of objects) {
-    const kind = classifyKey(o.key, deps.config.sketchPrefix);
+    const kind = classifyKey(o.key, deps.config.sketchPrefix, deps.config.stagingPrefix);
     if (kind.kind === 'sketch') jobKeys.add(kind.jobKey);
   }
-  const open = [...unfinishedOnPage(deps.config.sketchPrefix, objects).keys()].filter((k) => jobKeys.has(k)).sort();
+  const open = [...unfinishedOnPage(deps.config.sketchPrefix, objects, deps.config.stagingPrefix).keys()].filter((k) => jobKeys.has(k)).sort();
   const report: BackfillReport = { sketches: jobKeys.size, alreadyDone: jobKeys.size - open.length, outcomes: [] };
   for (const jobKey of open) {
     const outcome = await evaluateJob(deps, jobs, jobKey);

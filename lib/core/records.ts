@@ -67,8 +67,9 @@ export interface Outcome {
 
 export interface VersionRecord {
   id: string;
-  sketch: { key: string; etag: string; size: number };
-  sidecar?: { key: string; etag: string };
+  /** The upload: key, ETag and Last-Modified (ISO, whole seconds) — identical bytes re-uploaded differ in the last. */
+  sketch: { key: string; etag: string; size: number; lastModified?: string };
+  sidecar?: { key: string; etag: string; lastModified?: string };
   state: JobState;
   createdAt: number;
   updatedAt: number;
@@ -108,6 +109,29 @@ export interface JobRecord {
    * version waits for it; it is given up when the version ends.
    */
   outputs?: { versionId: string; until: number };
+  /** The job's sketch uploads in the order the pipeline saw them (intake.ts `pickJobFiles`). */
+  uploads?: UploadOrder;
+}
+
+/**
+ * OSS dates uploads in whole seconds only, so the order of two sketches of one job uploaded in the
+ * same second (`cat.png`, `cat.jpg`) is what the pipeline observed (SPEC §1).
+ */
+export interface UploadOrder {
+  /** Looks at the job's files that learnt something new so far. */
+  looks: number;
+  uploads: SeenUpload[];
+}
+
+export interface SeenUpload {
+  key: string;
+  etag: string;
+  /** Last-Modified, in whole seconds. */
+  second: number;
+  /** The look that first listed it: a later look lists only what was uploaded after the earlier one. */
+  seen: number;
+  /** The look that handled its own upload event, recorded where it can decide (a peer of the same second and look). */
+  event?: number;
 }
 
 export interface ActiveRecord {
@@ -175,6 +199,8 @@ export interface PauseRecord {
 /** The catch-up listing's position in the bucket (the last key of the page it read). */
 export interface ScanRecord {
   after?: string;
+  /** When the staging folder was last swept for copies no version needs (lib/core/staging.ts). */
+  stagingSweptAt?: number;
 }
 
 export interface LeaseRecord {

@@ -11,7 +11,7 @@ import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
 import { fillSlots } from './dispatch.js';
 import { completeVersion, failureOutcome } from './finalize.js';
-import { buildVersion, FilesChanged, listJobFiles, versionIdFor } from './intake.js';
+import { buildVersion, FilesChanged, listJobFiles, versionIdFor, type UploadEvent } from './intake.js';
 import { Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import { isTerminal, type JobRecord, type VersionRecord } from './records.js';
@@ -43,10 +43,10 @@ export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): P
     return { key: rawKey, action: 'skipped', detail: `bucket ${record.oss.bucket.name} is not ${deps.config.oss.bucket}` };
   }
   const candidates = candidateObjectKeys(rawKey)
-    .map((key) => ({ key, kind: classifyKey(key, deps.config.sketchPrefix) }))
+    .map((key) => ({ key, kind: classifyKey(key, deps.config.sketchPrefix, deps.config.stagingPrefix) }))
     .filter((c): c is { key: string; kind: Relevant } => c.kind.kind === 'sketch' || c.kind.kind === 'sidecar' || c.kind.kind === 'defaults');
   if (candidates.length === 0) {
-    const kind = classifyKey(rawKey, deps.config.sketchPrefix);
+    const kind = classifyKey(rawKey, deps.config.sketchPrefix, deps.config.stagingPrefix);
     if (kind.kind === 'refused') return { key: rawKey, action: 'refused', detail: kind.reason };
     return { key: rawKey, action: 'skipped', detail: kind.kind === 'output' ? 'an output of sketchflow' : kind.kind === 'ignored' ? kind.reason : kind.kind };
   }
@@ -65,7 +65,10 @@ export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): P
     const released = await releaseAwaiting(deps, jobs, chosen.kind.folder);
     return { key: chosen.key, action: 'released', detail: `${released} waiting job(s) re-evaluated` };
   }
-  const outcome = await evaluateJob(deps, jobs, chosen.kind.jobKey);
+  const eTag = record.oss.object.eTag;
+  // The event orders this upload among others of the same second (intake.ts pickJobFiles).
+  const event = chosen.kind.kind === 'sketch' ? { key: chosen.key, ...(eTag ? { etag: eTag } : {}) } : undefined;
+  const outcome = await evaluateJob(deps, jobs, chosen.kind.jobKey, event);
   return { key: chosen.key, ...outcome };
 }
 
@@ -73,17 +76,22 @@ export async function onObjectCreated(deps: CoreDeps, record: OssEventRecord): P
  * Brings the job's row in line with the bucket. Loops on lost races: each pass writes the version
  * it has just observed in the bucket, so the newest upload always wins (SPEC §1, invariant 5).
  */
-export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): Promise<Omit<SubmitOutcome, 'key'>> {
+export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string, event?: UploadEvent): Promise<Omit<SubmitOutcome, 'key'>> {
   const jobId = jobIdOf(jobKey);
   for (let attempt = 0; attempt < 6; attempt++) {
     const row = await jobs.getJob(jobId);
     const generation = row?.value.generation ?? 0;
-    const files = await listJobFiles(deps, jobKey);
+    const files = await listJobFiles(deps, jobKey, { ...(row?.value.uploads ? { order: row.value.uploads } : {}), ...(event ? { event } : {}) });
     if (!files.sketch) return { action: 'no-sketch', jobKey, detail: 'no sketch with this name yet' };
     const sketchFiles = { ...files, sketch: files.sketch };
     const versionId = versionIdFor(sketchFiles, generation);
     const current = row?.value.current;
+    const keepOrder = async () => {
+      // The same version, but the look learnt how same-second uploads are ordered: keep that.
+      if (files.orderChanged) await jobs.putJob(jobId, { ...row!.value, uploads: files.order }, row!.rev);
+    };
     if (current && current.id === versionId && current.state !== 'AWAITING_PROMPT') {
+      if (!(await written(keepOrder))) continue;
       await resume(deps, jobs, row!.value, current);
       return { action: 'duplicate', jobKey, state: current.state };
     }
@@ -95,6 +103,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
       throw err;
     }
     if (current && current.id === versionId && next.state === 'AWAITING_PROMPT') {
+      if (!(await written(keepOrder))) continue;
       return { action: 'duplicate', jobKey, state: current.state };
     }
     await checkpoint(deps, 'submit:version-built', jobKey);
@@ -109,7 +118,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
     if (replaced) {
       previous.push({ id: replaced.id, state: isTerminal(replaced.state) ? replaced.state : 'SUPERSEDED', taskId: replaced.taskId, at: now });
     }
-    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5), ...(generation ? { generation } : {}) };
+    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5), ...(generation ? { generation } : {}), uploads: files.order };
     try {
       await jobs.putJob(jobId, job, row?.rev);
     } catch (err) {
@@ -126,6 +135,17 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string): P
     return { action: 'recorded', jobKey, state: next.state };
   }
   throw new ConditionFailedError(`${jobKey}: the job kept changing while it was being recorded`);
+}
+
+/** Runs a conditional write; false when another writer got there first (look again). */
+async function written(write: () => Promise<void>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionFailedError) return false;
+    throw err;
+  }
 }
 
 /** Continues a recorded version after a crash or duplicate delivery: each step is idempotent. */

@@ -75,7 +75,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
             v.id,
             failureOutcome({
               code: 'MissingPrompt',
-              message: `${v.sketch.key}: no prompt after ${Math.round((now - v.createdAt) / 1000)} s; add ${stem}.json or ${stem}.txt next to it, set x-oss-meta-prompt, or put a prompt in a _defaults.json, then upload the sketch again`,
+              message: `${v.sketch.key}: no prompt after ${Math.round((now - v.createdAt) / 1000)} s; add ${stem}.json or ${stem}.txt next to it (that starts it again), or upload the sketch again (the same file is fine) with x-oss-meta-prompt set or after putting a prompt in a _defaults.json`,
             }),
           );
           report.expiredPrompts++;

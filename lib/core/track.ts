@@ -14,6 +14,7 @@ import { logState, logStateOf } from './journal.js';
 import { afterQuery, type QueryDecision } from './lifecycle/index.js';
 import type { TaskView } from './ports.js';
 import { FREE_SLOT, type SlotView, type VersionRecord } from './records.js';
+import { dropStagingOf } from './staging.js';
 
 export type SlotProgress = 'busy' | 'freed';
 
@@ -146,6 +147,7 @@ async function putSlot(jobs: Jobs, s: SlotView, next: SlotView['slot']): Promise
 export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, view?: TaskView): Promise<void> {
   const row = await jobs.getJob(jobId);
   const v = row?.value.current;
+  if (row && v?.id !== versionId) await dropStagingOf(deps, jobId, row.value.jobKey, versionId); // superseded while its results were due
   if (!row || !v || v.id !== versionId || v.state !== 'FINALIZING' || !v.taskId) return;
   if (v.outcome) {
     await completeVersion(deps, jobs, jobId, versionId, v.outcome);

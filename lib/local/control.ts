@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { BackfillReport, PipelineStatus } from '../core/operations.js';
+import type { BackfillReport, PipelineStatus, RetryFailedReport } from '../core/operations.js';
 import type { SubmitOutcome } from '../core/submit.js';
 import { BodyTooLarge, readBody } from './http.js';
 import { STATE_DIR_NAME } from './stack.js';
@@ -29,6 +29,7 @@ export interface RunInfo {
 export interface ControlHandlers {
   status(prefix?: string): Promise<PipelineStatus>;
   retry(key: string): Promise<SubmitOutcome>;
+  retryFailed(prefix: string): Promise<RetryFailedReport>;
   backfill(prefix: string): Promise<BackfillReport>;
 }
 
@@ -62,6 +63,7 @@ export async function startControlServer(dir: string, handlers: ControlHandlers,
         if (req.method === 'GET' && url.pathname === '/health') return { ok: true, pid: process.pid };
         if (req.method === 'GET' && url.pathname === '/status') return handlers.status(url.searchParams.get('prefix') ?? undefined);
         if (req.method === 'POST' && url.pathname === '/retry' && typeof body.key === 'string') return handlers.retry(body.key);
+        if (req.method === 'POST' && url.pathname === '/retry-failed' && typeof body.prefix === 'string') return handlers.retryFailed(body.prefix);
         if (req.method === 'POST' && url.pathname === '/backfill' && typeof body.prefix === 'string') return handlers.backfill(body.prefix);
         throw Object.assign(new Error(`no such operation: ${req.method} ${url.pathname}`), { status: 404 });
       };
@@ -104,6 +106,7 @@ export interface ControlClient {
   info: RunInfo;
   status(prefix?: string): Promise<PipelineStatus>;
   retry(key: string): Promise<SubmitOutcome>;
+  retryFailed(prefix: string): Promise<RetryFailedReport>;
   backfill(prefix: string): Promise<BackfillReport>;
 }
 
@@ -145,6 +148,7 @@ export async function findRunning(dir: string): Promise<ControlClient | undefine
     info,
     status: (prefix) => call('GET', `/status${prefix !== undefined ? `?prefix=${encodeURIComponent(prefix)}` : ''}`),
     retry: (key) => call('POST', '/retry', { key }),
+    retryFailed: (prefix) => call('POST', '/retry-failed', { prefix }),
     backfill: (prefix) => call('POST', '/backfill', { prefix }),
   };
 }

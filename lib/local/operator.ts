@@ -4,7 +4,7 @@
  * services or on a local stack.
  */
 import type { CoreDeps } from '../core/deps.js';
-import { backfill, pipelineStatus, retryJob, type BackfillReport, type PipelineStatus } from '../core/operations.js';
+import { backfill, pipelineStatus, retryFailed, retryJob, type BackfillReport, type PipelineStatus, type RetriedJob, type RetryFailedReport } from '../core/operations.js';
 import type { SubmitOutcome } from '../core/submit.js';
 import type { FcContext, Runtime } from '../runtime.js';
 
@@ -12,6 +12,8 @@ export interface Operations {
   /** Every job under `prefix` (default: the target's SKETCH_PREFIX). */
   status(prefix?: string): Promise<PipelineStatus>;
   retry(key: string): Promise<SubmitOutcome>;
+  /** Every failed job under `prefix` again; `onJob` follows them one by one where it can (in process). */
+  retryFailed(prefix: string, onJob?: Parameters<typeof retryFailed>[2]): Promise<RetryFailedReport>;
   backfill(prefix: string): Promise<BackfillReport>;
 }
 
@@ -25,6 +27,7 @@ export function operationsOn(deps: () => CoreDeps, defaultPrefix: string): Opera
   return {
     status: (prefix) => pipelineStatus(deps(), prefix ?? defaultPrefix),
     retry: (key) => retryJob(deps(), key),
+    retryFailed: (prefix, onJob) => retryFailed(deps(), prefix, onJob),
     backfill: (prefix) => backfill(deps(), prefix),
   };
 }

@@ -78,6 +78,12 @@ beforeAll(async () => {
       const m = await p.waitForManifest('sketches/ram/photo', 25_000);
       expect(m.request?.normalized).toBe(true);
     })(),
+    // A Chinese name: sent from an ASCII staging copy (CopyObject, presigned GET, DeleteObject).
+    (async () => {
+      await p.put('sketches/ram/中文 草图+1.txt', '一座灯塔');
+      await p.put('sketches/ram/中文 草图+1.png', sketch);
+      expect((await p.waitForManifest('sketches/ram/中文 草图+1', 20_000)).status).toBe('SUCCEEDED');
+    })(),
     // A bad sidecar: the job ends without a task.
     (async () => {
       await p.put('sketches/ram/bad.json', JSON.stringify({ prompt: 'x', styel: 'anime' }));
@@ -149,6 +155,9 @@ describe('the function role policy (deploy/ram-policy.json) grants what the code
     // Presigned GETs by DashScope are the role's too (the role signed them).
     expect(p.stack.oss.records.some((r) => r.presigned && r.process?.includes('resize'))).toBe(true);
     expect([...actions].sort()).toEqual(expect.arrayContaining(['fc:InvokeFunction', 'oss:DeleteObject', 'oss:GetObject', 'oss:ListObjects', 'oss:PutObject']));
+    // The staging calls were made, and checked below: the copy, DashScope's fetch, the cleanup, the sweep's listing.
+    const staging = roleRequests().filter((r) => r.resource.includes(`:${p.config.oss.bucket}/${p.config.stagingPrefix}`) || r.context?.['oss:Prefix']?.startsWith(p.config.stagingPrefix));
+    expect(new Set(staging.map((r) => r.action))).toEqual(new Set(['oss:PutObject', 'oss:GetObject', 'oss:DeleteObject', 'oss:ListObjects']));
   });
 
   it('every request the functions made is allowed, on its resource', () => {
@@ -199,6 +208,9 @@ describe('the function role policy (deploy/ram-policy.json) grants what the code
     const { instance, table } = p.config.tablestore;
     const denied: RamRequest[] = [
       { action: 'oss:PutObject', resource: ossResource(account, bucket, 'elsewhere/x.png') },
+      { action: 'oss:PutObject', resource: ossResource(account, bucket, 'sketchflow-staging-other/x.png') },
+      { action: 'oss:PutObjectAcl', resource: ossResource(account, bucket, 'sketchflow-staging/x.png') },
+      { action: 'oss:ListObjects', resource: ossResource(account, bucket), context: { 'oss:Prefix': 'sketchflow-stagingX' } },
       { action: 'oss:GetObject', resource: ossResource(account, 'another-bucket', 'sketches/x.png') },
       { action: 'oss:ListObjects', resource: ossResource(account, bucket), context: { 'oss:Prefix': '' } },
       { action: 'oss:ListObjects', resource: ossResource(account, bucket) },

@@ -63,7 +63,7 @@ describe('missing prompt', () => {
     await p.put('sketches/bad/noprompt.png', sketch);
     const m = await p.waitForManifest('sketches/bad/noprompt');
     expect(m.error?.code).toBe('MissingPrompt');
-    expect(m.error?.message).toMatch(/add noprompt\.json or noprompt\.txt next to it, set x-oss-meta-prompt, or put a prompt in a _defaults\.json/);
+    expect(m.error?.message).toMatch(/add noprompt\.json or noprompt\.txt next to it \(that starts it again\), or upload the sketch again \(the same file is fine\) with x-oss-meta-prompt set or after putting a prompt in a _defaults\.json/);
     expect(p.submissions('sketches/bad/noprompt.png')).toBe(0);
   });
 

@@ -73,6 +73,14 @@ export interface CheckContext {
   failureDestination: FailedEvent[];
 }
 
+/** The uploads' Last-Modified seconds a manifest source (or version record) names, if it does. */
+function secondsOf(source: { lastModified?: string; sidecar?: { lastModified?: string } }): { sketch?: number; sidecar?: number } {
+  const s = (iso?: string) => (iso ? Math.floor(Date.parse(iso) / 1000) : undefined);
+  const sketch = s(source.lastModified);
+  const sidecar = s(source.sidecar?.lastModified);
+  return { ...(sketch !== undefined ? { sketch } : {}), ...(sidecar !== undefined ? { sidecar } : {}) };
+}
+
 function shanghaiDay(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
 }
@@ -109,7 +117,7 @@ export class Checks {
     const meta: CreateMeta = {
       record,
       step: this.ctx.step(),
-      version: this.ctx.versions.ofRequest(record.prompt, record.style),
+      version: this.ctx.versions.ofRequest(record.prompt, record.style, record.sentAt),
       explainedAt: created && record.cls !== 'ok' ? this.ctx.step() : Infinity,
     };
     this.creates.push(meta);
@@ -182,12 +190,12 @@ export class Checks {
     const c = this.byTask.get(taskId);
     if (!c) this.report('own-task', `${jobKey}: its manifest names task ${taskId}, which DashScope never created`);
     else if (c.version && c.version.jobKey !== jobKey) this.report('own-task', `${jobKey}: its manifest names task ${taskId}, created for ${c.version.jobKey} ("${c.record.prompt}")`);
-    else if (c.version && c.version !== v) this.report('newest-wins', `${jobKey}: the manifest of v${v.seq} names task ${taskId}, created for v${c.version.seq} ("${c.record.prompt}")`);
+    else if (c.version && !this.ctx.versions.runOf(v).includes(c.version)) this.report('newest-wins', `${jobKey}: the manifest of v${v.seq} names task ${taskId}, created for v${c.version.seq} ("${c.record.prompt}")`);
   }
 
   /** The uploaded version a manifest describes; reports one that matches no upload. */
   private versionOf(jobKey: string, m: Manifest): WorldVersion | undefined {
-    const v = this.ctx.versions.ofFiles(jobKey, m.source.etag, m.source.sidecar?.etag);
+    const v = this.ctx.versions.ofFiles(jobKey, m.source.etag, m.source.sidecar?.etag, secondsOf(m.source));
     if (!v) {
       this.report('consistent-version', `${jobKey}: a manifest names files never uploaded together (sketch ${m.source.etag.slice(0, 8)}, sidecar ${m.source.sidecar?.etag.slice(0, 8) ?? '-'})`);
       return undefined;
@@ -225,7 +233,7 @@ export class Checks {
         continue;
       }
       if (cur.sketch.etag !== newest.sketchEtag || cur.sidecar?.etag !== newest.sidecarEtag) {
-        const held = versions.ofFiles(jobKey, cur.sketch.etag, cur.sidecar?.etag);
+        const held = versions.ofFiles(jobKey, cur.sketch.etag, cur.sidecar?.etag, secondsOf({ ...(cur.sketch.lastModified ? { lastModified: cur.sketch.lastModified } : {}), ...(cur.sidecar ? { sidecar: cur.sidecar } : {}) }));
         const message = `${jobKey}: its row holds v${held?.seq ?? '?'} (${cur.state}), not the newest upload v${newest.seq}${note}`;
         // An upload whose every delivery failed was dropped (issue 13 run 8), not outvoted.
         if (dropped.length) {
@@ -248,10 +256,13 @@ export class Checks {
   }
 
   private finalManifest(jobKey: string, newest: WorldVersion, m: Manifest): void {
-    const v = this.ctx.versions.ofFiles(jobKey, m.source.etag, m.source.sidecar?.etag);
+    const v = this.ctx.versions.ofFiles(jobKey, m.source.etag, m.source.sidecar?.etag, secondsOf(m.source));
     if (v !== newest) this.report('newest-wins', `${jobKey}: the final manifest is for v${v?.seq ?? '?'}, the newest upload is v${newest.seq}`);
     if (!v) return;
-    const paid = this.creates.filter((c) => c.version === v && c.record.taskId).length;
+    // Versions that re-uploaded the same bytes send the same request: at most one create each of
+    // the run's others may be theirs, the rest are this version's.
+    const run = this.ctx.versions.runOf(v);
+    const paid = this.creates.filter((c) => c.version && run.includes(c.version) && c.record.taskId).length - (run.length - 1);
     const attempts = m.task?.attempts ?? 0;
     if (attempts < paid) this.report('attempts-counted', `${jobKey}: v${v.seq} was paid ${paid} times, its manifest says task.attempts ${attempts}`);
     const keep = new Set<string>();
@@ -271,17 +282,19 @@ export class Checks {
 
   /** Every paid create of a version beyond its first is explained by an earlier one's crash or loss. */
   private payOnce(): void {
+    // By run: the versions that send the very same request (Versions.runOf), each owed one create.
     const byVersion = new Map<WorldVersion, CreateMeta[]>();
     for (const c of this.creates) {
       if (!c.record.taskId || !c.version) continue;
       if (c.record.undelivered) c.explainedAt = Math.min(c.explainedAt, c.step);
-      const list = byVersion.get(c.version) ?? [];
+      const head = this.ctx.versions.runOf(c.version)[0]!;
+      const list = byVersion.get(head) ?? [];
       list.push(c);
-      byVersion.set(c.version, list);
+      byVersion.set(head, list);
     }
     for (const [v, list] of byVersion) {
       let used = 0;
-      for (let k = 1; k < list.length; k++) {
+      for (let k = this.ctx.versions.runOf(v).length; k < list.length; k++) {
         const later = list[k]!;
         const available = list.slice(0, k).filter((c) => c.explainedAt < later.step).length;
         if (available > used) {

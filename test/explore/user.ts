@@ -18,8 +18,8 @@ export function sketchKeyOf(job: Pick<JobPlan, 'jobKey' | 'format'>): string {
 interface JobFiles {
   sketchUploads: number;
   sidecarUploads: number;
-  sketch?: { etag: string; bytes: Buffer; meta: Record<string, string> };
-  sidecar?: { etag: string; prompt: string };
+  sketch?: { etag: string; bytes: Buffer; meta: Record<string, string>; second: number };
+  sidecar?: { etag: string; prompt: string; second: number };
 }
 
 export class User {
@@ -57,9 +57,11 @@ export class User {
       const prompt = `${job.name} prompt ${f.sidecarUploads}`;
       const body = Buffer.from(JSON.stringify(job.n > 1 ? { prompt, n: job.n } : { prompt }));
       const obj = this.bucket.write(`${job.jobKey}.json`, body, 'application/json', {}, 'user');
-      f.sidecar = { etag: obj.etag, prompt };
+      f.sidecar = { etag: obj.etag, prompt, second: Math.floor(obj.lastModified / 1000) };
     } else if (what === 'sketch-same' && f.sketch) {
-      this.bucket.write(sketchKeyOf(job), f.sketch.bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', f.sketch.meta, 'user');
+      // The same bytes again: a new upload (SPEC §1) unless in the same second as the last one.
+      const obj = this.bucket.write(sketchKeyOf(job), f.sketch.bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', f.sketch.meta, 'user');
+      f.sketch = { ...f.sketch, second: Math.floor(obj.lastModified / 1000) };
     } else {
       f.sketchUploads++;
       const style = STYLES[f.sketchUploads % STYLES.length]!;
@@ -67,13 +69,14 @@ export class User {
       const tag = `${job.jobKey} upload ${f.sketchUploads}`;
       const bytes = job.format === 'png' ? taggedPng(tag, 512, job.square ? 512 : 384) : taggedJpeg(tag, 512, job.square ? 512 : 384);
       const obj = this.bucket.write(sketchKeyOf(job), bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', meta, 'user');
-      f.sketch = { etag: obj.etag, bytes, meta };
+      f.sketch = { etag: obj.etag, bytes, meta, second: Math.floor(obj.lastModified / 1000) };
     }
     if (!f.sketch) return; // a sidecar alone is not a version yet
     this.versions.observe({
       jobKey: job.jobKey,
       sketchEtag: f.sketch.etag,
-      ...(f.sidecar ? { sidecarEtag: f.sidecar.etag } : {}),
+      sketchSecond: f.sketch.second,
+      ...(f.sidecar ? { sidecarEtag: f.sidecar.etag, sidecarSecond: f.sidecar.second } : {}),
       ...(f.sidecar ? { prompt: f.sidecar.prompt } : f.sketch.meta.prompt ? { prompt: f.sketch.meta.prompt } : {}),
       style: f.sketch.meta.style!,
       n: f.sidecar ? job.n : 1,

@@ -1,16 +1,20 @@
 /**
  * Every version the user put in the bucket: each (sketch upload, sidecar upload) pair that was
- * there at some moment. Prompts are unique per sidecar (or per sketch, when the prompt rides in
- * the sketch's metadata) and each sketch upload of a job carries its own style in its metadata, so
- * (prompt, style) names exactly one version: every create can be traced to the version it was
- * sent for, and every manifest to the files it describes.
+ * there at some moment; an upload is its ETag and its Last-Modified second (SPEC §1: identical
+ * bytes uploaded again are a new version, unless within the same second). Prompts are unique per
+ * sidecar (or per sketch, when the prompt rides in the sketch's metadata) and each new sketch of a
+ * job carries its own style, so (prompt, style) names one version, or a run of versions that only
+ * re-uploaded the same bytes: a create is traced to the newest of them already there when it was
+ * sent, and every manifest to the files it describes.
  */
 export interface WorldVersion {
   /** Order of appearance across the schedule (higher = newer). */
   seq: number;
   jobKey: string;
   sketchEtag: string;
+  sketchSecond: number;
   sidecarEtag?: string;
+  sidecarSecond?: number;
   /** The prompt this version resolves to, if any yet. */
   prompt?: string;
   style: string;
@@ -20,7 +24,7 @@ export interface WorldVersion {
 
 export class Versions {
   private seq = 0;
-  private readonly bySignature = new Map<string, WorldVersion>();
+  private readonly bySignature = new Map<string, WorldVersion[]>();
   private readonly byFiles = new Map<string, WorldVersion>();
   readonly byJob = new Map<string, WorldVersion[]>();
 
@@ -28,22 +32,40 @@ export class Versions {
   observe(v: Omit<WorldVersion, 'seq'>): WorldVersion {
     const list = this.byJob.get(v.jobKey) ?? [];
     const last = list[list.length - 1];
-    if (last && last.sketchEtag === v.sketchEtag && last.sidecarEtag === v.sidecarEtag) return last;
+    if (last && last.sketchEtag === v.sketchEtag && last.sidecarEtag === v.sidecarEtag && last.sketchSecond === v.sketchSecond && last.sidecarSecond === v.sidecarSecond) return last;
     const version: WorldVersion = { ...v, seq: ++this.seq };
     list.push(version);
     this.byJob.set(v.jobKey, list);
     this.byFiles.set(filesKey(v.jobKey, v.sketchEtag, v.sidecarEtag), version);
-    if (v.prompt !== undefined) this.bySignature.set(`${v.prompt}\u0000${v.style}`, version);
+    if (v.prompt !== undefined) {
+      const signature = `${v.prompt}\u0000${v.style}`;
+      this.bySignature.set(signature, [...(this.bySignature.get(signature) ?? []), version]);
+    }
     return version;
   }
 
-  /** The version a create with this prompt and style was sent for. */
-  ofRequest(prompt: string, style: string): WorldVersion | undefined {
-    return this.bySignature.get(`${prompt}\u0000${style}`);
+  /** The version a create with this prompt and style, sent at `sentAt`, was sent for. */
+  ofRequest(prompt: string, style: string, sentAt = Infinity): WorldVersion | undefined {
+    const candidates = this.bySignature.get(`${prompt}\u0000${style}`) ?? [];
+    return candidates.filter((v) => v.at <= sentAt).at(-1) ?? candidates[0];
   }
 
-  ofFiles(jobKey: string, sketchEtag: string, sidecarEtag?: string): WorldVersion | undefined {
-    return this.byFiles.get(filesKey(jobKey, sketchEtag, sidecarEtag));
+  /** The version of these files; with the uploads' seconds (a manifest's lastModified), exactly that one. */
+  /**
+   * The versions that send the very same request as `v` (identical bytes uploaded again, in other
+   * seconds): a create of theirs cannot be told apart by the request alone.
+   */
+  runOf(v: WorldVersion): WorldVersion[] {
+    return v.prompt === undefined ? [v] : (this.bySignature.get(`${v.prompt}\u0000${v.style}`) ?? [v]);
+  }
+
+  ofFiles(jobKey: string, sketchEtag: string, sidecarEtag?: string, seconds?: { sketch?: number; sidecar?: number }): WorldVersion | undefined {
+    const newest = this.byFiles.get(filesKey(jobKey, sketchEtag, sidecarEtag));
+    if (!seconds?.sketch) return newest;
+    const exact = (this.byJob.get(jobKey) ?? []).filter(
+      (v) => v.sketchEtag === sketchEtag && v.sidecarEtag === sidecarEtag && v.sketchSecond === seconds.sketch && (seconds.sidecar === undefined || v.sidecarSecond === seconds.sidecar),
+    );
+    return exact.at(-1) ?? newest;
   }
 
   newest(jobKey: string): WorldVersion | undefined {
