@@ -118,7 +118,10 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string, ev
     if (replaced) {
       previous.push({ id: replaced.id, state: isTerminal(replaced.state) ? replaced.state : 'SUPERSEDED', taskId: replaced.taskId, at: now });
     }
-    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5), ...(generation ? { generation } : {}), uploads: files.order };
+    // The outputs lease outlives the version that took it: a slow writer of the replaced version
+    // may still be at work, and the new one must wait for it (records.ts).
+    const outputs = row?.value.outputs;
+    const job: JobRecord = { jobKey, current: next, previous: previous.slice(-5), ...(generation ? { generation } : {}), uploads: files.order, ...(outputs ? { outputs } : {}) };
     try {
       await jobs.putJob(jobId, job, row?.rev);
     } catch (err) {
