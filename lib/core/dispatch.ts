@@ -11,7 +11,7 @@ import { checkpoint, lifecycleCtx, type CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome } from './finalize.js';
 import { budgetDay, type Jobs } from './jobs.js';
 import { logState } from './journal.js';
-import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, leaseForCreate, unclaim } from './lifecycle/index.js';
+import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, holdsClaim, leaseForCreate, unclaim } from './lifecycle/index.js';
 import { FREE_SLOT, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
 import { stageSketch } from './staging.js';
 
@@ -145,6 +145,17 @@ async function submitTask(deps: CoreDeps, jobs: Jobs, claim: Claim, pause: Pause
       }
       await jobs.refundImages(claimed.budgetDay, images, config.maxImagesPerDay);
       claimed = { ...claimed, budgetDay: today };
+    }
+    // A claim that was slow to get here may hold a version a newer upload has replaced since:
+    // such a version is not sent (its slot and images go back).
+    const current = (await jobs.getJob(jobId))?.value.current;
+    if (!current || !holdsClaim(current, claimed)) {
+      deps.log.info('not sent: the version moved on before its create', { jobKey, version: v.id, state: current?.state, slot: slot.index });
+      await jobs.refundImages(claimed.budgetDay ?? '', claimed.images ?? 0, config.maxImagesPerDay);
+      await jobs.putSlot(slot.index, slot.rev, FREE_SLOT).catch((err: unknown) => {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      });
+      return false;
     }
     const renewed = leaseForCreate(claimed, ctx);
     try {

@@ -142,6 +142,8 @@ export async function completeVersion(
   slot?: { index: number; rev: number },
   /** The decision holds only while this is true of the version (e.g. it still follows a task). */
   guard?: (v: VersionRecord) => boolean,
+  /** Runs after the manifest, before the version is terminal: a failure here is resumed with it. */
+  afterManifest?: () => Promise<void>,
 ): Promise<boolean> {
   // Persist the decision first: a crash from here on resumes with the same outcome.
   let finishedMeanwhile = false;
@@ -194,6 +196,7 @@ export async function completeVersion(
   const manifest = buildManifest(version, finalOutcome, now);
   await deps.objects.put(manifestKey(jobKey), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
   await checkpoint(deps, 'finalize:manifest-written', jobKey);
+  await afterManifest?.();
   // Only a version not yet terminal becomes terminal: an invocation that took over while this one
   // was slow may have finished it already (one state line per change).
   const done = await jobs.updateVersion(

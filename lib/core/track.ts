@@ -149,8 +149,9 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
   const v = row?.value.current;
   if (row && v?.id !== versionId) await dropStagingOf(deps, jobId, row.value.jobKey, versionId); // superseded while its results were due
   if (!row || !v || v.id !== versionId || v.state !== 'FINALIZING' || !v.taskId) return;
+  const newerUpload = () => recordNewerUpload(deps, jobs, row.value.jobKey, versionId, row.value.generation ?? 0);
   if (v.outcome) {
-    await completeVersion(deps, jobs, jobId, versionId, v.outcome);
+    await completeVersion(deps, jobs, jobId, versionId, v.outcome, undefined, undefined, newerUpload);
     return;
   }
   const task = view ?? (await deps.model.getTask(v.taskId));
@@ -172,7 +173,7 @@ export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string
   // The retry window counts from when we saw the task end (our clock; DashScope's may differ).
   const results = task.status === 'SUCCEEDED' ? await copyResults(deps, row.value.jobKey, task, v.updatedAt) : [];
   await checkpoint(deps, 'finalize:results-copied', row.value.jobKey);
-  if (await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results))) {
-    await recordNewerUpload(deps, jobs, row.value.jobKey, versionId, row.value.generation ?? 0);
-  }
+  // Were the files replaced while the task ran? Looked at after the manifest and before the
+  // version is terminal, so a failed look is repeated when finalizing resumes (catchup.ts).
+  await completeVersion(deps, jobs, jobId, versionId, outcomeOf(task, results), undefined, undefined, newerUpload);
 }
