@@ -33,8 +33,8 @@ const queued: VersionRecord = {
 };
 
 function claimed(index = 0) {
-  const c = claim(queued, { jobId: 'j', jobKey: 'sketches/cat', index, owner: 'me', images: 1, budgetDay: '2026-12-02' }, ctx());
-  const slot: SlotView = { index, rev: 1, slot: c.slot };
+  const c = claim(queued, { jobId: 'j', jobKey: 'sketches/cat', index, owner: 'me', images: 1, milliCny: 60, budgetDay: '2026-12-02' }, ctx());
+  const slot: SlotView = { model: 'wanx-sketch-to-image-lite', index, rev: 1, slot: c.slot };
   return { slot, version: c.version };
 }
 
@@ -165,9 +165,9 @@ describe('task queries', () => {
 });
 
 describe('matchOrphans: all expired slots against one listing (run 1)', () => {
-  const slot = (index: number): SlotView => ({ index, rev: 3, slot: { state: 'submitting', jobId: `j${index}`, versionId: 'v', attempt: 1 } });
+  const slot = (index: number): SlotView => ({ model: 'wanx-sketch-to-image-lite', index, rev: 3, slot: { state: 'submitting', jobId: `j${index}`, versionId: 'v', attempt: 1 } });
   const task = (taskId: string) => ({ taskId, status: 'RUNNING' });
-  const free = (index: number): SlotView => ({ index, rev: 1, slot: { state: 'free' } });
+  const free = (index: number): SlotView => ({ model: 'wanx-sketch-to-image-lite', index, rev: 1, slot: { state: 'free' } });
 
   it('one orphaned slot and one unknown task are each other’s', () => {
     expect(matchOrphans({ expired: [slot(0)], unknown: [task('T1')], free: [] })).toEqual({ adopt: [{ slot: slot(0), task: task('T1') }], hold: [], requeue: [], unheld: [] });
