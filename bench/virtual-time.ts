@@ -33,6 +33,8 @@ export const invocationScope = new AsyncLocalStorage<SleepAccount>();
 interface Sleeper {
   at: number;
   seq: number;
+  /** A sleep with an abort signal is a watchdog beside work in progress (the submit lease's deadline, dispatch.ts), not the invocation waiting. */
+  watchdog: boolean;
   realStart: number;
   account?: SleepAccount;
   resolve: () => void;
@@ -56,7 +58,7 @@ export class VirtualClock implements Clock {
     const account = invocationScope.getStore();
     account?.onSleep?.(ms);
     return new Promise((resolve) => {
-      const s: Sleeper = { at: this.t + Math.max(0, ms), seq: this.seq++, realStart: performance.now(), account, resolve };
+      const s: Sleeper = { at: this.t + Math.max(0, ms), seq: this.seq++, watchdog: signal !== undefined, realStart: performance.now(), account, resolve };
       this.sleepers.push(s);
       signal?.addEventListener(
         'abort',
@@ -69,9 +71,13 @@ export class VirtualClock implements Clock {
     });
   }
 
-  /** Invocations blocked in sleep() right now. */
+  /**
+   * Invocations blocked in sleep() right now. Watchdogs do not count: while one runs its invocation
+   * is working (a create in flight), and time must not jump past it (issue 16: with several slots
+   * per model, creates were otherwise delayed to the next event).
+   */
   get sleeping(): number {
-    return this.sleepers.length;
+    return this.sleepers.filter((s) => !s.watchdog).length;
   }
 
   nextWake(): number | undefined {

@@ -102,6 +102,8 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   }
   report.ran = true;
   let workLeft = false;
+  /** Models the last pass found held back by the budget or an account pause: their queues wait for the timer. */
+  let heldBack = new Set<string>();
   let kick = false;
   try {
     const finished: Finished = new Map();
@@ -137,6 +139,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
       let fill: FillResult | undefined;
       try {
         fill = await fillSlots(deps, jobs);
+        heldBack = new Set(Object.entries(fill.byModel).filter(([, f]) => f.blocked === 'budget' || f.blocked === 'account').map(([m]) => m));
         report.submitted += fill.submitted;
         // Waiting on the budget or an account pause is not work to loop for: the timer comes back.
         waiting = fill.waiting;
@@ -181,7 +184,9 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   // already written its slot or queue row, so one of us notices the other's work.
   if (!workLeft && deps.kicker) {
     const slots = await jobs.readSlots(slotLayout(config));
-    kick = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty(config.models));
+    // Not for a queue held back by the budget or an account pause: that would kick at once, again
+    // and again, until the pause ends (the timer's probe is enough).
+    kick = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty(config.models.filter((m) => !heldBack.has(m))));
   }
   if (kick && deps.kicker) {
     const delayMs = Math.max(0, (report.restUntil ?? 0) - clock.now());
