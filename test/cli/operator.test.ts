@@ -148,8 +148,8 @@ describe('--dir DIR with no sketchflow local running on it', () => {
   it('status --dir lists the jobs with state and age', async () => {
     const { code, stdout } = await runMain(['status', '--dir', dir]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^sketches\/cat\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
-    expect(stdout).toMatch(/^sketches\/early\/boat\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
+    expect(stdout).toMatch(/^sketches\/cat\s+SUCCEEDED\s+\d+s\s+wanx-sketch-to-image-lite\s+task \S+$/m);
+    expect(stdout).toMatch(/^sketches\/early\/boat\s+SUCCEEDED\s+\d+s\s+wanx-sketch-to-image-lite\s+task \S+$/m);
     expect(stdout).toMatch(new RegExp(`2 jobs: 2 SUCCEEDED \\(the local bucket folder .*${path.basename(dir)}\\)`));
   }, 20_000);
 
