@@ -2,8 +2,8 @@
  * Filling DashScope's slots (SPEC §4 invariants 2, 3, 6): the shell around the lifecycle's claim
  * and create decisions (lifecycle/transitions.ts). A submission needs, in this order: a free slot
  * of its model (conditional write on the slot row), the daily budget (images and CNY), and the
- * job itself (conditional QUEUED → SUBMITTING on the job row). Only the writer that wins all three calls DashScope, so a
- * version is sent at most once however many fillers race.
+ * job itself (conditional QUEUED → SUBMITTING on the job row). Only the writer that wins all
+ * three calls DashScope, so a version is sent at most once however many fillers race.
  */
 import { ConditionFailedError, asError } from '../errors.js';
 import { redact } from '../redact.js';
@@ -13,8 +13,7 @@ import { budgetDay, budgetLimits, slotLayout, type Jobs } from './jobs.js';
 import { logState } from './journal.js';
 import { afterCreate, budgetNeverFits, budgetWaitReason, claim as claimFor, createDeadline, leaseForCreate } from './lifecycle/index.js';
 import { costMilliCny, modelSpec } from '../models/index.js';
-import { modelOf } from './records.js';
-import { FREE_SLOT, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
+import { FREE_SLOT, modelOf, type PauseRecord, type SlotView, type VersionRecord } from './records.js';
 
 export interface ModelFill {
   submitted: number;

@@ -86,7 +86,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         break;
       case 'QUEUED': {
         const waited = now - (v.queuedAt ?? v.createdAt);
-        if (v.waitingFor && config.maxQueueMs > 0 && waited > config.maxQueueMs) {
+        if (isBudgetWait(v.waitingFor) && config.maxQueueMs > 0 && waited > config.maxQueueMs) {
           await completeVersion(deps, jobs, jobId, v.id, failureOutcome({ code: 'BudgetExceeded', message: `waited ${Math.round(waited / 3600_000)} h: ${v.waitingFor}` }));
           report.finalized++;
           break;
