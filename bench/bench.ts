@@ -7,6 +7,7 @@
  *   1 backlog.ts (virtual time: virtual-time.ts)   2, 3 latency.ts (real time)
  *   4 reads.ts                                      5, 6 resources.ts (built bundles, fresh node)
  *   7 cost.ts with prices.ts (unit prices and their sources)
+ *   8 throughput.ts (virtual time, per model and mixed; issue 16)
  */
 import { execSync } from 'node:child_process';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { measureResultLatency, measureSubmitLatency, type ResultLatency, type Su
 import { PRICES, PRICES_READ_ON } from './prices.js';
 import { measurePollerReads, type PollerReads } from './reads.js';
 import { buildBundles, bundlesMeetTargets, measureBundles, measureMemory, type BundlesFigure, type MemoryFigure } from './resources.js';
+import { measureThroughput, TASK_SECONDS, throughputLine, type ThroughputRun } from './throughput.js';
 
 export interface BenchOptions {
   /** Sketches dropped at once in the backlog runs (figure 1, and the cost). */
@@ -27,6 +29,8 @@ export interface BenchOptions {
   reads: { active: number; finished: number[] };
   memory: { sketchSide: number; n: number };
   loadRuns: number;
+  /** Sketches per throughput run (figure 8): each model alone, then mixed. */
+  throughputJobs: number;
   /** Progress lines (stderr in run.ts). */
   progress?: (line: string) => void;
 }
@@ -39,6 +43,7 @@ export const FULL: BenchOptions = {
   reads: { active: 20, finished: [0, 1000, 10000] },
   memory: { sketchSide: 2640, n: 4 },
   loadRuns: 7,
+  throughputJobs: 50,
 };
 
 /** Seconds, for `npm test`: every figure computed the same way on tiny inputs. */
@@ -50,6 +55,7 @@ export const SMOKE: BenchOptions = {
   reads: { active: 3, finished: [0, 5, 20] },
   memory: { sketchSide: 600, n: 4 },
   loadRuns: 1,
+  throughputJobs: 3,
 };
 
 export type Verdict = 'met' | 'MISSED' | 'no target';
@@ -69,6 +75,7 @@ export interface BenchResults {
     memory: MemoryFigure & { limitMiB: number; headroom: number; verdict: Verdict };
     bundles: BundlesFigure & { verdict: Verdict };
     cost: CostFigure & { naive: CostFigure; target: number; verdict: Verdict };
+    throughput: ThroughputFigure;
   };
   prices: typeof PRICES;
   pricesReadOn: string;
@@ -80,6 +87,22 @@ type BacklogSummary = Omit<BacklogRun, 'invocations' | 'tablestore' | 'tablestor
 function summary(run: BacklogRun): BacklogSummary {
   const { invocations: _i, tablestore: _t, tablestoreCu: _c, oss: _o, objectBytes: _b, ...rest } = run;
   return rest;
+}
+
+export interface ThroughputFigure {
+  runs: ThroughputRun[];
+  /** The least efficiency (makespan of an idle-free scheduler / ours) of any model in any run. */
+  worst: number;
+  target: number;
+  verdict: Verdict;
+  taskSeconds: Readonly<Record<string, number>>;
+}
+
+export const THROUGHPUT_TARGET = 0.95;
+
+export function throughputFigure(runs: ThroughputRun[]): ThroughputFigure {
+  const worst = Math.min(...runs.flatMap((r) => r.models.map((m) => m.efficiency)));
+  return { runs, worst, target: THROUGHPUT_TARGET, verdict: worst >= THROUGHPUT_TARGET ? 'met' : 'MISSED', taskSeconds: TASK_SECONDS };
 }
 
 const MEMORY_LIMIT_MIB = 256;
@@ -112,6 +135,7 @@ export async function runBench(options: BenchOptions = FULL): Promise<BenchResul
   const latency = await phase(`2 result latency (real time, ${options.latency.jobs} jobs)`, () => measureResultLatency(options.latency));
   const ours = await phase(`1 backlog, ours (${options.backlogJobs} jobs, virtual time)`, () => runBacklog('ours', { jobs: options.backlogJobs, taskSeconds: options.taskSeconds }));
   const naive = await phase(`1 backlog, naive baseline`, () => runBacklog('naive', { jobs: options.backlogJobs, taskSeconds: options.taskSeconds }));
+  const throughput = await phase(`8 throughput (${options.throughputJobs} sketches a run: each model, then mixed; virtual time)`, () => measureThroughput(options.throughputJobs, progress));
   const cost = costPerImage(ours);
   const naiveCost = costPerImage(naive);
 
@@ -137,6 +161,7 @@ export async function runBench(options: BenchOptions = FULL): Promise<BenchResul
       memory: { ...memory, limitMiB: MEMORY_LIMIT_MIB, headroom: MEMORY_LIMIT_MIB / peak, verdict: peak * MEMORY_HEADROOM <= MEMORY_LIMIT_MIB ? 'met' : 'MISSED' },
       bundles: { ...load, verdict: bundlesMeetTargets(load) ? 'met' : 'MISSED' },
       cost: { ...cost, naive: naiveCost, target: 1, verdict: cost.percentOfModel < 1 ? 'met' : 'MISSED' },
+      throughput: throughputFigure(throughput),
     },
     prices: PRICES,
     pricesReadOn: PRICES_READ_ON,
@@ -221,7 +246,35 @@ export function renderTable(r: BenchResults): string {
       f.cost.verdict,
     ],
   ];
+  rows.push(throughputRow(f.throughput, o.throughputJobs));
   const header = ['#', 'Figure', 'Measured', 'Target', 'Baseline / how', 'Verdict'];
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Row 8: images an hour per model against its own limit, alone and mixed. */
+export function throughputRow(t: ThroughputFigure, jobs: number): string[] {
+  const alone = t.runs.filter((r) => r.name !== 'mix');
+  const mix = t.runs.find((r) => r.name === 'mix');
+  return [
+    '8',
+    `Throughput, ${jobs} sketches dropped at once: each model alone, then mixed (images/h of the model's limit, concurrency × 3600 / mean task time)`,
+    alone.map(throughputLine).join('; '),
+    `≥ ${t.target} of an idle-free scheduler's makespan, every model`,
+    `mixed (${mix?.models.map((m) => m.jobs).join('/') ?? '?'}): ${mix ? throughputLine(mix) : '?'}; worst ${t.worst.toFixed(3)}; tasks ${Object.entries(t.taskSeconds)
+      .map(([m, s]) => `${m} ${s} s`)
+      .join(', ')} ±25 %; in flight at most ${t.runs.flatMap((r) => r.models.map((m) => `${m.maxInFlight}/${m.inFlightBound}`)).join(' ')}; creates in any simulated second at most ${Math.max(...t.runs.flatMap((r) => r.models.map((m) => m.maxCreatesPerSimSecond)))}; virtual time`,
+    t.verdict,
+  ];
+}
+
+/** Figure 8 alone (`npm run bench -- --only throughput`), as a table of its own. */
+export async function runThroughputOnly(jobs: number, progress: (line: string) => void = () => undefined): Promise<{ figure: ThroughputFigure; table: string }> {
+  const figure = throughputFigure(await measureThroughput(jobs, progress));
+  const header = ['run', 'model', 'sketches', 'images/h', 'limit/h', 'makespan s', 'idle-free s', 'efficiency', 'in flight (bound)', 'creates/s (limit)'];
+  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+  const rows = figure.runs.flatMap((r) =>
+    r.models.map((m) => [r.name, m.model, m.jobs, Math.round(m.imagesPerHour), Math.round(m.limitPerHour), m.makespanS.toFixed(0), m.idleFreeMakespanS.toFixed(0), m.efficiency.toFixed(3), `${m.maxInFlight} (${m.inFlightBound})`, `${m.maxCreatesPerSimSecond} (${m.createsPerSecondLimit})`]),
+  );
+  return { figure, table: [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n') };
 }

@@ -290,11 +290,31 @@ const EXAMPLES: Example[] = [
 
 const DEFAULTS = { style: '<watercolor>' };
 
-async function main(): Promise<void> {
-  fs.rmSync(OUT, { recursive: true, force: true });
-  fs.mkdirSync(OUT, { recursive: true });
-  let seed = 7;
-  for (const ex of EXAMPLES) {
+/**
+ * examples/models/ (issue 16): the same 4:3 house for each model, one sketch asking for a model
+ * that does not exist and one with a field its model does not take. Not seeded into a new bucket
+ * folder (the bundled examples all succeed); copy it into `DIR/sketches/models/` to try the models.
+ */
+const MODELS_OUT = path.join(import.meta.dirname, 'models');
+const MODEL_EXAMPLES: Example[] = [
+  { name: 'house-lite', drawing: 'house', canvas: { width: 1024, height: 768 }, format: 'png', sidecar: { model: 'wanx-sketch-to-image-lite', prompt: 'a cozy stone cottage at dusk', style: '<watercolor>' } },
+  { name: 'house-doodle', drawing: 'house', canvas: { width: 1024, height: 768 }, format: 'png', sidecar: { model: 'wanx2.1-imageedit', prompt: 'a cozy stone cottage at dusk, warm light in the windows', is_sketch: true, seed: 42 } },
+  {
+    name: 'house-wan25',
+    drawing: 'house',
+    canvas: { width: 1024, height: 768 },
+    format: 'png',
+    sidecar: { model: 'wan2.5-i2i-preview', prompt: 'turn the line drawing in image 1 into a photo of a cozy stone cottage at dusk', negative_prompt: 'text, watermark', prompt_extend: false },
+  },
+  { name: 'unknown-model', drawing: 'tree', canvas: { width: 768, height: 768 }, format: 'png', sidecar: { model: 'dall-e-3', prompt: 'a towering oak tree' } },
+  { name: 'wrong-field', drawing: 'cat', canvas: { width: 768, height: 768 }, format: 'png', sidecar: { model: 'wanx2.1-imageedit', prompt: 'a ginger cat', style: '<anime>' } },
+];
+
+async function writeExamples(out: string, examples: Example[], firstSeed: number): Promise<void> {
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  let seed = firstSeed;
+  for (const ex of examples) {
     const svg = svgFor(DRAWINGS[ex.drawing]!(), ex.canvas, seed++);
     const img = sharp(Buffer.from(svg)).flatten({ background: '#ffffff' });
     const bytes =
@@ -304,13 +324,18 @@ async function main(): Promise<void> {
           ? await img.webp({ quality: 80 }).toBuffer()
           : await img.greyscale().png({ palette: true, colours: 16, compressionLevel: 9 }).toBuffer();
     const file = `${ex.name}.${ex.format}`;
-    fs.writeFileSync(path.join(OUT, file), bytes);
+    fs.writeFileSync(path.join(out, file), bytes);
     const sidecar = typeof ex.sidecar === 'string' ? `${ex.name}.txt` : `${ex.name}.json`;
-    fs.writeFileSync(path.join(OUT, sidecar), typeof ex.sidecar === 'string' ? ex.sidecar : `${JSON.stringify(ex.sidecar, null, 2)}\n`);
-    process.stdout.write(`${file.padEnd(14)} ${ex.canvas.width}×${ex.canvas.height}  ${(bytes.length / 1024).toFixed(1)} KB   + ${sidecar}\n`);
+    fs.writeFileSync(path.join(out, sidecar), typeof ex.sidecar === 'string' ? ex.sidecar : `${JSON.stringify(ex.sidecar, null, 2)}\n`);
+    process.stdout.write(`${path.basename(out)}/${file.padEnd(18)} ${ex.canvas.width}×${ex.canvas.height}  ${(bytes.length / 1024).toFixed(1)} KB   + ${sidecar}\n`);
   }
+}
+
+async function main(): Promise<void> {
+  await writeExamples(OUT, EXAMPLES, 7);
   fs.writeFileSync(path.join(OUT, '_defaults.json'), `${JSON.stringify(DEFAULTS, null, 2)}\n`);
-  process.stdout.write('_defaults.json\n');
+  process.stdout.write('sketches/_defaults.json\n');
+  await writeExamples(MODELS_OUT, MODEL_EXAMPLES, 31);
 }
 
 await main();

@@ -7,6 +7,7 @@ import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { registerSecret } from './redact.js';
 import { normalizeStyle, STYLES } from './contract/styles.js';
+import { costMilliCny, isKnownModel, LEGACY_MODEL, MODEL_NAMES, modelSpec } from './models/index.js';
 
 const seconds = (def: number, min = 0, unit = 'seconds') => {
   const message = `must be a number of ${unit} ≥ ${min}`;
@@ -23,6 +24,28 @@ const integer = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) => {
     .refine((v) => Number.isInteger(v) && v >= min && v <= max, { message })
     .default(def);
 };
+
+/** A decimal number ≥ 0 (CNY). */
+const amount = (def: number) => {
+  const message = 'must be an amount ≥ 0';
+  return z.coerce
+    .number({ error: message })
+    .refine((v) => Number.isFinite(v) && v >= 0, { message })
+    .default(def);
+};
+
+const modelName = z
+  .string()
+  .trim()
+  .default(LEGACY_MODEL)
+  .refine((v) => isKnownModel(v), { message: `must be one of ${MODEL_NAMES.join(', ')}` });
+
+/** `MODELS`: names separated by commas or spaces; every known model by default. */
+const modelList = z
+  .string()
+  .default(MODEL_NAMES.join(','))
+  .transform((v) => [...new Set(v.split(/[\s,]+/).filter(Boolean))])
+  .refine((list) => list.length > 0 && list.every(isKnownModel), { message: `must list models among ${MODEL_NAMES.join(', ')}, separated by commas` });
 
 const optionalString = z
   .string()
@@ -74,10 +97,16 @@ export const ConfigSchema = z.object({
     .refine((v) => normalizeStyle(v) !== undefined, { message: `must be one of ${STYLES.join(' ')}` })
     .transform((v) => normalizeStyle(v)!),
   DEFAULT_N: integer(1, 1, 4),
+  /** The model of a sketch whose sources name none (SPEC §2). */
+  DEFAULT_MODEL: modelName,
+  /** The models this deployment sends to; a sketch asking for another is an error that names these. */
+  MODELS: modelList,
   FIT: z.enum(['pad', 'crop', 'reject'], { error: "must be 'pad', 'crop' or 'reject'" }).default('pad'),
   MAX_IN_FLIGHT: integer(2, 1, 16),
   MAX_ATTEMPTS: integer(3, 1, 10),
   MAX_IMAGES_PER_DAY: integer(500, 0),
+  /** CNY a day (Asia/Shanghai) at each model's price; 0 = no limit (MAX_IMAGES_PER_DAY still applies). */
+  MAX_CNY_PER_DAY: amount(0),
   MAX_QUEUE_HOURS: seconds(24, 0, 'hours'),
   SKETCH_URL_TTL_SECONDS: integer(1800, 60, 7 * 24 * 3600),
   POLL_INTERVAL_SECONDS: seconds(2, 0.01),
@@ -110,11 +139,16 @@ export interface Config {
   tablestore: { endpoint: string; instance: string; table: string };
   sketchPrefix: string;
   stagingPrefix: string;
-  defaults: { style: string; n: number };
+  defaults: { style: string; n: number; model: string };
+  /** MODELS, in the order given. */
+  models: string[];
   fit: 'pad' | 'crop' | 'reject';
+  /** The in-flight bound of a model that runs one task at a time; a model running c gets c − 1 more (lib/models inFlightLimit). */
   maxInFlight: number;
   maxAttempts: number;
   maxImagesPerDay: number;
+  /** MAX_CNY_PER_DAY in thousandths of a yuan (integers for the budget row); 0 = no limit. */
+  maxMilliCnyPerDay: number;
   maxQueueMs: number;
   sketchUrlTtlSeconds: number;
   pollIntervalMs: number;
@@ -133,11 +167,13 @@ function toConfig(p: Parsed): Config {
     tablestore: { endpoint: p.TABLESTORE_ENDPOINT.replace(/\/+$/, ''), instance: p.TABLESTORE_INSTANCE, table: p.TABLESTORE_TABLE },
     sketchPrefix: p.SKETCH_PREFIX,
     stagingPrefix: p.STAGING_PREFIX,
-    defaults: { style: p.DEFAULT_STYLE, n: p.DEFAULT_N },
+    defaults: { style: p.DEFAULT_STYLE, n: p.DEFAULT_N, model: p.DEFAULT_MODEL },
+    models: p.MODELS,
     fit: p.FIT,
     maxInFlight: p.MAX_IN_FLIGHT,
     maxAttempts: p.MAX_ATTEMPTS,
     maxImagesPerDay: p.MAX_IMAGES_PER_DAY,
+    maxMilliCnyPerDay: Math.round(p.MAX_CNY_PER_DAY * 1000),
     maxQueueMs: p.MAX_QUEUE_HOURS * 3600_000,
     sketchUrlTtlSeconds: p.SKETCH_URL_TTL_SECONDS,
     pollIntervalMs: p.POLL_INTERVAL_SECONDS * 1000,
@@ -170,6 +206,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // bucket watched (SKETCH_PREFIX '') the staging folder is inside it and classifyKey ignores it.
     if (c.SKETCH_PREFIX !== '' && (c.STAGING_PREFIX.startsWith(c.SKETCH_PREFIX) || c.SKETCH_PREFIX.startsWith(c.STAGING_PREFIX))) {
       ctx.addIssue({ code: 'custom', path: ['STAGING_PREFIX'], message: `must be a folder outside SKETCH_PREFIX ('${c.SKETCH_PREFIX}'), and not contain it` });
+    }
+    if (isKnownModel(c.DEFAULT_MODEL) && !c.MODELS.includes(c.DEFAULT_MODEL)) {
+      ctx.addIssue({ code: 'custom', path: ['DEFAULT_MODEL'], message: `must be one of MODELS (${c.MODELS.join(', ')})` });
+    }
+    const maxMilli = Math.round(c.MAX_CNY_PER_DAY * 1000);
+    if (maxMilli > 0 && isKnownModel(c.DEFAULT_MODEL) && costMilliCny(modelSpec(c.DEFAULT_MODEL), c.DEFAULT_N) > maxMilli) {
+      ctx.addIssue({ code: 'custom', path: ['MAX_CNY_PER_DAY'], message: `must allow DEFAULT_N (${c.DEFAULT_N}) images of DEFAULT_MODEL (CNY ${modelSpec(c.DEFAULT_MODEL).priceCny} each), or no job that takes them could ever be sent` });
     }
   }).safeParse(input);
   if (!result.success) {

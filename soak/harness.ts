@@ -12,7 +12,7 @@ import { Transform, type Readable } from 'node:stream';
 import { createPollerHandler } from '../functions/poller/index.js';
 import { createSubmitHandler } from '../functions/submit/index.js';
 import { createRowStore } from '../lib/adapters/tablestore.js';
-import { Jobs } from '../lib/core/jobs.js';
+import { Jobs, slotLayout } from '../lib/core/jobs.js';
 import type { ImageModel, ObjectStore, RowStore, StoredRow } from '../lib/core/ports.js';
 import { isTerminal, KIND, type ActiveRecord, type BudgetRecord, type JobRecord, type QueueRecord, type SlotRecord, type TaskRecord } from '../lib/core/records.js';
 import { sha256Hex } from '../lib/local/dashscope/random.js';
@@ -810,7 +810,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
             jobsView.scanAll<JobRecord>(KIND.job),
             jobsView.scanAll<ActiveRecord>(KIND.active),
             jobsView.scanAll<QueueRecord>(KIND.queue),
-            jobsView.readSlots(pipeline.config.maxInFlight),
+            jobsView.readSlots(slotLayout(pipeline.config)),
           ]);
           return jobRows.every((r) => isTerminal(r.value.current.state)) && activeRows.length === 0 && queueRows.length === 0 && slots.every((s) => s.slot.state === 'free');
         })().catch(() => false);

@@ -7,7 +7,7 @@ import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
 import { beijingWithOffset } from '../contract/dashscope-time.js';
-import { MODEL } from '../contract/request.js';
+import { modelSpec } from '../models/index.js';
 import { ModelError, ResultDownloadError, TransportError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { CreateTaskInput, ImageModel, TaskSummary, TaskView } from '../core/ports.js';
@@ -180,11 +180,8 @@ export function createImageModel(settings: DashScopeSettings, agent: Dispatcher 
 
   return {
     async createTask(input: CreateTaskInput, options: { signal?: AbortSignal } = {}) {
-      const body = {
-        model: MODEL,
-        input: { prompt: input.prompt, sketch_image_url: input.sketchUrl },
-        parameters: input.parameters,
-      };
+      // Each model's own body (lib/models): the sketch's URL goes where that model reads it.
+      const body = modelSpec(input.model).body({ prompt: input.prompt, imageUrl: input.sketchUrl, parameters: input.parameters });
       const json = await call('POST', '/services/aigc/image2image/image-synthesis', 'create task', body, {
         'x-dashscope-async': 'enable',
         ...(input.ossResourceResolve ? { 'x-dashscope-ossresourceresolve': 'enable' } : {}),

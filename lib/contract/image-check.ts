@@ -1,21 +1,16 @@
 /**
  * The checks before money is spent (SPEC §3): the sketch is a real image in a supported format,
- * sniffed from its bytes, and either fits DashScope as it is or is sent as a normalized view made
- * by OSS image processing (`x-oss-process` inside the presigned URL), so no pixels pass through
- * the function.
+ * sniffed from its bytes, and either fits the chosen model as it is (each model's InputLimits,
+ * lib/models) or is sent as a normalized view made by OSS image processing (`x-oss-process`
+ * inside the presigned URL), so no pixels pass through the function.
  */
 import { InputError } from '../errors.js';
 import { formatBytes } from './sidecar.js';
 
 export const SKETCH_MAX_BYTES = 20 * 1024 * 1024;
-/** What DashScope takes as it is (dashscope.md §1). */
-export const MODEL_MAX_BYTES = 10 * 1024 * 1024;
-export const MODEL_MIN_SIDE = 256;
-export const MODEL_MAX_SIDE = 2048;
 /** OSS image processing refuses larger sources (width/height ≤ 30,000 px, ≤ 250 megapixels). */
 export const PROCESS_MAX_SIDE = 30_000;
 export const PROCESS_MAX_PIXELS = 250_000_000;
-export const NORMALIZED_SIDE = 768;
 
 /** Bytes read from the head and the tail of the object, for sniffing and truncation checks. */
 export const SNIFF_HEAD_BYTES = 32;
@@ -87,41 +82,78 @@ export function checkSketchBytes(key: string, size: number, head: Buffer, tail: 
 
 export type Fit = 'pad' | 'crop' | 'reject';
 
+/** What one model takes as it is, and the view a sketch that does not fit is sent as (SPEC §3). */
+export interface InputLimits {
+  /** Formats the model takes as they are (sniffed from the bytes). */
+  formats: readonly SniffedFormat[];
+  minSide: number;
+  maxSide: number;
+  maxBytes: number;
+  /** Largest long/short side ratio taken as it is: 1 = square only. */
+  maxRatio: number;
+  /** The normalized view's long side (or the square's side, when the aspect cannot be kept). */
+  viewSide: number;
+}
+
 export interface SketchView {
   /** `x-oss-process` for the presigned URL, or undefined to send the sketch as it is. */
   process?: string;
   normalized: boolean;
   /** Why it was normalized, for the manifest's warnings. */
   reason?: string;
+  /** What the view is ("a normalized 768×768 PNG view"), for the manifest's warnings. */
+  description?: string;
 }
 
-function whyNot(size: number, info: ImageInfo, format: SniffedFormat): string | undefined {
-  if (!['png', 'jpg', 'webp', 'tiff'].includes(format)) return `${format.toUpperCase()} is not accepted by the model`;
+const FORMAT_NAMES: Record<SniffedFormat, string> = { png: 'PNG', jpg: 'JPEG', webp: 'WEBP', bmp: 'BMP', tiff: 'TIFF' };
+const MIB = 1024 * 1024;
+
+const ratioOf = (info: ImageInfo) => Math.max(info.width, info.height) / Math.min(info.width, info.height);
+
+function whyNot(size: number, info: ImageInfo, format: SniffedFormat, limits: InputLimits): string | undefined {
+  if (!limits.formats.includes(format)) return `${format.toUpperCase()} is not accepted by the model`;
   if (info.orientation !== undefined && info.orientation !== 1) return `EXIF orientation ${info.orientation}`;
-  if (info.width !== info.height) return `${info.width}×${info.height} is not square`;
-  if (info.width < MODEL_MIN_SIDE || info.width > MODEL_MAX_SIDE) return `${info.width}×${info.height} is outside ${MODEL_MIN_SIDE}–${MODEL_MAX_SIDE} px`;
-  if (size > MODEL_MAX_BYTES) return `${formatBytes(size)} is over the model's 10 MiB`;
+  const { width, height } = info;
+  if (limits.maxRatio <= 1 && width !== height) return `${width}×${height} is not square`;
+  if (ratioOf(info) > limits.maxRatio) return `${width}×${height} is beyond the model's 1:${limits.maxRatio} aspect ratio`;
+  if (Math.min(width, height) < limits.minSide || Math.max(width, height) > limits.maxSide) return `${width}×${height} is outside ${limits.minSide}–${limits.maxSide} px`;
+  if (size > limits.maxBytes) return `${formatBytes(size)} is over the model's ${limits.maxBytes / MIB} MiB`;
   return undefined;
 }
 
-/** Decides how DashScope sees the sketch: as it is, normalized by OSS, or rejected (FIT=reject). */
-export function planSketchView(key: string, size: number, info: ImageInfo, format: SniffedFormat, fit: Fit): SketchView {
+/** The rule FIT=reject holds a sketch to, in words. */
+function describeLimits(limits: InputLimits): string {
+  const shape = limits.maxRatio <= 1 ? 'a square ' : 'a ';
+  const formats = limits.formats.map((f) => FORMAT_NAMES[f]).join('/');
+  const ratio = limits.maxRatio > 1 && Number.isFinite(limits.maxRatio) ? ` in an aspect ratio up to 1:${limits.maxRatio}` : '';
+  return `${shape}${formats} of ${limits.minSide}–${limits.maxSide} px a side${ratio}, at most ${limits.maxBytes / MIB} MiB, without EXIF rotation`;
+}
+
+/**
+ * Decides how DashScope sees the sketch: as it is, normalized by OSS, or rejected (FIT=reject).
+ * The view keeps the sketch's aspect when the model takes it (the long side scaled to
+ * `viewSide`, the short one still within the model's sides); otherwise it is a square, padded
+ * with white (FIT=pad) or centre-cropped (FIT=crop).
+ */
+export function planSketchView(key: string, size: number, info: ImageInfo, format: SniffedFormat, fit: Fit, model: { name: string; input: InputLimits }): SketchView {
   if (info.width > PROCESS_MAX_SIDE || info.height > PROCESS_MAX_SIDE || info.width * info.height > PROCESS_MAX_PIXELS) {
     throw new InputError('UnsupportedImage', `${key}: claims ${info.width}×${info.height} pixels; sketches may be at most 30000 px a side and 250 megapixels`);
   }
   if (info.width < 1 || info.height < 1) {
     throw new InputError('UnsupportedImage', `${key}: has no pixels (${info.width}×${info.height})`);
   }
-  const reason = whyNot(size, info, format);
+  const limits = model.input;
+  const reason = whyNot(size, info, format, limits);
   if (!reason) return { normalized: false };
   if (fit === 'reject') {
-    throw new InputError(
-      'ImageRejected',
-      `${key}: ${reason}; with FIT=reject a sketch must be a square PNG/JPEG/WEBP/TIFF of ${MODEL_MIN_SIDE}–${MODEL_MAX_SIDE} px, at most 10 MiB, without EXIF rotation`,
-    );
+    throw new InputError('ImageRejected', `${key}: ${reason}; with FIT=reject a sketch must be ${describeLimits(limits)} (${model.name})`);
   }
-  const side = NORMALIZED_SIDE;
+  const side = limits.viewSide;
+  const ratio = ratioOf(info);
   // limit_0: OSS never enlarges by default, and tiny sketches must be scaled up.
+  if (limits.maxRatio > 1 && ratio <= limits.maxRatio && Math.floor(side / ratio) >= limits.minSide) {
+    return { process: `image/auto-orient,1/resize,m_lfit,w_${side},h_${side},limit_0/format,png`, normalized: true, reason, description: `a normalized PNG view, ${side} px on its long side` };
+  }
   const resize = fit === 'pad' ? `resize,m_pad,w_${side},h_${side},limit_0,color_FFFFFF` : `resize,m_fill,w_${side},h_${side},limit_0`;
-  return { process: `image/auto-orient,1/${resize}/format,png`, normalized: true, reason };
+  return { process: `image/auto-orient,1/${resize}/format,png`, normalized: true, reason, description: `a normalized ${side}×${side} PNG view` };
 }

@@ -1,91 +1,146 @@
 /**
- * The DashScope request a job sends (SPEC §2): resolved field by field from
- * sidecar > object metadata > nearest `_defaults.json` > configuration.
+ * The DashScope request a job sends (SPEC §2): the model first (sidecar > object metadata >
+ * nearest `_defaults.json` > DEFAULT_MODEL), then every other field from the same order, each
+ * checked against that model's rules (lib/models). A field the model does not take is an error
+ * when the sketch's own sidecar or metadata sets it, and is skipped with a warning when it comes
+ * from a `_defaults.json` (a folder's defaults serve sketches of every model). Every problem of
+ * every source is reported in one InputError.
  */
 import { InputError } from '../errors.js';
-import { normalizeStyle, STYLES, type Style } from './styles.js';
-import { PROMPT_MAX_CHARS, PROMPT_MODEL_CHARS, type SidecarFields } from './sidecar.js';
-
-export const MODEL = 'wanx-sketch-to-image-lite';
-
-export interface RequestParameters {
-  style: Style;
-  size: '768*768';
-  /** Always sent: DashScope's own default is 4, which bills 4 images. */
-  n: number;
-  sketch_weight?: number;
-  sketch_extraction?: boolean;
-  sketch_color?: Array<[number, number, number]>;
-}
+import { modelSpec, modelsTaking, type ModelParameters, type ModelSpec } from '../models/index.js';
+import { modelProblem, type SidecarFields, type SidecarLayer } from './sidecar.js';
 
 export interface ResolvedRequest {
+  model: string;
   prompt: string;
-  parameters: RequestParameters;
+  parameters: ModelParameters;
   warnings: string[];
 }
 
-export interface RequestSources {
-  sidecar?: SidecarFields;
-  /** User metadata of the sketch, keys without `x-oss-meta-`. */
-  metadata?: Record<string, string>;
-  /** `_defaults.json` contents, nearest folder first. */
-  defaults: SidecarFields[];
-  config: { style: string; n: number };
+export interface RequestConfig {
+  style: string;
+  n: number;
+  /** DEFAULT_MODEL. */
+  model: string;
+  /** MODELS: the models this deployment sends to. */
+  models: readonly string[];
 }
 
-/** `x-oss-meta-prompt` is percent-encoded UTF-8 (HTTP headers are ASCII); `x-oss-meta-style` optional. */
-export function fieldsFromMetadata(metadata: Record<string, string> | undefined): SidecarFields {
-  if (!metadata) return {};
-  const fields: SidecarFields = {};
-  const rawPrompt = metadata.prompt;
-  if (rawPrompt !== undefined) {
-    let prompt = rawPrompt;
+export interface RequestSources {
+  sidecar?: SidecarLayer;
+  /** User metadata of the sketch, keys without `x-oss-meta-`. */
+  metadata?: Record<string, string>;
+  /** `_defaults.json` files, nearest folder first. */
+  defaults: SidecarLayer[];
+  config: RequestConfig;
+}
+
+/** `x-oss-meta-prompt` is percent-encoded UTF-8 (HTTP headers are ASCII); `x-oss-meta-style` and `x-oss-meta-model` optional. */
+export function fieldsFromMetadata(metadata: Record<string, string> | undefined): SidecarLayer {
+  const fields: SidecarFields = Object.create(null) as SidecarFields;
+  const problems: string[] = [];
+  let badModel = false;
+  if (metadata?.prompt !== undefined) {
+    let prompt = metadata.prompt;
     try {
-      prompt = decodeURIComponent(rawPrompt);
+      prompt = decodeURIComponent(prompt);
     } catch {
       // not percent-encoded after all: use it as written
     }
     prompt = prompt.trim();
-    if ([...prompt].length > PROMPT_MAX_CHARS) {
-      throw new InputError('InvalidSidecar', `x-oss-meta-prompt: must be at most ${PROMPT_MAX_CHARS} characters (got ${[...prompt].length})`);
-    }
     if (prompt) fields.prompt = prompt;
   }
-  if (metadata.style !== undefined) {
-    const style = normalizeStyle(metadata.style);
-    if (!style) throw new InputError('InvalidSidecar', `x-oss-meta-style: must be one of ${STYLES.join(', ')} (got ${JSON.stringify(metadata.style)})`);
-    fields.style = style;
+  if (metadata?.style !== undefined) fields.style = metadata.style;
+  if (metadata?.model !== undefined) {
+    const problem = modelProblem(metadata.model);
+    if (problem) {
+      problems.push(`x-oss-meta-model: ${problem}`);
+      badModel = true;
+    } else fields.model = metadata.model.trim();
   }
-  return fields;
+  return { source: 'x-oss-meta', kind: 'metadata', fields, problems, ...(badModel ? { badModel } : {}) };
 }
 
-/** Returns the request, or `undefined` when no source gives a prompt yet (AWAITING_PROMPT). */
+/** A field's problem as reported: `field …` within its file's line, `x-oss-meta-field: …` for metadata. */
+const at = (layer: SidecarLayer, field: string, text: string) => (layer.kind === 'metadata' ? `x-oss-meta-${field}: ${text}` : `${field} ${text}`);
+
+function layersOf(sources: RequestSources): SidecarLayer[] {
+  return [...(sources.sidecar ? [sources.sidecar] : []), fieldsFromMetadata(sources.metadata), ...sources.defaults];
+}
+
+/** One line per file (`key: a; b`), metadata problems one by one, in precedence order. */
+function formatProblems(layers: SidecarLayer[], extra: Map<SidecarLayer, string[]> = new Map()): string[] {
+  return layers.flatMap((l) => {
+    const list = [...l.problems, ...(extra.get(l) ?? [])];
+    if (list.length === 0) return [];
+    return l.kind === 'metadata' ? list : [`${l.source}: ${list.join('; ')}`];
+  });
+}
+
+/** The model the sources choose, and the source that chose it; throws for an unknown or disabled one. */
+export function resolveModel(sources: RequestSources): { spec: ModelSpec; from?: SidecarLayer } {
+  const layers = layersOf(sources);
+  const first = layers.find((l) => l.fields.model !== undefined || l.badModel);
+  if (first?.badModel) throw new InputError('InvalidSidecar', formatProblems(layers).join('; '));
+  const name = (first?.fields.model as string | undefined) ?? sources.config.model;
+  if (!sources.config.models.includes(name)) {
+    const where = first ? (first.kind === 'metadata' ? `x-oss-meta-model: ${name} is not enabled here` : `${first.source}: model ${name} is not enabled here`) : `DEFAULT_MODEL ${name} is not enabled`;
+    throw new InputError('InvalidSidecar', `${where}; this deployment sends to ${sources.config.models.join(', ')} (MODELS)`);
+  }
+  return { spec: modelSpec(name), ...(first ? { from: first } : {}) };
+}
+
+/**
+ * Returns the request, or `undefined` when no source gives a prompt yet (AWAITING_PROMPT). Throws
+ * one InputError naming every problem of every source.
+ */
 export function resolveRequest(sources: RequestSources): ResolvedRequest | undefined {
-  const layers: SidecarFields[] = [sources.sidecar ?? {}, fieldsFromMetadata(sources.metadata), ...sources.defaults];
-  const pick = <K extends keyof SidecarFields>(field: K): SidecarFields[K] | undefined => {
-    for (const layer of layers) if (layer[field] !== undefined) return layer[field];
-    return undefined;
-  };
-  const prompt = pick('prompt');
-  if (prompt === undefined) return undefined;
-  const parameters: RequestParameters = {
-    style: pick('style') ?? normalizeStyle(sources.config.style) ?? '<auto>',
-    size: '768*768',
-    n: pick('n') ?? sources.config.n,
-  };
-  const weight = pick('sketch_weight');
-  if (weight !== undefined) parameters.sketch_weight = weight;
-  const extraction = pick('sketch_extraction');
-  if (extraction !== undefined) parameters.sketch_extraction = extraction;
-  const colours = pick('sketch_color');
-  if (colours !== undefined) parameters.sketch_color = colours;
+  const { spec, from } = resolveModel(sources);
+  const layers = layersOf(sources);
+  const shared = new Set(sources.defaults.filter((l) => l !== from));
+  const problems = new Map<SidecarLayer, string[]>();
+  const problem = (layer: SidecarLayer, text: string) => problems.set(layer, [...(problems.get(layer) ?? []), text]);
   const warnings: string[] = [];
+  const values: Record<string, unknown> = {};
+  const modelFrom = !from ? ' (DEFAULT_MODEL)' : from.kind === 'metadata' ? ' (from x-oss-meta-model)' : from === sources.sidecar ? '' : ` (the model of ${from.source})`;
+  const taken = ['prompt', 'model', ...Object.keys(spec.fields)];
+  for (const layer of layers) {
+    for (const [field, raw] of Object.entries(layer.fields)) {
+      if (field === 'model') continue;
+      if (field === 'prompt') {
+        const length = [...(raw as string)].length;
+        if (length > spec.prompt.maxChars) problem(layer, at(layer, 'prompt', `must be at most ${spec.prompt.maxChars} characters for ${spec.name} (got ${length})`));
+        continue;
+      }
+      const rule = spec.fields[field];
+      if (!rule) {
+        const others = modelsTaking(field);
+        const text = `is not a field of ${spec.name}${modelFrom}; it takes ${taken.join(', ')}${others.length ? ` (${field} is for ${others.join(', ')})` : ''}`;
+        // A folder's defaults serve sketches of every model: what this one does not take is left out.
+        if (shared.has(layer)) warnings.push(`${layer.source}: ${field} ${text}; not used`);
+        else problem(layer, at(layer, field, text));
+        continue;
+      }
+      const parsed = rule.safeParse(raw);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+          problem(layer, at(layer, `${field}${path}`, issue.message));
+        }
+      } else if (!(field in values)) {
+        values[field] = parsed.data;
+      }
+    }
+  }
+  const all = formatProblems(layers, problems);
+  if (all.length > 0) throw new InputError('InvalidSidecar', all.join('; '));
+
+  const prompt = layers.map((l) => l.fields.prompt).find((p): p is string => typeof p === 'string');
+  if (prompt === undefined) return undefined;
+  const built = spec.parameters(values, { n: sources.config.n, style: sources.config.style });
   const length = [...prompt].length;
-  if (length > PROMPT_MODEL_CHARS) {
-    warnings.push(`the prompt has ${length} characters; the model reads only the first ${PROMPT_MODEL_CHARS}`);
+  if (spec.prompt.readChars !== undefined && length > spec.prompt.readChars) {
+    warnings.push(`the prompt has ${length} characters; the model reads only the first ${spec.prompt.readChars}`);
   }
-  if (parameters.sketch_extraction && parameters.sketch_color) {
-    warnings.push('sketch_color is ignored when sketch_extraction is true');
-  }
-  return { prompt, parameters, warnings };
+  return { model: spec.name, prompt, parameters: built.parameters, warnings: [...warnings, ...built.warnings] };
 }

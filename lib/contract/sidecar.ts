@@ -1,83 +1,36 @@
 /**
- * Sidecar and `_defaults.json` parsing (SPEC §2): bytes → validated fields, or one InputError that
- * names every problem with its field path, so a user fixes everything in one go.
+ * Sidecar and `_defaults.json` parsing (SPEC §2): bytes → the fields they set, with the problems
+ * of their names; values are checked against the chosen model in request.ts, which reports every
+ * problem of every source in one InputError with its field path.
  */
-import * as z from 'zod';
 import { InputError } from '../errors.js';
-import { normalizeStyle, STYLES, type Style } from './styles.js';
+import { ALL_FIELDS, isKnownModel, MODEL_NAMES } from '../models/index.js';
 
 export const SIDECAR_MAX_BYTES = 64 * 1024;
-export const PROMPT_MAX_CHARS = 800;
-/** DashScope reads only this many characters of the prompt (dashscope.md §1). */
-export const PROMPT_MODEL_CHARS = 75;
 
-export interface SidecarFields {
-  prompt?: string;
-  style?: Style;
-  n?: number;
-  sketch_weight?: number;
-  sketch_extraction?: boolean;
-  sketch_color?: Array<[number, number, number]>;
-  size?: '768*768';
+/**
+ * A source of request fields, as parsed: field names are checked here (every name some model
+ * takes, plus `prompt` and `model`), values are checked against the chosen model when the request
+ * is resolved (request.ts), since the model may come from another source. `problems` are reported
+ * together with those, so a user fixes everything in one go.
+ */
+export interface SidecarLayer {
+  /** The file's key, or `x-oss-meta` for the sketch's own metadata. */
+  source: string;
+  kind: 'file' | 'metadata';
+  /** Known field names only, raw values (`prompt` trimmed; `model` a known name). */
+  fields: SidecarFields;
+  problems: string[];
+  /** It names a model that does not exist (then the per-model checks are skipped). */
+  badModel?: boolean;
 }
 
-const FIELD_NAMES = ['prompt', 'style', 'n', 'sketch_weight', 'sketch_extraction', 'sketch_color', 'size'] as const;
+export type SidecarFields = Record<string, unknown>;
+
+/** Every field name a sidecar may use. */
+export const FIELD_NAMES: readonly string[] = ['model', 'prompt', ...ALL_FIELDS];
 
 const got = (v: unknown) => JSON.stringify(v) ?? String(v);
-
-const intIn = (min: number, max: number) =>
-  z.unknown().superRefine((v, ctx) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      ctx.addIssue({ code: 'custom', message: `must be an integer ${min}–${max} (got ${got(v)})` });
-    }
-  }) as unknown as z.ZodType<number>;
-
-const colour = z.unknown().superRefine((v, ctx) => {
-  const ok = Array.isArray(v) && v.length === 3 && v.every((c) => typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= 255);
-  if (!ok) ctx.addIssue({ code: 'custom', message: `must be an [r, g, b] triple of integers 0–255 (got ${got(v)})` });
-}) as unknown as z.ZodType<[number, number, number]>;
-
-export const SidecarSchema = z.strictObject({
-  prompt: z
-    .unknown()
-    .superRefine((v, ctx) => {
-      if (typeof v !== 'string') return ctx.addIssue({ code: 'custom', message: `must be a string (got ${got(v)})` });
-      const t = v.trim();
-      if (t.length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
-      else if ([...t].length > PROMPT_MAX_CHARS) ctx.addIssue({ code: 'custom', message: `must be at most ${PROMPT_MAX_CHARS} characters (got ${[...t].length})` });
-    })
-    .transform((v) => (v as string).trim())
-    .optional(),
-  style: z
-    .unknown()
-    .superRefine((v, ctx) => {
-      if (typeof v !== 'string' || normalizeStyle(v) === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be one of ${STYLES.join(', ')} (got ${got(v)})` });
-      }
-    })
-    .transform((v) => normalizeStyle(v as string)!)
-    .optional(),
-  n: intIn(1, 4).optional(),
-  sketch_weight: intIn(0, 10).optional(),
-  sketch_extraction: z
-    .unknown()
-    .superRefine((v, ctx) => {
-      if (typeof v !== 'boolean') ctx.addIssue({ code: 'custom', message: `must be true or false (got ${got(v)})` });
-    })
-    .transform((v) => v as boolean)
-    .optional(),
-  sketch_color: z
-    .array(colour, { error: (issue) => `must be an array of [r, g, b] triples (got ${got(issue.input)})` })
-    .max(16, { message: 'must list at most 16 colours' })
-    .optional(),
-  size: z
-    .unknown()
-    .superRefine((v, ctx) => {
-      if (v !== '768*768') ctx.addIssue({ code: 'custom', message: `must be "768*768", the only size the model makes (got ${got(v)})` });
-    })
-    .transform(() => '768*768' as const)
-    .optional(),
-});
 
 function suggest(field: string): string {
   const close = FIELD_NAMES.find((name) => editDistance(name, field.toLowerCase()) <= 2);
@@ -98,23 +51,45 @@ function editDistance(a: string, b: string): number {
   return dp[a.length]![b.length]!;
 }
 
-/** All problems of a parsed JSON value against the sidecar rules, as `field: message` lines. */
-export function validateSidecarValue(value: unknown): { fields?: SidecarFields; problems: string[] } {
+/** `model`: one of the models sketchflow knows (an unknown one names them all). */
+export function modelProblem(v: unknown): string | undefined {
+  return typeof v === 'string' && isKnownModel(v.trim()) ? undefined : `must be one of ${MODEL_NAMES.join(', ')} (got ${got(v)})`;
+}
+
+/** `prompt`: a non-empty string; its length is the model's business (request.ts). */
+export function promptProblem(v: unknown): string | undefined {
+  if (typeof v !== 'string') return `must be a string (got ${got(v)})`;
+  return v.trim().length === 0 ? 'must not be empty' : undefined;
+}
+
+/** A parsed JSON value → its known fields and the problems of its names, `prompt` and `model`. */
+export function validateSidecarValue(value: unknown): { fields: SidecarFields; problems: string[]; badModel?: boolean } {
+  const fields: SidecarFields = Object.create(null) as SidecarFields;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { problems: [`must be a JSON object like {"prompt": "…"} (got ${Array.isArray(value) ? 'an array' : got(value)})`] };
+    return { fields, problems: [`must be a JSON object like {"prompt": "…"} (got ${Array.isArray(value) ? 'an array' : got(value)})`] };
   }
-  const result = SidecarSchema.safeParse(value);
-  if (result.success) return { fields: result.data as SidecarFields, problems: [] };
   const problems: string[] = [];
-  for (const issue of result.error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push(`unknown field '${key}'${suggest(key)}; allowed: ${FIELD_NAMES.join(', ')}`);
+  let badModel = false;
+  for (const [key, v] of Object.entries(value)) {
+    if (!FIELD_NAMES.includes(key)) {
+      problems.push(`unknown field '${key}'${suggest(key)}; allowed: ${FIELD_NAMES.join(', ')}`);
       continue;
     }
-    const path = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-    problems.push(`${path || '(root)'} ${issue.message}`);
+    if (key === 'model') {
+      const problem = modelProblem(v);
+      if (problem) {
+        problems.push(`model ${problem}`);
+        badModel = true;
+      } else fields.model = (v as string).trim();
+    } else if (key === 'prompt') {
+      const problem = promptProblem(v);
+      if (problem) problems.push(`prompt ${problem}`);
+      else fields.prompt = (v as string).trim();
+    } else {
+      fields[key] = v;
+    }
   }
-  return { problems };
+  return { fields, problems, ...(badModel ? { badModel } : {}) };
 }
 
 /** Bytes as read from OSS (at most SIDECAR_MAX_BYTES + 1 of them) → text, or an InputError. */
@@ -131,8 +106,8 @@ export function decodeSidecarText(key: string, bytes: Buffer, totalSize: number)
   return text.replace(/^\uFEFF/, '');
 }
 
-/** A `.json` sidecar or `_defaults.json`: bytes → fields, or an InputError naming every problem. */
-export function parseSidecarJson(key: string, bytes: Buffer, totalSize: number): SidecarFields {
+/** A `.json` sidecar or `_defaults.json`: bytes → a layer (an InputError if it is not a JSON object at all). */
+export function parseSidecarJson(key: string, bytes: Buffer, totalSize: number): SidecarLayer {
   const text = decodeSidecarText(key, bytes, totalSize);
   let value: unknown;
   try {
@@ -141,19 +116,17 @@ export function parseSidecarJson(key: string, bytes: Buffer, totalSize: number):
     const detail = cause instanceof Error ? cause.message : String(cause);
     throw new InputError('InvalidSidecar', `${key}: is not valid JSON (${detail})`, { cause });
   }
-  const { fields, problems } = validateSidecarValue(value);
-  if (!fields) throw new InputError('InvalidSidecar', `${key}: ${problems.join('; ')}`);
-  return fields;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InputError('InvalidSidecar', `${key}: ${validateSidecarValue(value).problems.join('; ')}`);
+  }
+  return { source: key, kind: 'file', ...validateSidecarValue(value) };
 }
 
 /** A `.txt` sidecar: the whole file, trimmed, is the prompt. */
-export function parseSidecarTxt(key: string, bytes: Buffer, totalSize: number): SidecarFields {
+export function parseSidecarTxt(key: string, bytes: Buffer, totalSize: number): SidecarLayer {
   const prompt = decodeSidecarText(key, bytes, totalSize).trim();
   if (prompt.length === 0) throw new InputError('InvalidSidecar', `${key}: is empty; write the prompt in it`);
-  if ([...prompt].length > PROMPT_MAX_CHARS) {
-    throw new InputError('InvalidSidecar', `${key}: the prompt must be at most ${PROMPT_MAX_CHARS} characters (got ${[...prompt].length})`);
-  }
-  return { prompt };
+  return { source: key, kind: 'file', fields: { prompt }, problems: [] };
 }
 
 export function formatBytes(n: number): string {

@@ -7,15 +7,14 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { isoTime } from '../contract/dashscope-time.js';
 import { manifestKey, resultImageKey } from '../contract/keys.js';
 import { ManifestSchema, type Manifest, type ManifestResult } from '../contract/manifest.js';
-import { MODEL } from '../contract/request.js';
 import { asError, ResultDownloadError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
 import { PIPELINE_VERSION } from '../version.js';
 import { checkpoint, outputsLeaseUntil, type CoreDeps } from './deps.js';
-import type { Jobs } from './jobs.js';
+import type { Jobs, SlotAt } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import type { TaskView } from './ports.js';
-import { FREE_SLOT, isTerminal, type ErrorInfo, type Outcome, type VersionRecord } from './records.js';
+import { FREE_SLOT, isTerminal, modelOf, type ErrorInfo, type Outcome, type VersionRecord } from './records.js';
 import { dropStaging, dropStagingOf } from './staging.js';
 
 const DOWNLOAD_TRIES = 3;
@@ -30,7 +29,7 @@ export function buildManifest(v: VersionRecord, outcome: Outcome, now: number): 
     status: outcome.status,
     source: { key: v.sketch.key, etag: v.sketch.etag, ...(v.sketch.lastModified ? { lastModified: v.sketch.lastModified } : {}), ...(v.sidecar ? { sidecar: v.sidecar } : {}) },
     ...(v.request
-      ? { request: { model: MODEL, prompt: v.request.prompt, parameters: { ...v.request.parameters }, normalized: v.request.normalized } }
+      ? { request: { model: modelOf(v), prompt: v.request.prompt, parameters: { ...v.request.parameters }, normalized: v.request.normalized } }
       : {}),
     ...(v.attempts > 0 || v.taskId
       ? {
@@ -139,7 +138,7 @@ export async function completeVersion(
   jobId: string,
   versionId: string,
   outcome: Outcome,
-  slot?: { index: number; rev: number },
+  slot?: SlotAt & { rev: number },
   /** The decision holds only while this is true of the version (e.g. it still follows a task). */
   guard?: (v: VersionRecord) => boolean,
   /** Runs after the manifest, before the version is terminal: a failure here is resumed with it. */
@@ -165,7 +164,7 @@ export async function completeVersion(
   });
   if (finishedMeanwhile) {
     await jobs.clearActive(jobId, versionId);
-    if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+    if (slot) await jobs.putSlot(slot, slot.rev, FREE_SLOT);
     return true;
   }
   if (movedOn) return false;
@@ -207,7 +206,7 @@ export async function completeVersion(
   );
   if (done) logState(deps, jobKey, done.job.current, { manifest: manifestKey(jobKey), imageCount: finalOutcome.imageCount });
   await jobs.clearActive(jobId, versionId);
-  if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+  if (slot) await jobs.putSlot(slot, slot.rev, FREE_SLOT);
   return true;
 }
 
@@ -227,11 +226,11 @@ export async function holdOutputsOrWait(deps: CoreDeps, jobs: Jobs, jobId: strin
 }
 
 /** A version that lost to a newer one: its bookkeeping rows go, its results are discarded. */
-export async function releaseStale(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, slot?: { index: number; rev: number }): Promise<void> {
+export async function releaseStale(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, slot?: SlotAt & { rev: number }): Promise<void> {
   const row = await jobs.getJob(jobId);
   // While the slot still holds the task, so a crash before it is freed repeats this.
   if (row) await dropStagingOf(deps, jobId, row.value.jobKey, versionId);
   await jobs.clearActive(jobId, versionId);
-  if (slot) await jobs.putSlot(slot.index, slot.rev, FREE_SLOT);
+  if (slot) await jobs.putSlot(slot, slot.rev, FREE_SLOT);
   logStateOf(deps, row?.value.jobKey ?? jobId, versionId, 'SUPERSEDED', { supersededBy: row?.value.current.id });
 }

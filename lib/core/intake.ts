@@ -4,10 +4,12 @@
  */
 import { belongsToJob, classifyKey, defaultsChain, splitKey, versionIdOf, wholeSecond } from '../contract/keys.js';
 import { checkSketchBytes, planSketchView, SKETCH_MAX_BYTES, SNIFF_HEAD_BYTES, SNIFF_TAIL_BYTES } from '../contract/image-check.js';
-import { resolveRequest } from '../contract/request.js';
-import { parseSidecarJson, parseSidecarTxt, SIDECAR_MAX_BYTES, type SidecarFields } from '../contract/sidecar.js';
+import { resolveModel, resolveRequest, type RequestSources } from '../contract/request.js';
+import { parseSidecarJson, parseSidecarTxt, SIDECAR_MAX_BYTES, type SidecarLayer } from '../contract/sidecar.js';
+import { costMilliCny } from '../models/index.js';
 import { InputError, ObjectStoreError } from '../errors.js';
 import { budgetNeverFits, classify } from './lifecycle/index.js';
+import { budgetLimits } from './jobs.js';
 import type { CoreDeps } from './deps.js';
 import type { ObjectSummary } from './ports.js';
 import type { SeenUpload, UploadOrder, VersionRecord } from './records.js';
@@ -142,8 +144,8 @@ async function readSmallObject(deps: CoreDeps, key: string, etag?: string): Prom
   return { bytes, size: bytes.length };
 }
 
-async function readDefaults(deps: CoreDeps, folder: string): Promise<SidecarFields[]> {
-  const layers: SidecarFields[] = [];
+async function readDefaults(deps: CoreDeps, folder: string): Promise<SidecarLayer[]> {
+  const layers: SidecarLayer[] = [];
   for (const key of defaultsChain(folder, deps.config.sketchPrefix)) {
     const file = await readSmallObject(deps, key);
     if (file) layers.push(parseSidecarJson(key, file.bytes, file.size));
@@ -191,17 +193,20 @@ async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<Job
   const format = checkSketchBytes(sketch.key, sketch.size, head, tail);
 
   // 2. the request: sidecar > metadata > _defaults.json > config
-  let sidecarFields: SidecarFields | undefined;
+  let sidecarLayer: SidecarLayer | undefined;
   if (sidecar) {
     const file = await readSmallObject(deps, sidecar.key, sidecar.etag);
     if (file) {
       const size = Math.max(sidecar.size, file.size);
-      sidecarFields = sidecar.format === 'json' ? parseSidecarJson(sidecar.key, file.bytes, size) : parseSidecarTxt(sidecar.key, file.bytes, size);
+      sidecarLayer = sidecar.format === 'json' ? parseSidecarJson(sidecar.key, file.bytes, size) : parseSidecarTxt(sidecar.key, file.bytes, size);
     }
   }
   const meta = (await pinned(sketch.key, () => deps.objects.head(sketch.key, atUpload))).meta;
   const defaults = await readDefaults(deps, splitKey(jobKey).folder);
-  const request = resolveRequest({ sidecar: sidecarFields, metadata: meta, defaults, config: deps.config.defaults });
+  const sources: RequestSources = { sidecar: sidecarLayer, metadata: meta, defaults, config: { ...deps.config.defaults, models: deps.config.models } };
+  // The model decides what the sketch must be; the request may still wait for a prompt.
+  const { spec } = resolveModel(sources);
+  const request = resolveRequest(sources);
 
   // 3. what DashScope will see: as it is, or a normalized view made by OSS
   let info;
@@ -217,19 +222,19 @@ async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<Job
     }
     throw err;
   }
-  const view = planSketchView(sketch.key, sketch.size, info, format, deps.config.fit);
-  if (view.normalized && view.reason) warnings.push(`sent as a normalized 768×768 PNG view (${view.reason})`);
+  const view = planSketchView(sketch.key, sketch.size, info, format, deps.config.fit, spec);
+  if (view.normalized && view.reason) warnings.push(`sent as ${view.description} (${view.reason})`);
 
   if (!request) return { state: 'AWAITING_PROMPT' };
-  const max = deps.config.maxImagesPerDay;
-  if (max > 0 && request.parameters.n > max) {
+  const n = request.parameters.n;
+  const never = budgetNeverFits({ images: n, milliCny: costMilliCny(spec, n) }, budgetLimits(deps.config), spec.name);
+  if (never) {
     // It could never be sent, and would wait at the head of the queue for ever (issue 13 run 9).
-    const { code, message } = budgetNeverFits(request.parameters.n, max);
-    return { state: 'FINALIZING', error: { code, message: `${sidecar?.key ?? sketch.key}: ${message}` } };
+    return { state: 'FINALIZING', error: { code: never.code, message: `${sidecar?.key ?? sketch.key}: ${never.message}` } };
   }
   warnings.push(...request.warnings);
   return {
     state: 'QUEUED',
-    request: { prompt: request.prompt, parameters: request.parameters, normalized: view.normalized, ...(view.process ? { process: view.process } : {}) },
+    request: { model: request.model, prompt: request.prompt, parameters: request.parameters, normalized: view.normalized, ...(view.process ? { process: view.process } : {}) },
   };
 }

@@ -2,12 +2,15 @@
  * Typed access to the rows of records.ts over a RowStore. Every write that decides something is
  * conditional (absent / revision); these helpers keep the row shapes and ids in one place.
  */
+import type { Config } from '../config.js';
 import { ConditionFailedError } from '../errors.js';
+import { inFlightLimit, modelSpec } from '../models/index.js';
 import type { RowStore, StoredRow } from './ports.js';
 import {
   FREE_SLOT,
   KIND,
   type ActiveRecord,
+  type BudgetAmount,
   type BudgetRecord,
   type JobRecord,
   type LeaseRecord,
@@ -27,8 +30,33 @@ const WAKE_TOLERANCE_MS = 1000;
 const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
 
 export const activeId = (jobId: string, versionId: string) => `${jobId}:${versionId}`;
-export const queueId = (queuedAt: number, jobId: string) => `${pad(queuedAt)}#${jobId}`;
-export const slotId = (index: number) => String(index).padStart(2, '0');
+/** A model's FIFO: its rows sort together, oldest first (model names hold no `#`). */
+export const queueId = (model: string, queuedAt: number, jobId: string) => `${model}#${pad(queuedAt)}#${jobId}`;
+export const slotId = (model: string, index: number) => `${model}#${String(index).padStart(2, '0')}`;
+
+/** `model#nn` → its parts; undefined for any other id (rows of older versions: `nn`). */
+export function parseSlotId(id: string): { model: string; index: number } | undefined {
+  const m = /^(.+)#(\d{2,})$/.exec(id);
+  return m ? { model: m[1]!, index: Number(m[2]) } : undefined;
+}
+
+/** Each configured model and how many slots it has (SPEC §4 invariant 3; lib/models inFlightLimit). */
+export type SlotLayout = ReadonlyArray<{ model: string; slots: number }>;
+
+export function slotLayout(config: Pick<Config, 'models' | 'maxInFlight'>): SlotLayout {
+  return config.models.map((model) => ({ model, slots: inFlightLimit(modelSpec(model), config.maxInFlight) }));
+}
+
+/** Where a slot row is: its model and its index among that model's slots. */
+export type SlotAt = Pick<SlotView, 'model' | 'index'>;
+
+/** Budget limits, 0 = none: images, and thousandths of a yuan. */
+export interface BudgetLimits {
+  images: number;
+  milliCny: number;
+}
+
+export const budgetLimits = (config: Pick<Config, 'maxImagesPerDay' | 'maxMilliCnyPerDay'>): BudgetLimits => ({ images: config.maxImagesPerDay, milliCny: config.maxMilliCnyPerDay });
 
 /** The calendar day in Asia/Shanghai (UTC+8, no DST) for the daily image budget (SPEC §4.6). */
 export function budgetDay(now: number): string {
@@ -123,35 +151,42 @@ export class Jobs {
 
   // ------------------------------------------------------------ queue
   enqueue(queuedAt: number, record: QueueRecord): Promise<number> {
-    return this.rows.put(KIND.queue, queueId(queuedAt, record.jobId), record, 'any');
+    return this.rows.put(KIND.queue, queueId(record.model, queuedAt, record.jobId), record, 'any');
   }
 
   dequeue(id: string): Promise<void> {
     return this.rows.delete(KIND.queue, id);
   }
 
-  async peekQueue(limit: number): Promise<Array<StoredRow<QueueRecord>>> {
-    return (await this.rows.scan<QueueRecord>(KIND.queue, { limit })).rows;
+  /** The oldest `limit` entries of one model's FIFO. */
+  async peekQueue(model: string, limit: number): Promise<Array<StoredRow<QueueRecord>>> {
+    const prefix = `${model}#`;
+    return (await this.rows.scan<QueueRecord>(KIND.queue, { from: prefix, limit })).rows.filter((r) => r.id.startsWith(prefix));
   }
 
-  async queueNotEmpty(): Promise<boolean> {
-    return (await this.rows.scan<QueueRecord>(KIND.queue, { limit: 1 })).rows.length > 0;
+  async queueNotEmpty(models: readonly string[]): Promise<boolean> {
+    for (const model of models) if ((await this.peekQueue(model, 1)).length > 0) return true;
+    return false;
   }
 
   // ------------------------------------------------------------ slots
-  /** All MAX_IN_FLIGHT slots; a slot row that does not exist yet is free (rev 0 = absent). */
-  async readSlots(count: number): Promise<SlotView[]> {
-    const ids = Array.from({ length: count }, (_, i) => slotId(i));
-    const found = await this.rows.getMany<SlotRecord>(KIND.slot, ids);
-    return ids.map((id, index) => {
-      const row = found.get(id);
-      return { index, rev: row?.rev ?? 0, slot: row?.value ?? FREE_SLOT };
-    });
+  /**
+   * Every slot of `layout`, model by model; a slot row that does not exist yet is free (rev 0 =
+   * absent). One range read of the slot rows: only rows that exist cost anything to read.
+   */
+  async readSlots(layout: SlotLayout): Promise<SlotView[]> {
+    const found = new Map((await this.scanAll<SlotRecord>(KIND.slot)).map((r) => [r.id, r]));
+    return layout.flatMap(({ model, slots }) =>
+      Array.from({ length: slots }, (_, index) => {
+        const row = found.get(slotId(model, index));
+        return { model, index, rev: row?.rev ?? 0, slot: row?.value ?? FREE_SLOT };
+      }),
+    );
   }
 
   /** Conditional on `rev` (0 = the row must not exist yet). Returns the new rev. */
-  putSlot(index: number, rev: number, slot: SlotRecord): Promise<number> {
-    return this.rows.put(KIND.slot, slotId(index), slot, rev === 0 ? { absent: true } : { rev });
+  putSlot(at: SlotAt, rev: number, slot: SlotRecord): Promise<number> {
+    return this.rows.put(KIND.slot, slotId(at.model, at.index), slot, rev === 0 ? { absent: true } : { rev });
   }
 
   // ------------------------------------------------------------ poller lease
@@ -202,25 +237,39 @@ export class Jobs {
   }
 
   // ------------------------------------------------------------ daily budget
-  /** Reserves `n` images for `day` unless that passes `max` (0 = unlimited). */
-  async reserveImages(day: string, n: number, max: number): Promise<boolean> {
-    if (max === 0) return true;
+  /**
+   * Reserves `amount` for `day` in one conditional write, unless that passes a limit (0 =
+   * none): 'ok', or the limit it would pass.
+   */
+  async reserveBudget(day: string, amount: BudgetAmount, limits: BudgetLimits): Promise<'ok' | 'images' | 'cny'> {
+    if (limits.images === 0 && limits.milliCny === 0) return 'ok';
+    let over: 'images' | 'cny' = 'images';
     const result = await this.modify<BudgetRecord>(KIND.budget, day, (row) => {
       const used = row?.value.used ?? 0;
-      return used + n > max ? undefined : { used: used + n };
+      const milli = row?.value.usedMilliCny ?? 0;
+      if (limits.images > 0 && used + amount.images > limits.images) {
+        over = 'images';
+        return undefined;
+      }
+      if (limits.milliCny > 0 && milli + amount.milliCny > limits.milliCny) {
+        over = 'cny';
+        return undefined;
+      }
+      return { used: used + amount.images, usedMilliCny: milli + amount.milliCny };
     });
     if (result === 'contended') throw new ConditionFailedError(`budget ${day}: too many concurrent updates`);
-    return result !== 'unchanged';
+    return result === 'unchanged' ? over : 'ok';
   }
 
-  async refundImages(day: string, n: number, max: number): Promise<void> {
-    if (max === 0 || n === 0) return;
+  async refundBudget(day: string, amount: BudgetAmount, limits: BudgetLimits): Promise<void> {
+    if ((limits.images === 0 && limits.milliCny === 0) || (amount.images === 0 && amount.milliCny === 0)) return;
     // Best effort: a refund that keeps losing races is dropped (the budget errs on the safe side).
-    await this.modify<BudgetRecord>(KIND.budget, day, (row) => row && { used: Math.max(0, row.value.used - n) });
+    await this.modify<BudgetRecord>(KIND.budget, day, (row) => row && { used: Math.max(0, row.value.used - amount.images), usedMilliCny: Math.max(0, (row.value.usedMilliCny ?? 0) - amount.milliCny) });
   }
 
-  async imagesUsed(day: string): Promise<number> {
-    return (await this.rows.get<BudgetRecord>(KIND.budget, day))?.value.used ?? 0;
+  async budgetUsed(day: string): Promise<BudgetAmount> {
+    const row = (await this.rows.get<BudgetRecord>(KIND.budget, day))?.value;
+    return { images: row?.used ?? 0, milliCny: row?.usedMilliCny ?? 0 };
   }
 
   // ------------------------------------------------------------ task index
@@ -254,17 +303,17 @@ export class Jobs {
     return (await this.rows.get<TaskStatsRecord>(KIND.stats, 'tasks'))?.value.durationsMs ?? [];
   }
 
-  // ------------------------------------------------------------ account pause
-  async pause(): Promise<PauseRecord | undefined> {
-    return (await this.rows.get<PauseRecord>(KIND.pause, 'account'))?.value;
+  // ------------------------------------------------------------ account pause, per model
+  async pause(model: string): Promise<PauseRecord | undefined> {
+    return (await this.rows.get<PauseRecord>(KIND.pause, model))?.value;
   }
 
-  setPause(pause: PauseRecord): Promise<number> {
-    return this.rows.put(KIND.pause, 'account', pause, 'any');
+  setPause(model: string, pause: PauseRecord): Promise<number> {
+    return this.rows.put(KIND.pause, model, { ...pause, model }, 'any');
   }
 
-  clearPause(): Promise<void> {
-    return this.rows.delete(KIND.pause, 'account');
+  clearPause(model: string): Promise<void> {
+    return this.rows.delete(KIND.pause, model);
   }
 
   // ------------------------------------------------------------ catch-up listing

@@ -4,8 +4,9 @@
  */
 import { classifyKey, jobIdOf, manifestKey } from '../contract/keys.js';
 import type { CoreDeps } from './deps.js';
-import { budgetDay, Jobs } from './jobs.js';
-import { isTerminal, KIND, type JobRecord, type JobState, type PauseRecord } from './records.js';
+import { budgetDay, Jobs, slotLayout } from './jobs.js';
+import { modelSpec } from '../models/index.js';
+import { isTerminal, KIND, modelOf, type JobRecord, type JobState, type PauseRecord } from './records.js';
 import { evaluateJob, type SubmitOutcome } from './submit.js';
 import { unfinishedOnPage, unrecordedJobs } from './catchup.js';
 
@@ -19,6 +20,8 @@ export interface JobStatus {
   /** ms since its last state change. */
   idleMs: number;
   attempts: number;
+  /** The model it is sent to (absent while no request is resolved: no prompt yet, or bad input). */
+  model?: string;
   taskId?: string;
   waitingFor?: string;
   error?: { code: string; message: string };
@@ -28,11 +31,14 @@ export interface JobStatus {
 export interface PipelineStatus {
   jobs: JobStatus[];
   counts: Partial<Record<JobState, number>>;
-  slots: Array<{ index: number; state: string; jobKey?: string; taskId?: string }>;
+  slots: Array<{ model: string; index: number; state: string; jobKey?: string; taskId?: string }>;
   queued: number;
-  budget: { day: string; used: number; max: number };
+  /** Each configured model: its slots (busy of total), its queued jobs, its limits and price, a pause. */
+  models: Array<{ model: string; slots: number; inFlight: number; queued: number; concurrency: number; createsPerSecond: number; priceCny: number; paused?: PauseRecord }>;
+  /** Images and CNY requested today; `max` 0 = no limit. */
+  budget: { day: string; used: number; max: number; cny: { used: number; max: number } };
   poller?: { owner: string; until: number };
-  /** Submission is paused: DashScope refused the account (SPEC §4.2; lifecycle). */
+  /** Submission is paused for a model: DashScope refused the account (SPEC §4.2; lifecycle). The first such model's. */
   paused?: PauseRecord;
   /** Sketches under the prefix whose newest upload no job records yet (lost events; `backfill` queues them). */
   unrecorded: string[];
@@ -54,6 +60,7 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
       ageMs: now - j.current.createdAt,
       idleMs: now - j.current.updatedAt,
       attempts: j.current.attempts,
+      ...(j.current.request ? { model: modelOf(j.current) } : {}),
       ...(j.current.taskId ? { taskId: j.current.taskId } : {}),
       ...(j.current.waitingFor ? { waitingFor: j.current.waitingFor } : {}),
       ...(j.current.error ? { error: j.current.error } : {}),
@@ -62,7 +69,9 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
     .sort((a, b) => (a.jobKey < b.jobKey ? -1 : a.jobKey > b.jobKey ? 1 : 0));
   const counts: Partial<Record<JobState, number>> = {};
   for (const j of list) counts[j.state] = (counts[j.state] ?? 0) + 1;
-  const slots = (await jobs.readSlots(deps.config.maxInFlight)).map((s) => ({
+  const layout = slotLayout(deps.config);
+  const slots = (await jobs.readSlots(layout)).map((s) => ({
+    model: s.model,
     index: s.index,
     state: s.slot.state,
     ...(s.slot.jobKey ? { jobKey: s.slot.jobKey } : {}),
@@ -70,15 +79,32 @@ export async function pipelineStatus(deps: CoreDeps, prefix = deps.config.sketch
   }));
   const day = budgetDay(now);
   const poller = await jobs.leaseHolder(now);
-  const paused = await jobs.pause();
+  const models: PipelineStatus['models'] = [];
+  for (const { model, slots: count } of layout) {
+    const spec = modelSpec(model);
+    const modelPause = await jobs.pause(model);
+    models.push({
+      model,
+      slots: count,
+      inFlight: slots.filter((s) => s.model === model && s.state !== 'free').length,
+      queued: list.filter((j) => j.state === 'QUEUED' && j.model === model).length,
+      concurrency: spec.limits.concurrency,
+      createsPerSecond: spec.limits.createsPerSecond,
+      priceCny: spec.priceCny,
+      ...(modelPause ? { paused: modelPause } : {}),
+    });
+  }
+  const paused = models.find((m) => m.paused)?.paused;
   const unrecorded = await unrecordedJobs(deps, jobs, await deps.objects.list(prefix));
+  const used = await jobs.budgetUsed(day);
   return {
     jobs: list,
     counts,
     slots,
     // From the jobs themselves: queue rows are hints and may hold stale duplicates.
     queued: counts.QUEUED ?? 0,
-    budget: { day, used: await jobs.imagesUsed(day), max: deps.config.maxImagesPerDay },
+    models,
+    budget: { day, used: used.images, max: deps.config.maxImagesPerDay, cny: { used: used.milliCny / 1000, max: deps.config.maxMilliCnyPerDay / 1000 } },
     ...(poller ? { poller } : {}),
     ...(paused ? { paused } : {}),
     unrecorded,

@@ -7,8 +7,8 @@ import { asError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
-import { fillSlots } from './dispatch.js';
-import { Jobs } from './jobs.js';
+import { fillSlots, type FillResult } from './dispatch.js';
+import { Jobs, slotLayout } from './jobs.js';
 import { reconcileExpired } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
 import { catchUpPage, type CatchUpReport } from './catchup.js';
@@ -102,12 +102,14 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   }
   report.ran = true;
   let workLeft = false;
+  /** Models the last pass found held back by the budget or an account pause: their queues wait for the timer. */
+  let heldBack = new Set<string>();
   let kick = false;
-  let heldBack = false;
   try {
     const finished: Finished = new Map();
     const floorMs = deps.kicker ? restFloorMs(config, await jobs.taskDurations()) : 0;
-    report.sweep = await sweep(deps, jobs, await jobs.readSlots(config.maxInFlight), finished);
+    const layout = slotLayout(config);
+    report.sweep = await sweep(deps, jobs, await jobs.readSlots(layout), finished);
     try {
       report.catchUp = await catchUpPage(deps, jobs);
     } catch (err) {
@@ -116,7 +118,7 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
     await checkpoint(deps, 'poller:swept');
     for (;;) {
       report.passes++;
-      const slots = await jobs.readSlots(config.maxInFlight);
+      const slots = await jobs.readSlots(layout);
       for (const s of slots) {
         if (s.slot.state !== 'inflight') continue;
         try {
@@ -134,12 +136,13 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
       }
       await checkpoint(deps, 'poller:slots-serviced');
       let waiting = 0;
+      let fill: FillResult | undefined;
       try {
-        const fill = await fillSlots(deps, jobs);
+        fill = await fillSlots(deps, jobs);
+        heldBack = new Set(Object.entries(fill.byModel).filter(([, f]) => f.blocked === 'budget' || f.blocked === 'account').map(([m]) => m));
         report.submitted += fill.submitted;
         // Waiting on the budget or an account pause is not work to loop for: the timer comes back.
-        waiting = fill.blocked === 'budget' || fill.blocked === 'account' ? 0 : fill.waiting;
-        heldBack = fill.blocked === 'budget' || fill.blocked === 'account';
+        waiting = fill.waiting;
       } catch (err) {
         deps.log.warn('filling slots failed', { error: asError(err) });
         waiting = 1;
@@ -154,13 +157,16 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
           finished.set(jobId, { versionId }); // ask DashScope afresh next time
         }
       }
-      const after = await jobs.readSlots(config.maxInFlight);
+      const after = await jobs.readSlots(layout);
       const inFlight = after.filter((s) => s.slot.state !== 'free').length;
       report.inFlightAtExit = inFlight;
       workLeft = inFlight > 0 || waiting > 0 || finished.size > 0;
       if (!workLeft) break;
       if (deps.kicker) {
-        const canSubmit = waiting > 0 && after.some((s) => s.slot.state === 'free');
+        // Work that could go now: a model with queued versions worth waiting for and a free slot of its own.
+        const canSubmit = fill
+          ? Object.entries(fill.byModel).some(([model, f]) => f.waiting > 0 && f.blocked !== 'budget' && f.blocked !== 'account' && after.some((s) => s.model === model && s.slot.state === 'free'))
+          : waiting > 0;
         report.restUntil = restUntil(floorMs, config.pollIntervalMs, after, clock.now(), { finishing: finished.size > 0, canSubmit });
         if (report.restUntil !== undefined) break;
       }
@@ -177,10 +183,10 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   // Checked after releasing the lease: a submit that saw our lease held and did not kick has
   // already written its slot or queue row, so one of us notices the other's work.
   if (!workLeft && deps.kicker) {
-    const slots = await jobs.readSlots(config.maxInFlight);
-    // A queue held back by the budget or an account pause is no reason to run again at once (each
-    // run would find it held back and kick the next: a chain of invocations); the timer returns.
-    kick = slots.some((s) => s.slot.state !== 'free') || (!heldBack && (await jobs.queueNotEmpty()));
+    const slots = await jobs.readSlots(slotLayout(config));
+    // Not for a queue held back by the budget or an account pause: that would kick at once, again
+    // and again, until the pause ends (the timer's probe is enough).
+    kick = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty(config.models.filter((m) => !heldBack.has(m))));
   }
   if (kick && deps.kicker) {
     const delayMs = Math.max(0, (report.restUntil ?? 0) - clock.now());

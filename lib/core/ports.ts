@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ImageInfo } from '../contract/image-check.js';
-import type { RequestParameters } from '../contract/request.js';
+import type { ModelParameters } from '../models/index.js';
 
 export interface Clock {
   now(): number;
@@ -106,9 +106,11 @@ export interface RowStore {
 // ---------------------------------------------------------------- DashScope
 
 export interface CreateTaskInput {
+  /** A known model (lib/models): its spec builds the body. */
+  model: string;
   prompt: string;
   sketchUrl: string;
-  parameters: RequestParameters;
+  parameters: ModelParameters;
   /** Only for `oss://` temporary-upload URLs (local mode with the real model). */
   ossResourceResolve?: boolean;
 }

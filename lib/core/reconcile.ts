@@ -5,10 +5,11 @@
  *
  * 1. A slot whose attempt recorded its task (`attempt/` row, written the moment the create
  *    returned) adopts that task: exact, whatever state it is in.
- * 2. For the rest, one listing of the account's PENDING and RUNNING tasks is read, and only then
- *    the slots: a create still in flight is then visible as another slot within its lease, and we
- *    wait for it (its task would look orphaned). The slots the listing left unexplained are
- *    matched with the tasks no row or slot of ours knows by the pure `matchOrphans` (lifecycle).
+ * 2. For the rest, one listing of the account's PENDING and RUNNING tasks (every model's) is read,
+ *    and only then the slots: a create still in flight is then visible as another slot of its
+ *    model within its lease, and that model waits for it (its task would look orphaned). The slots
+ *    the listing left unexplained are matched, model by model, with the tasks of that model no row
+ *    or slot of ours knows, by the pure `matchOrphansPerModel` (lifecycle).
  *
  * Assumes sketchflow is the only user of the model in the account, and that the listing shows a
  * task as soon as its create has returned (README "What we assume"); a create in flight is
@@ -16,13 +17,12 @@
  */
 import { asError, ConditionFailedError } from '../errors.js';
 import { isoTime } from '../contract/dashscope-time.js';
-import { MODEL } from '../contract/request.js';
 import { lifecycleCtx, type CoreDeps } from './deps.js';
-import type { Jobs } from './jobs.js';
+import { slotLayout, type Jobs } from './jobs.js';
 import { logState } from './journal.js';
+import { holdsClaim, matchOrphansPerModel } from './lifecycle/index.js';
 import type { TaskSummary } from './ports.js';
 import { FREE_SLOT, type SlotRecord, type SlotView, type VersionRecord } from './records.js';
-import { holdsClaim } from './lifecycle/index.js';
 
 /** If the task list cannot be read for this long, give the slot back and resubmit. */
 const ORPHAN_HOLD_MS = 10 * 60_000;
@@ -53,18 +53,30 @@ export async function reconcileExpired(deps: CoreDeps, jobs: Jobs, slots: SlotVi
     return freed;
   }
   // Read after the listing: any create that could have made a listed task now shows its slot.
-  const fresh = await jobs.readSlots(config.maxInFlight);
-  if (fresh.some((o) => o.slot.state === 'submitting' && !expiredAt(o, now))) return 0;
-  const still = unrecorded.map((s) => fresh.find((f) => f.index === s.index && f.rev === s.rev)).filter((s): s is SlotView => s !== undefined);
+  // A model with a create still in flight waits (its task would look orphaned); the others go on.
+  const fresh = await jobs.readSlots(slotLayout(config));
+  const busyModels = new Set(fresh.filter((o) => o.slot.state === 'submitting' && !expiredAt(o, now)).map((o) => o.model));
+  const models = config.models.filter((m) => !busyModels.has(m));
+  const still = unrecorded
+    .filter((s) => !busyModels.has(s.model))
+    .map((s) => fresh.find((f) => f.model === s.model && f.index === s.index && f.rev === s.rev))
+    .filter((s): s is SlotView => s !== undefined);
   // A holder may have recorded its task meanwhile: that is exact, so take it first.
   const open = await adoptRecorded(deps, jobs, still);
   if (open.length === 0) return 0;
 
   const known = await jobs.knownTasks(listed.map((t) => t.taskId));
   for (const o of fresh) if (o.slot.taskId) known.add(o.slot.taskId);
-  // Only our models' tasks can be ours (another application may use other models of the account).
-  const unknown = listed.filter((t) => !known.has(t.taskId) && (t.model === undefined || t.model === MODEL)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
-  const plan = lifecycleCtx(deps).rules.matchOrphans({ expired: open, unknown, free: fresh.filter((s) => s.slot.state === 'free') });
+  // Only our models' tasks can be ours (another application may use other models of the account);
+  // a task the listing gives no model can only be attributed when one model is configured.
+  const only = config.models.length === 1 ? config.models[0] : undefined;
+  const unknown = listed
+    .filter((t) => !known.has(t.taskId))
+    .map((t) => (t.model === undefined && only ? { ...t, model: only } : t))
+    .filter((t) => t.model === undefined || models.includes(t.model))
+    .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  const free = fresh.filter((s) => s.slot.state === 'free' && models.includes(s.model));
+  const plan = matchOrphansPerModel({ expired: open, unknown, free, models }, lifecycleCtx(deps).rules.matchOrphans);
 
   let freed = 0;
   for (const { slot, task } of plan.adopt) await adopt(deps, jobs, slot, task, 'the only orphaned task');
@@ -113,7 +125,7 @@ async function requeueAndFree(deps: CoreDeps, jobs: Jobs, s: SlotView, reason: s
  * attempt stays counted (the create may have reached DashScope). False if it was no longer
  * SUBMITTING that attempt (someone else moved it on).
  */
-export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, s: Pick<SlotView, 'slot'>, reason: string): Promise<boolean> {
+export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, s: Pick<SlotView, 'slot' | 'model'>, reason: string): Promise<boolean> {
   const { jobId, versionId } = s.slot;
   if (!jobId || !versionId) return false;
   const now = deps.clock.now();
@@ -121,14 +133,14 @@ export async function requeueSubmitting(deps: CoreDeps, jobs: Jobs, s: Pick<Slot
   const held = (cur: VersionRecord) => (s.slot.claim === undefined ? cur.state === 'SUBMITTING' : holdsClaim(cur, s.slot));
   const updated = await jobs.updateVersion(jobId, versionId, (cur) => (held(cur) ? { ...cur, state: 'QUEUED', slot: undefined, claim: undefined, updatedAt: now } : undefined));
   if (!updated) return false;
-  await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey: updated.job.jobKey, versionId });
+  await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId, jobKey: updated.job.jobKey, versionId, model: s.model });
   logState(deps, updated.job.jobKey, updated.job.current, { reason });
   return true;
 }
 
 async function putSlot(jobs: Jobs, s: SlotView, next: SlotRecord): Promise<boolean> {
   try {
-    await jobs.putSlot(s.index, s.rev, next);
+    await jobs.putSlot(s, s.rev, next);
     return true;
   } catch (err) {
     if (err instanceof ConditionFailedError) return false;

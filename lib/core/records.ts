@@ -4,19 +4,22 @@
  *   job/<jobId>                  the job and its current version (the truth)
  *   active/<jobId>:<versionId>   one per non-terminal version: the poller's sweep reads these,
  *                                never the finished jobs (SPEC §4: reads track active work)
- *   queue/<queuedAt>#<jobId>     QUEUED versions in FIFO order
- *   slot/<n>                     the MAX_IN_FLIGHT leased slots (SPEC §4 invariant 3)
+ *   queue/<model>#<queuedAt>#<jobId>  QUEUED versions, one FIFO per model (a backlog on one model
+ *                                never hides another's head)
+ *   slot/<model>#<nn>            each model's leased slots: inFlightLimit(model) of them (SPEC §4
+ *                                invariant 3); an absent row is a free slot
  *   lease/poller                 the one scheduler
- *   budget/<yyyy-mm-dd>          images requested that day (Asia/Shanghai)
+ *   budget/<yyyy-mm-dd>          images and their price requested that day (Asia/Shanghai)
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
  *   attempt/<jobId>:<ver>:<claim> the task a claim's create call got (crash reconciliation)
  *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
- *   pause/account                submission paused: DashScope refused the account (key, billing)
+ *   pause/<model>                submission of that model paused: DashScope refused the account
+ *                                for it (key, billing, not activated)
  *   scan/uploads                 where the poller's catch-up listing of the bucket goes on from
  * Index rows (active, queue) are hints that always point at the job row; a stale one is dropped
  * when read, so they never need to be written atomically with the job.
  */
-import type { RequestParameters } from '../contract/request.js';
+import { LEGACY_MODEL, type ModelParameters } from '../models/index.js';
 import type { ManifestResult, ManifestStatus } from '../contract/manifest.js';
 
 export const KIND = {
@@ -73,7 +76,8 @@ export interface VersionRecord {
   state: JobState;
   createdAt: number;
   updatedAt: number;
-  request?: { prompt: string; parameters: RequestParameters; normalized: boolean; process?: string };
+  /** `model` is absent only in rows written before models existed: LEGACY_MODEL (see modelOf). */
+  request?: { model?: string; prompt: string; parameters: ModelParameters; normalized: boolean; process?: string };
   warnings: string[];
   error?: ErrorInfo;
   /** FIFO position; kept across throttling so a job does not lose its place. */
@@ -145,10 +149,13 @@ export interface QueueRecord {
   jobId: string;
   jobKey: string;
   versionId: string;
+  /** The version's model: which FIFO the row is in (part of its id). */
+  model: string;
 }
 
-/** A slot row as read: its index, its revision (0 = never written) and its record. */
+/** A slot row as read: its model and index (its id), its revision (0 = never written) and its record. */
 export interface SlotView {
+  model: string;
   index: number;
   rev: number;
   slot: SlotRecord;
@@ -177,8 +184,9 @@ export interface SlotRecord {
   claim?: string;
   /** A task orphaned by a crash that could not be matched to its job: followed only until it ends. */
   orphan?: boolean;
-  /** Images reserved from the daily budget for this submission (refunded if refused). */
+  /** Images (and their price, in thousandths of a yuan) reserved from the daily budget for this submission (refunded if refused). */
   images?: number;
+  milliCny?: number;
   budgetDay?: string;
   /** Consecutive task queries that failed for good (a permanent 4xx); at a few, the task is lost. */
   queryFailures?: number;
@@ -188,6 +196,8 @@ export interface SlotRecord {
 
 /** DashScope refused the account (not a job): nothing is submitted until `retryAt`, then one probe. */
 export interface PauseRecord {
+  /** The model whose creates were refused (rows of older versions: absent). */
+  model?: string;
   code: string;
   message: string;
   since: number;
@@ -211,7 +221,10 @@ export interface LeaseRecord {
 }
 
 export interface BudgetRecord {
+  /** Images reserved. */
   used: number;
+  /** Their price, thousandths of a yuan (absent in rows written before prices were counted). */
+  usedMilliCny?: number;
 }
 
 export interface TaskRecord {
@@ -227,3 +240,12 @@ export interface TaskStatsRecord {
 }
 
 export const FREE_SLOT: SlotRecord = { state: 'free' };
+
+/** What the daily budget holds back for one submission (both counted, both refunded together). */
+export interface BudgetAmount {
+  images: number;
+  milliCny: number;
+}
+
+/** The model a version is sent to (rows from before models existed: the sketch model). */
+export const modelOf = (v: Pick<VersionRecord, 'request'>): string => v.request?.model ?? LEGACY_MODEL;

@@ -14,7 +14,7 @@ import { completeVersion, failureOutcome } from './finalize.js';
 import { buildVersion, FilesChanged, listJobFiles, versionIdFor, type UploadEvent } from './intake.js';
 import { Jobs } from './jobs.js';
 import { logState } from './journal.js';
-import { isTerminal, type JobRecord, type VersionRecord } from './records.js';
+import { isTerminal, modelOf, type JobRecord, type VersionRecord } from './records.js';
 
 export type SubmitAction =
   | 'skipped' // not ours to look at (output, other bucket, not a sketch)
@@ -110,7 +110,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string, ev
     const now = deps.clock.now();
     if (next.state === 'QUEUED') {
       next.queuedAt = now;
-      await jobs.enqueue(now, { jobId, jobKey, versionId });
+      await jobs.enqueue(now, { jobId, jobKey, versionId, model: modelOf(next) });
     }
     await jobs.markActive({ jobId, jobKey, versionId, since: now });
     const replaced = current && current.id !== versionId ? current : undefined;
@@ -157,8 +157,8 @@ async function resume(deps: CoreDeps, jobs: Jobs, job: JobRecord, v: VersionReco
   if (v.state === 'FINALIZING' && !v.taskId && v.error) {
     await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error));
   } else if (v.state === 'QUEUED') {
-    await jobs.enqueue(v.queuedAt ?? deps.clock.now(), { jobId, jobKey: job.jobKey, versionId: v.id });
-    await startWork(deps, jobs);
+    await jobs.enqueue(v.queuedAt ?? deps.clock.now(), { jobId, jobKey: job.jobKey, versionId: v.id, model: modelOf(v) });
+    await startWork(deps, jobs, modelOf(v));
   }
 }
 
@@ -166,13 +166,13 @@ async function afterRecord(deps: CoreDeps, jobs: Jobs, jobId: string, v: Version
   if (v.state === 'FINALIZING' && v.error) {
     await completeVersion(deps, jobs, jobId, v.id, failureOutcome(v.error));
   } else if (v.state === 'QUEUED') {
-    await startWork(deps, jobs);
+    await startWork(deps, jobs, modelOf(v));
   }
 }
 
-/** Submit at once if a slot is free (SPEC §4), and make sure a poller is there to follow up. */
-async function startWork(deps: CoreDeps, jobs: Jobs): Promise<void> {
-  await fillSlots(deps, jobs, { maxSubmissions: 1 });
+/** Submit at once if a slot of its model is free (SPEC §4), and make sure a poller is there to follow up. */
+async function startWork(deps: CoreDeps, jobs: Jobs, model: string): Promise<void> {
+  await fillSlots(deps, jobs, { maxSubmissions: 1, models: [model] });
   if (deps.kicker && !(await jobs.pollerScheduled(deps.clock.now()))) {
     await deps.kicker.kick('submit').catch((err: unknown) => deps.log.warn('poller kick failed', { error: err }));
   }

@@ -6,13 +6,14 @@
 import type { CoreDeps } from './deps.js';
 import { completeVersion, failureOutcome } from './finalize.js';
 import { evaluateJob } from './submit.js';
-import { budgetDay, queueId, type Jobs } from './jobs.js';
+import { budgetDay, budgetLimits, queueId, slotLayout, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
-import { KIND, isTerminal, type ActiveRecord, type QueueRecord, type SlotView } from './records.js';
+import { KIND, isTerminal, modelOf, type ActiveRecord, type QueueRecord, type SlotView } from './records.js';
 import type { StoredRow } from './ports.js';
 import { asError } from '../errors.js';
+import { costMilliCny, modelSpec } from '../models/index.js';
 import type { Finished } from './track.js';
-import { budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
+import { budgetOver, budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
 
 /** Longer than a submit invocation can live (FC timeout 60 s), stalls included. */
@@ -30,8 +31,19 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
   const { config, clock } = deps;
   const report: SweepReport = { active: 0, expiredPrompts: 0, finalized: 0, requeued: 0, staleRows: 0 };
   const activeRows = await jobs.listActive();
-  const queueIds = new Set((await jobs.scanAll<QueueRecord>(KIND.queue)).map((r) => r.id));
-  let used: number | undefined;
+  const queueRows = await jobs.scanAll<QueueRecord>(KIND.queue);
+  const queueIds = new Set(queueRows.map((r) => r.id));
+  // Rows outside the configured models' FIFOs (a model taken out of MODELS, ids of older
+  // versions) would keep the queue looking busy: they go, and the QUEUED versions below are
+  // queued again in their model's FIFO when it is configured.
+  for (const r of queueRows) {
+    if (!config.models.some((m) => r.id.startsWith(`${m}#`))) {
+      await jobs.dequeue(r.id);
+      report.staleRows++;
+    }
+  }
+  const limits = budgetLimits(config);
+  let used: { images: number; milliCny: number } | undefined;
   const inSlots = new Set(slots.filter((s) => s.slot.state !== 'free').map((s) => `${s.slot.jobId}:${s.slot.versionId}`));
   for (const activeRow of activeRows) {
     try {
@@ -93,24 +105,34 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         break;
       case 'QUEUED': {
         const waited = now - (v.queuedAt ?? v.createdAt);
-        if (v.waitingFor && config.maxQueueMs > 0 && waited > config.maxQueueMs) {
+        if (isBudgetWait(v.waitingFor) && config.maxQueueMs > 0 && waited > config.maxQueueMs) {
           await completeVersion(deps, jobs, jobId, v.id, failureOutcome({ code: 'BudgetExceeded', message: `waited ${Math.round(waited / 3600_000)} h: ${v.waitingFor}` }));
           report.finalized++;
           break;
         }
-        if (!queueIds.has(queueId(v.queuedAt ?? v.createdAt, jobId))) {
-          await jobs.enqueue(v.queuedAt ?? v.createdAt, { jobId, jobKey, versionId: v.id });
+        const model = modelOf(v);
+        if (!config.models.includes(model)) {
+          // Left QUEUED (an operator may configure the model again); status says why.
+          const waitingFor = `${model} is not among MODELS (${config.models.join(', ')})`;
+          if (v.waitingFor !== waitingFor) await jobs.updateVersion(jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor } : undefined));
+          break;
+        }
+        if (!queueIds.has(queueId(model, v.queuedAt ?? v.createdAt, jobId))) {
+          await jobs.enqueue(v.queuedAt ?? v.createdAt, { jobId, jobKey, versionId: v.id, model });
           report.requeued++;
         }
-        if (config.maxImagesPerDay > 0) {
+        if (limits.images > 0 || limits.milliCny > 0) {
           // Every job that does not fit what is left today says so, not only the head (run 9).
           const day = budgetDay(now);
-          used ??= await jobs.imagesUsed(day);
+          used ??= await jobs.budgetUsed(day);
           const n = v.request?.parameters.n ?? 1;
-          const reason = used + n > config.maxImagesPerDay ? budgetWaitReason(config.maxImagesPerDay, day) : undefined;
-          if (reason !== v.waitingFor && (reason || isBudgetWait(v.waitingFor))) {
+          const over = budgetOver(used, { images: n, milliCny: costMilliCny(modelSpec(model), n) }, limits);
+          const reason = over ? budgetWaitReason(over, limits, day) : undefined;
+          if (reason !== v.waitingFor && (reason || isBudgetWait(v.waitingFor) || v.waitingFor?.includes('is not among MODELS'))) {
             await jobs.updateVersion(jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor: reason } : undefined));
           }
+        } else if (v.waitingFor?.includes('is not among MODELS')) {
+          await jobs.updateVersion(jobId, v.id, (cur) => (cur.state === 'QUEUED' ? { ...cur, waitingFor: undefined } : undefined));
         }
         break;
       }
@@ -121,10 +143,10 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         // fresh read of the slots after reading the job sees the slot of any live claim. Only a
         // version that has had no slot for longer than a submission may take is repaired.
         if (now - v.updatedAt > 2 * submitLeaseMs(config)) {
-          const fresh = await jobs.readSlots(config.maxInFlight);
+          const fresh = await jobs.readSlots(slotLayout(config));
           if (fresh.some((s) => s.slot.state !== 'free' && s.slot.jobId === jobId && s.slot.versionId === versionId)) break;
           deps.log.warn('in-flight version without a slot', { jobKey, version: v.id, state: v.state, taskId: v.taskId });
-          if (await adoptIntoFreeSlot(deps, jobs, fresh, now, { jobId, jobKey, versionId: v.id, taskId: v.taskId })) report.requeued++;
+          if (await adoptIntoFreeSlot(deps, jobs, fresh, now, { jobId, jobKey, versionId: v.id, taskId: v.taskId, model: modelOf(v) })) report.requeued++;
         }
         break;
       default:
@@ -139,13 +161,13 @@ async function adoptIntoFreeSlot(
   jobs: Jobs,
   slots: SlotView[],
   now: number,
-  { jobId, jobKey, versionId, taskId }: { jobId: string; jobKey: string; versionId: string; taskId?: string },
+  { jobId, jobKey, versionId, taskId, model }: { jobId: string; jobKey: string; versionId: string; taskId?: string; model: string },
 ): Promise<boolean> {
-  if (!taskId) return requeueSubmitting(deps, jobs, { slot: { state: 'submitting', jobId, versionId } }, 'no task and no slot: queued again');
-  const free = slots.find((s) => s.slot.state === 'free');
+  if (!taskId) return requeueSubmitting(deps, jobs, { model, slot: { state: 'submitting', jobId, versionId } }, 'no task and no slot: queued again');
+  const free = slots.find((s) => s.model === model && s.slot.state === 'free');
   if (!free) return false;
   try {
-    await jobs.putSlot(free.index, free.rev, { state: 'inflight', jobId, jobKey, versionId, taskId, acquiredAt: now });
+    await jobs.putSlot(free, free.rev, { state: 'inflight', jobId, jobKey, versionId, taskId, acquiredAt: now });
   } catch {
     return false; // the slot was just taken: the next sweep tries again
   }

@@ -87,7 +87,7 @@ async function apply(
         const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.requeue!);
         if (updated) {
           const now = deps.clock.now();
-          await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey, versionId: slot.versionId! });
+          await jobs.enqueue(updated.job.current.queuedAt ?? now, { jobId: slot.jobId!, jobKey, versionId: slot.versionId!, model: s.model });
           logState(deps, jobKey, updated.job.current, { lostTaskId: slot.taskId, reason: decision.reason });
         }
       }
@@ -132,7 +132,7 @@ async function release(deps: CoreDeps, jobs: Jobs, s: SlotView): Promise<SlotPro
 /** A conditional slot write; false when another invocation changed the slot first (it decides). */
 async function putSlot(jobs: Jobs, s: SlotView, next: SlotView['slot']): Promise<boolean> {
   try {
-    await jobs.putSlot(s.index, s.rev, next);
+    await jobs.putSlot(s, s.rev, next);
     return true;
   } catch (err) {
     if (err instanceof ConditionFailedError) return false;

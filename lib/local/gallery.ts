@@ -94,7 +94,7 @@ export function renderGallery(dir: string, prefix: string, entries: GalleryEntry
     return `<article class="job ${cls}" data-job="${esc(e.jobKey)}" data-state="${esc(e.state)}">
   <header><h2>${esc(name)}</h2><span class="badge">${esc(e.state)}</span></header>
   <div class="pair"><figure>${img(e.sketchKey, `sketch ${name}`)}<figcaption>sketch · ${esc(e.sketchKey.slice(e.sketchKey.lastIndexOf('/') + 1))}</figcaption></figure><span class="arrow">→</span>${results || '<figure class="missing"><div class="none">…</div><figcaption>result</figcaption></figure>'}</div>
-  ${req ? `<p class="prompt">“${esc(req.prompt)}”${style ? ` <span class="style">${esc(style)}</span>` : ''}${typeof req.parameters.n === 'number' && req.parameters.n > 1 ? ` <span class="style">n = ${req.parameters.n}</span>` : ''}</p>` : ''}
+  ${req ? `<p class="model"><span class="model">${esc(req.model)}</span></p><p class="prompt">“${esc(req.prompt)}”${style ? ` <span class="style">${esc(style)}</span>` : ''}${typeof req.parameters.n === 'number' && req.parameters.n > 1 ? ` <span class="style">n = ${req.parameters.n}</span>` : ''}</p>` : ''}
   ${error ? `<p class="error">${esc(error.code)}: ${esc(error.message)}</p>` : ''}
   ${e.manifest ? `<p class="links"><a href="${esc(href(`${e.jobKey}.result.json`))}">manifest</a></p>` : ''}
 </article>`;
@@ -124,6 +124,7 @@ ${pending ? '<meta http-equiv="refresh" content="3">\n' : ''}<title>sketchflow �
   .none { display: flex; align-items: center; justify-content: center; color: #999; font-size: 13px; }
   figcaption { font-size: 12px; color: #777; }
   .arrow { font-size: 24px; color: #aaa; }
+  p.model { margin: 4px 0 0; } span.model { font-size: 12px; font-family: ui-monospace, monospace; background: #f1ece0; border-radius: 4px; padding: 1px 5px; }
   .prompt { margin: 4px 0; } .style { font-size: 12px; background: #eef; border-radius: 4px; padding: 1px 5px; }
   .error { margin: 4px 0; color: #9b2a21; font-family: ui-monospace, monospace; font-size: 13px; white-space: pre-wrap; }
   .links { margin: 4px 0 0; font-size: 13px; }

@@ -14,7 +14,7 @@
  * to the queue (transient) or ends with the error (a 4xx from the service).
  */
 import { randomUUID } from 'node:crypto';
-import { MODEL } from '../contract/request.js';
+import { LEGACY_MODEL } from '../models/index.js';
 import { ModelError, TransportError } from '../errors.js';
 import type { CreateTaskInput, ImageModel } from '../core/ports.js';
 import { redact } from '../redact.js';
@@ -46,7 +46,8 @@ export function withTemporaryUploads(inner: ImageModel, settings: TemporaryUploa
   return {
     async createTask(input: CreateTaskInput, options) {
       if (input.sketchUrl.startsWith('oss://')) return inner.createTask({ ...input, ossResourceResolve: true }, options);
-      const sketchUrl = await uploader.rehost(input.sketchUrl);
+      // The temporary upload is made for the model that will read it (getPolicy takes the model).
+      const sketchUrl = await uploader.rehost(input.sketchUrl, input.model);
       return inner.createTask({ ...input, sketchUrl, ossResourceResolve: true }, options);
     },
     getTask: (taskId) => inner.getTask(taskId),
@@ -66,16 +67,16 @@ export class TemporaryUploader {
   }
 
   /** Reads the sketch at `url` (loopback) and returns the `oss://` URL of a temporary copy. */
-  async rehost(url: string): Promise<string> {
+  async rehost(url: string, model = LEGACY_MODEL): Promise<string> {
     const sketch = await this.read(url);
-    const policy = await this.getPolicy();
+    const policy = await this.getPolicy(model);
     if (policy.max_file_size_mb && sketch.bytes.length > policy.max_file_size_mb * 1024 * 1024) {
       throw new ModelError('InvalidFile.Size', `the sketch (${sketch.bytes.length} bytes) is larger than the temporary upload allows (${policy.max_file_size_mb} MB)`, 400);
     }
     return this.upload(policy, sketch.bytes, sketch.contentType);
   }
 
-  async getPolicy(model = MODEL): Promise<UploadPolicy> {
+  async getPolicy(model = LEGACY_MODEL): Promise<UploadPolicy> {
     const url = `${this.base}/uploads?action=getPolicy&model=${encodeURIComponent(model)}`;
     let res: Response;
     try {

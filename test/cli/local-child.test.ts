@@ -67,10 +67,14 @@ describe('sketchflow local (child process)', () => {
     const { code, stdout, stderr } = await run(['status', '--dir', dir]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^JOB\s+STATE\s+AGE\s+DETAIL$/m);
-    for (const job of [...EXAMPLE_JOBS, 'mine/kitty']) expect(stdout).toMatch(new RegExp(`^sketches/${job}\\s+SUCCEEDED\\s+\\d+s\\s+task \\S+$`, 'm'));
+    expect(stdout).toMatch(/^JOB\s+STATE\s+AGE\s+MODEL\s+DETAIL$/m);
+    for (const job of [...EXAMPLE_JOBS, 'mine/kitty']) expect(stdout).toMatch(new RegExp(`^sketches/${job}\\s+SUCCEEDED\\s+\\d+s\\s+wanx-sketch-to-image-lite\\s+task \\S+$`, 'm'));
     expect(stdout).toMatch(/7 jobs: 7 SUCCEEDED \(the sketchflow local running on .* \(pid \d+\)\)/);
-    expect(stdout).toMatch(/^in flight: 0 of 2 slots$/m);
+    // Each model's slots (SPEC §4.3): 2 + 3 + 6 with MAX_IN_FLIGHT=2.
+    expect(stdout).toMatch(/^in flight: 0 of 11 slots$/m);
+    expect(stdout).toMatch(/^  wanx-sketch-to-image-lite: 0 of 2 in flight, \d+ queued \(runs 1 at a time, 2 creates\/s, CNY 0\.06 an image\)$/m);
+    expect(stdout).toMatch(/^  wan2\.5-i2i-preview: 0 of 6 in flight, 0 queued \(runs 5 at a time, 5 creates\/s, CNY 0\.2 an image\)$/m);
+    expect(stdout).toMatch(/^spent today: CNY [\d.]+ \(no limit: MAX_CNY_PER_DAY=0\)$/m);
     expect(stdout).toMatch(/^images today \(\d{4}-\d\d-\d\d, Asia\/Shanghai\): 8 of 500$/m);
 
     const json = JSON.parse((await run(['status', 'sketches/mine/', '--json', '--dir', dir])).stdout) as { jobs: Array<{ jobKey: string; state: string; ageMs: number }> };

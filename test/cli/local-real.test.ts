@@ -69,7 +69,7 @@ describe('local mode with the real model, through the temporary upload', () => {
       },
     };
     const model = withTemporaryUploads(inner, { apiKey: sim.apiKey, baseUrl: sim.baseUrl });
-    await model.createTask({ prompt: 'p', sketchUrl: 'oss://dashscope-instant/x/a.png', parameters: { style: '<auto>', size: '768*768', n: 1 } });
+    await model.createTask({ model: 'wanx-sketch-to-image-lite', prompt: 'p', sketchUrl: 'oss://dashscope-instant/x/a.png', parameters: { style: '<auto>', size: '768*768', n: 1 } });
     expect(seen[0]).toMatchObject({ sketchUrl: 'oss://dashscope-instant/x/a.png', ossResourceResolve: true });
     expect((await model.getTask('t9')).taskId).toBe('t9');
   });

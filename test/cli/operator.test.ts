@@ -52,11 +52,15 @@ describe('against the configured services (environment)', () => {
     const { code, stdout, stderr } = await runMain(['status'], env);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^JOB\s+STATE\s+AGE\s+DETAIL$/m);
-    expect(stdout).toMatch(/^sketches\/a\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
-    expect(stdout).toMatch(/^sketches\/b\s+QUEUED\s+\d+s\s+waiting: the daily image budget \(MAX_IMAGES_PER_DAY=1\) is used up for \d{4}-\d\d-\d\d; it resumes after midnight Asia\/Shanghai$/m);
+    expect(stdout).toMatch(/^JOB\s+STATE\s+AGE\s+MODEL\s+DETAIL$/m);
+    expect(stdout).toMatch(/^sketches\/a\s+SUCCEEDED\s+\d+s\s+wanx-sketch-to-image-lite\s+task \S+$/m);
+    expect(stdout).toMatch(/^sketches\/b\s+QUEUED\s+\d+s\s+wanx-sketch-to-image-lite\s+waiting: the daily image budget \(MAX_IMAGES_PER_DAY=1\) is used up for \d{4}-\d\d-\d\d; it resumes after midnight Asia\/Shanghai$/m);
     expect(stdout).toMatch(/^2 jobs: 1 SUCCEEDED, 1 QUEUED \(bucket sketchflow-local, Tablestore \S+\/sketchflow_jobs\)$/m);
-    expect(stdout).toMatch(/^in flight: 0 of 2 slots$/m);
+    // Each model's slots (SPEC §4.3): 2 + 3 + 6 with MAX_IN_FLIGHT=2.
+    expect(stdout).toMatch(/^in flight: 0 of 11 slots$/m);
+    expect(stdout).toMatch(/^  wanx-sketch-to-image-lite: 0 of 2 in flight, \d+ queued \(runs 1 at a time, 2 creates\/s, CNY 0\.06 an image\)$/m);
+    expect(stdout).toMatch(/^  wan2\.5-i2i-preview: 0 of 6 in flight, 0 queued \(runs 5 at a time, 5 creates\/s, CNY 0\.2 an image\)$/m);
+    expect(stdout).toMatch(/^spent today: CNY [\d.]+ \(no limit: MAX_CNY_PER_DAY=0\)$/m);
     expect(stdout).toMatch(/^queue: \d+$/m); // queue rows are hints (a re-enqueued version may count twice until read)
     expect(stdout).toMatch(/^images today \(\d{4}-\d\d-\d\d, Asia\/Shanghai\): 1 of 1$/m);
   });
@@ -144,8 +148,8 @@ describe('--dir DIR with no sketchflow local running on it', () => {
   it('status --dir lists the jobs with state and age', async () => {
     const { code, stdout } = await runMain(['status', '--dir', dir]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^sketches\/cat\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
-    expect(stdout).toMatch(/^sketches\/early\/boat\s+SUCCEEDED\s+\d+s\s+task \S+$/m);
+    expect(stdout).toMatch(/^sketches\/cat\s+SUCCEEDED\s+\d+s\s+wanx-sketch-to-image-lite\s+task \S+$/m);
+    expect(stdout).toMatch(/^sketches\/early\/boat\s+SUCCEEDED\s+\d+s\s+wanx-sketch-to-image-lite\s+task \S+$/m);
     expect(stdout).toMatch(new RegExp(`2 jobs: 2 SUCCEEDED \\(the local bucket folder .*${path.basename(dir)}\\)`));
   }, 20_000);
 

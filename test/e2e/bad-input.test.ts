@@ -31,7 +31,7 @@ async function failureOf(name: string, files: Record<string, Buffer | string>) {
 describe('bad sidecars', () => {
   it('an unknown field is named, with a suggestion', async () => {
     const e = await failureOf('unknown', { '.json': JSON.stringify({ prompt: 'x', styel: 'anime' }), '.png': sketch });
-    expect(e).toEqual({ code: 'InvalidSidecar', message: "sketches/bad/unknown.json: unknown field 'styel' (did you mean 'style'?); allowed: prompt, style, n, sketch_weight, sketch_extraction, sketch_color, size" });
+    expect(e).toEqual({ code: 'InvalidSidecar', message: "sketches/bad/unknown.json: unknown field 'styel' (did you mean 'style'?); allowed: model, prompt, style, n, sketch_weight, sketch_extraction, sketch_color, size, seed, is_sketch, watermark, negative_prompt, prompt_extend" });
   });
 
   it('n: 7 and style pastel are both reported', async () => {

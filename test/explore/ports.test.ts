@@ -17,7 +17,7 @@ import { checkSketchBytes } from '../../lib/contract/image-check.js';
 import { MemoryTable } from './ports/rows.js';
 import { Scheduler, type Actor } from './scheduler.js';
 
-const input = { prompt: 'a house', sketchUrl: 'https://explorer-bucket.oss-cn-beijing.aliyuncs.com/sketches/a.png?x-oss-signature=x', parameters: { style: '<auto>' as const, size: '768*768' as const, n: 1 } };
+const input = { model: 'wanx-sketch-to-image-lite', prompt: 'a house', sketchUrl: 'https://explorer-bucket.oss-cn-beijing.aliyuncs.com/sketches/a.png?x-oss-signature=x', parameters: { style: '<auto>' as const, size: '768*768' as const, n: 1 } };
 
 function world() {
   const sched = new Scheduler(Date.UTC(2025, 2, 10, 4));

@@ -16,7 +16,7 @@ import { crossSketch, startSketchServer, type SketchServer } from './dashscope-h
 let sim: DashScopeSimulator;
 let sketches: SketchServer;
 let model: ImageModel;
-const input = () => ({ prompt: 'a cross', sketchUrl: sketches.url('/cross.png'), parameters: { style: '<auto>' as const, size: '768*768' as const, n: 1 } });
+const input = () => ({ model: 'wanx-sketch-to-image-lite', prompt: 'a cross', sketchUrl: sketches.url('/cross.png'), parameters: { style: '<auto>' as const, size: '768*768' as const, n: 1 } });
 
 beforeAll(async () => {
   // Frozen clock: tasks stay PENDING/RUNNING while the listing is read.

@@ -29,16 +29,16 @@ describe.each([
     await ensureTable(settings, keys);
     const rows = createRowStore(settings, keys);
     const ids = Array.from({ length: 23 }, (_, i) => `q${String(i).padStart(3, '0')}`);
-    for (const id of ids) await rows.put('queue', id, { jobId: id, pad: 'x'.repeat(100) }, 'any');
+    for (const id of ids) await rows.put('queue', `m#${id}`, { jobId: id, pad: 'x'.repeat(100) }, 'any');
     await rows.put('slot', '00', { state: 'free' }, 'any');
     await rows.put('active', 'a', { jobId: 'a' }, 'any');
     const jobs = new Jobs(rows);
-    expect((await jobs.scanAll<{ jobId: string }>('queue', 5)).map((r) => r.id)).toEqual(ids);
+    expect((await jobs.scanAll<{ jobId: string }>('queue', 5)).map((r) => r.id)).toEqual(ids.map((id) => `m#${id}`));
     expect((await jobs.scanAll('active')).map((r) => r.id)).toEqual(['a']);
     // A short page is still a page: whatever comes first comes in order.
-    const peek = await jobs.peekQueue(4);
+    const peek = await jobs.peekQueue('m', 4);
     expect(peek.length).toBeGreaterThan(0);
-    expect(peek.map((r) => r.id)).toEqual(ids.slice(0, peek.length));
-    expect(await jobs.queueNotEmpty()).toBe(true);
+    expect(peek.map((r) => r.id)).toEqual(ids.slice(0, peek.length).map((id) => `m#${id}`));
+    expect(await jobs.queueNotEmpty(['m'])).toBe(true);
   });
 });

@@ -17,7 +17,9 @@ describe('loadConfig', () => {
       oss: { bucket: 'my-sketches', region: 'oss-cn-beijing' },
       tablestore: { table: 'sketchflow_jobs' },
       sketchPrefix: 'sketches/',
-      defaults: { style: '<auto>', n: 1 },
+      defaults: { style: '<auto>', n: 1, model: 'wanx-sketch-to-image-lite' },
+      models: ['wanx-sketch-to-image-lite', 'wanx2.1-imageedit', 'wan2.5-i2i-preview'],
+      maxMilliCnyPerDay: 0,
       fit: 'pad',
       maxInFlight: 2,
       maxAttempts: 3,
@@ -56,4 +58,24 @@ describe('loadConfig', () => {
     expect(CONFIG_KEYS).toContain('DASHSCOPE_API_KEY');
     expect(CONFIG_KEYS).toContain('PROMPT_GRACE_SECONDS');
   });
+
+  it('models: DEFAULT_MODEL among MODELS, MODELS among the known ones, MAX_CNY_PER_DAY an amount', () => {
+    const c = loadConfig({ ...minimal, DEFAULT_MODEL: 'wan2.5-i2i-preview', MODELS: 'wan2.5-i2i-preview, wanx2.1-imageedit', MAX_CNY_PER_DAY: '12.5' });
+    expect(c).toMatchObject({ defaults: { model: 'wan2.5-i2i-preview' }, models: ['wan2.5-i2i-preview', 'wanx2.1-imageedit'], maxMilliCnyPerDay: 12_500 });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...minimal, ...env });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ DEFAULT_MODEL: 'dall-e-3' })).toEqual(['DEFAULT_MODEL must be one of wanx-sketch-to-image-lite, wanx2.1-imageedit, wan2.5-i2i-preview (got "dall-e-3")']);
+    expect(problems({ MODELS: 'wanx2.1-imageedit' })).toEqual(['DEFAULT_MODEL must be one of MODELS (wanx2.1-imageedit)']);
+    expect(problems({ MODELS: 'wanx-sketch-to-image-lite,flux' })[0]).toMatch(/^MODELS must list models among/);
+    expect(problems({ MAX_CNY_PER_DAY: '-1' })).toEqual(['MAX_CNY_PER_DAY must be an amount ≥ 0 (got "-1")']);
+    // A default that could never be sent would wedge every job that takes it.
+    expect(problems({ MAX_CNY_PER_DAY: '0.1', DEFAULT_N: '2' })[0]).toMatch(/^MAX_CNY_PER_DAY must allow DEFAULT_N \(2\) images of DEFAULT_MODEL \(CNY 0.06 each\)/);
+  });
 });
+

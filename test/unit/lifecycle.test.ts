@@ -11,6 +11,7 @@ import {
   followsSlot,
   LIFECYCLE_RULES,
   matchOrphans,
+  matchOrphansPerModel,
   QUERY_FAILURES_LOST,
   type Ctx,
 } from '../../lib/core/lifecycle/index.js';
@@ -33,8 +34,8 @@ const queued: VersionRecord = {
 };
 
 function claimed(index = 0) {
-  const c = claim(queued, { jobId: 'j', jobKey: 'sketches/cat', index, owner: 'me', images: 1, budgetDay: '2026-12-02' }, ctx());
-  const slot: SlotView = { index, rev: 1, slot: c.slot };
+  const c = claim(queued, { jobId: 'j', jobKey: 'sketches/cat', index, owner: 'me', images: 1, milliCny: 60, budgetDay: '2026-12-02' }, ctx());
+  const slot: SlotView = { model: 'wanx-sketch-to-image-lite', index, rev: 1, slot: c.slot };
   return { slot, version: c.version };
 }
 
@@ -166,9 +167,9 @@ describe('task queries', () => {
 });
 
 describe('matchOrphans: all expired slots against one listing (run 1)', () => {
-  const slot = (index: number): SlotView => ({ index, rev: 3, slot: { state: 'submitting', jobId: `j${index}`, versionId: 'v', attempt: 1 } });
+  const slot = (index: number): SlotView => ({ model: 'wanx-sketch-to-image-lite', index, rev: 3, slot: { state: 'submitting', jobId: `j${index}`, versionId: 'v', attempt: 1 } });
   const task = (taskId: string) => ({ taskId, status: 'RUNNING' });
-  const free = (index: number): SlotView => ({ index, rev: 1, slot: { state: 'free' } });
+  const free = (index: number): SlotView => ({ model: 'wanx-sketch-to-image-lite', index, rev: 1, slot: { state: 'free' } });
 
   it('one orphaned slot and one unknown task are each other’s', () => {
     expect(matchOrphans({ expired: [slot(0)], unknown: [task('T1')], free: [] })).toEqual({ adopt: [{ slot: slot(0), task: task('T1') }], hold: [], requeue: [], unheld: [] });
@@ -196,3 +197,48 @@ describe('matchOrphans: all expired slots against one listing (run 1)', () => {
     expect(matchOrphans({ expired: [slot(0), slot(1)], unknown: [], free: [] }).requeue.map((s) => s.index)).toEqual([0, 1]);
   });
 });
+
+describe('matchOrphansPerModel: each model against its own tasks (issue 16)', () => {
+  const LITE = 'wanx-sketch-to-image-lite';
+  const EDIT = 'wanx2.1-imageedit';
+  const slot = (model: string, index: number): SlotView => ({ model, index, rev: 3, slot: { state: 'submitting', jobId: `${model}-${index}`, versionId: 'v', attempt: 1 } });
+  const free = (model: string, index: number): SlotView => ({ model, index, rev: 1, slot: { state: 'free' } });
+  const task = (taskId: string, model?: string) => ({ taskId, status: 'RUNNING', ...(model ? { model } : {}) });
+
+  it('one orphan of each of two models: both adopted (a single matcher would see two and two, and pay twice)', () => {
+    const plan = matchOrphansPerModel({ expired: [slot(LITE, 0), slot(EDIT, 0)], unknown: [task('T1', EDIT), task('T2', LITE)], free: [], models: [LITE, EDIT] });
+    expect(plan.adopt.map((a) => [a.slot.model, a.task.taskId])).toEqual([
+      [LITE, 'T2'],
+      [EDIT, 'T1'],
+    ]);
+    expect(plan.hold).toEqual([]);
+    expect(matchOrphans({ expired: [slot(LITE, 0), slot(EDIT, 0)], unknown: [task('T1', EDIT), task('T2', LITE)], free: [] }).adopt).toEqual([]);
+  });
+
+  it('an unknown task is held only by a free slot of its own model', () => {
+    const plan = matchOrphansPerModel({ expired: [slot(LITE, 0)], unknown: [task('T1', LITE), task('T2', LITE), task('T3', EDIT)], free: [free(LITE, 1), free(EDIT, 0)], models: [LITE, EDIT] });
+    expect(plan.hold.map((h) => [h.slot.model, h.slot.index, h.task.taskId, h.requeue])).toEqual([
+      [LITE, 0, 'T1', true],
+      [LITE, 1, 'T2', false],
+      [EDIT, 0, 'T3', false],
+    ]);
+    expect(plan.unheld).toEqual([]);
+  });
+
+  it('a task without a model (the listing did not say) is never guessed: unheld', () => {
+    const plan = matchOrphansPerModel({ expired: [slot(LITE, 0)], unknown: [task('T1')], free: [], models: [LITE, EDIT] });
+    expect(plan.adopt).toEqual([]);
+    expect(plan.requeue.map((s) => s.model)).toEqual([LITE]);
+    expect(plan.unheld.map((t) => t.taskId)).toEqual(['T1']);
+  });
+
+  it('uses the rule it is given (the explorer swaps matchOrphans)', () => {
+    const seen: number[] = [];
+    matchOrphansPerModel({ expired: [slot(LITE, 0)], unknown: [], free: [], models: [LITE, EDIT] }, (input) => {
+      seen.push(input.expired.length);
+      return { adopt: [], hold: [], requeue: [], unheld: [] };
+    });
+    expect(seen).toEqual([1, 0]);
+  });
+});
+

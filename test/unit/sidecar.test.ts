@@ -18,60 +18,56 @@ function inputError(fn: () => unknown): InputError {
 }
 
 describe('sidecar JSON', () => {
-  it('accepts the SPEC example and normalizes the style', () => {
-    expect(parse({ prompt: ' a towering tree ', style: 'Watercolor', n: 1, sketch_weight: 10, sketch_extraction: false, sketch_color: [[0, 0, 0]], size: '768*768' })).toEqual({
-      prompt: 'a towering tree',
-      style: '<watercolor>',
-      n: 1,
-      sketch_weight: 10,
-      sketch_extraction: false,
-      sketch_color: [[0, 0, 0]],
-      size: '768*768',
-    });
-    expect(parse({ style: '<3D Cartoon>' }).style).toBe('<3d cartoon>');
+  it('keeps the known fields as written (values are the model\'s business: request.ts), the prompt trimmed', () => {
+    const layer = parse({ prompt: ' a towering tree ', style: 'Watercolor', n: 1, sketch_weight: 10, sketch_extraction: false, sketch_color: [[0, 0, 0]], size: '768*768' });
+    expect(layer).toMatchObject({ source: 'sketches/cat.json', kind: 'file', problems: [] });
+    expect({ ...layer.fields }).toEqual({ prompt: 'a towering tree', style: 'Watercolor', n: 1, sketch_weight: 10, sketch_extraction: false, sketch_color: [[0, 0, 0]], size: '768*768' });
+    expect({ ...parse({ model: ' wan2.5-i2i-preview ', negative_prompt: 'blur' }).fields }).toEqual({ model: 'wan2.5-i2i-preview', negative_prompt: 'blur' });
   });
 
   it('names an unknown field and suggests the right one', () => {
-    const err = inputError(() => parse({ prompt: 'x', styel: 'anime' }));
-    expect(err.code).toBe('InvalidSidecar');
-    expect(err.message).toContain("sketches/cat.json: unknown field 'styel' (did you mean 'style'?)");
+    const layer = parse({ prompt: 'x', styel: 'anime' });
+    expect(layer.problems.join('; ')).toContain("unknown field 'styel' (did you mean 'style'?)");
   });
 
-  it('reports every problem at once, with the field path', () => {
-    const err = inputError(() => parse({ prompt: '', n: 7, style: 'pastel', sketch_color: [[0, 0, 300]], size: '1024*1024' }));
-    expect(err.message).toContain('prompt must not be empty');
-    expect(err.message).toContain('n must be an integer 1–4 (got 7)');
-    expect(err.message).toContain('style must be one of');
-    expect(err.message).toContain('(got "pastel")');
-    expect(err.message).toContain('sketch_color[0] must be an [r, g, b] triple');
-    expect(err.message).toContain('size must be "768*768"');
+  it('names the known models for an unknown one', () => {
+    const layer = parse({ prompt: 'x', model: 'dall-e-3' });
+    expect(layer.badModel).toBe(true);
+    expect(layer.problems).toEqual(['model must be one of wanx-sketch-to-image-lite, wanx2.1-imageedit, wan2.5-i2i-preview (got "dall-e-3")']);
+  });
+
+  it('reports the problems of names, prompt and model together', () => {
+    const layer = parse({ prompt: '', styel: 1, model: 7 });
+    expect(layer.problems).toHaveLength(3);
+    expect(layer.problems[0]).toBe('prompt must not be empty');
   });
 
   it('refuses non-JSON, non-objects, non-UTF-8 and oversized files', () => {
     expect(inputError(() => parse('{"prompt": ')).message).toMatch(/sketches\/cat\.json: is not valid JSON/);
     expect(inputError(() => parse([1, 2])).message).toContain('must be a JSON object');
+    expect(inputError(() => parse('null')).message).toContain('must be a JSON object');
     const latin1 = Buffer.from([0x7b, 0x22, 0x70, 0xe9, 0x22, 0x7d]);
     expect(inputError(() => parseSidecarJson('k.json', latin1, latin1.length)).message).toBe('k.json: is not UTF-8 text; save it as UTF-8');
     expect(inputError(() => parseSidecarJson('k.json', Buffer.from('{}'), 2 * 1024 * 1024)).message).toBe('k.json: is 2.0 MiB; a sidecar may be at most 64 KiB');
   });
 
   it('treats __proto__ and constructor as unknown fields, without touching prototypes', () => {
-    const err = inputError(() => parse('{"prompt":"x","__proto__":{"polluted":1},"constructor":{"prototype":{"p":1}}}'));
-    expect(err.message).toContain("unknown field '__proto__'");
-    expect(err.message).toContain("unknown field 'constructor'");
+    const problems = parse('{"prompt":"x","__proto__":{"polluted":1},"constructor":{"prototype":{"p":1}}}').problems.join('; ');
+    expect(problems).toContain("unknown field '__proto__'");
+    expect(problems).toContain("unknown field 'constructor'");
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('accepts a UTF-8 BOM', () => {
     const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"prompt":"猫"}')]);
-    expect(parseSidecarJson('k.json', bytes, bytes.length)).toEqual({ prompt: '猫' });
+    expect({ ...parseSidecarJson('k.json', bytes, bytes.length).fields }).toEqual({ prompt: '猫' });
   });
 });
 
 describe('sidecar text', () => {
   it('uses the whole trimmed file as the prompt', () => {
     const bytes = Buffer.from('\n  a cat on a mat \n');
-    expect(parseSidecarTxt('k.txt', bytes, bytes.length)).toEqual({ prompt: 'a cat on a mat' });
+    expect(parseSidecarTxt('k.txt', bytes, bytes.length)).toEqual({ source: 'k.txt', kind: 'file', fields: { prompt: 'a cat on a mat' }, problems: [] });
   });
 
   it('refuses an empty file', () => {

@@ -25,7 +25,7 @@ describe('the poller stops before the function timeout', () => {
 
 describe("the poller's rest", () => {
   const config = { taskMinMs: 15_000, pollIntervalMs: 2000 };
-  const slot = (state: 'free' | 'inflight' | 'submitting', runningSince?: number) => ({ index: 0, rev: 1, slot: { state, ...(runningSince !== undefined ? { runningSince } : {}) } });
+  const slot = (state: 'free' | 'inflight' | 'submitting', runningSince?: number) => ({ model: 'wanx-sketch-to-image-lite', index: 0, rev: 1, slot: { state, ...(runningSince !== undefined ? { runningSince } : {}) } });
 
   it('trusts observed durations only after three, never beyond TASK_MIN_SECONDS', () => {
     expect(restFloorMs(config, [20_000, 22_000])).toBe(0);

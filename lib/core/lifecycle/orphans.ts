@@ -1,6 +1,7 @@
 /**
- * Reconciliation's matching (SPEC §4.2 case a), pure: all the slots left SUBMITTING past their
- * lease are matched at once against one listing of the account's live tasks, so two slots can
+ * Reconciliation's matching (SPEC §4.2 case a), pure: all the slots of a model left SUBMITTING
+ * past their lease are matched at once against that model's tasks in one listing of the account's
+ * live tasks (matchOrphansPerModel, below), so two slots can
  * never both follow the same task and every orphaned task is held by exactly one slot (issue 13
  * run 1). Matching is by count, never by creation time: our clock and DashScope's need not agree.
  *
@@ -53,5 +54,32 @@ export function matchOrphans({ expired, unknown, free }: OrphanInput): OrphanPla
     plan.hold.push({ slot, task, requeue: false });
   }
   plan.unheld.push(...tasks);
+  return plan;
+}
+
+/**
+ * Every model's orphans at once (issue 16): a task can only be the orphan of a slot of its own
+ * model, so each model's expired slots are matched with that model's unknown tasks, and only its
+ * own free slots hold the rest — a backlog of one model never takes another's slots. A task
+ * without a model (the listing did not name one, and more than one model is configured: the shell
+ * attributes it when only one is) stays unheld (reported), never guessed.
+ */
+export function matchOrphansPerModel(
+  input: OrphanInput & { models: readonly string[] },
+  match: (input: OrphanInput) => OrphanPlan = matchOrphans,
+): OrphanPlan {
+  const plan: OrphanPlan = { adopt: [], hold: [], requeue: [], unheld: [] };
+  for (const model of input.models) {
+    const part = match({
+      expired: input.expired.filter((s) => s.model === model),
+      unknown: input.unknown.filter((t) => t.model === model),
+      free: input.free.filter((s) => s.model === model),
+    });
+    plan.adopt.push(...part.adopt);
+    plan.hold.push(...part.hold);
+    plan.requeue.push(...part.requeue);
+    plan.unheld.push(...part.unheld);
+  }
+  plan.unheld.push(...input.unknown.filter((t) => t.model === undefined || !input.models.includes(t.model)));
   return plan;
 }

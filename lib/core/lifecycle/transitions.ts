@@ -66,20 +66,49 @@ export function accountPauseMs(probes: number, accountRetryMs: number): number {
   return accountRetryMs * Math.min(MAX_PAUSE_FACTOR, 2 ** Math.max(0, probes));
 }
 
-/** A job asking for more images than a day's budget could never be sent (issue 13 run 9). */
-export function budgetNeverFits(n: number, max: number): ErrorInfo {
-  return {
-    code: 'BudgetExceeded',
-    message: `asks for ${n} image(s), more than MAX_IMAGES_PER_DAY (${max}) allows in a day, so it could never be sent; lower n or raise the limit, then use sketchflow retry`,
-  };
+/** Budget limits, 0 = none (MAX_IMAGES_PER_DAY; MAX_CNY_PER_DAY in thousandths of a yuan). */
+export interface DailyLimits {
+  images: number;
+  milliCny: number;
+}
+
+const cnyText = (milli: number) => String(milli / 1000);
+
+/**
+ * A job asking for more than a day's budget could never be sent (issue 13 run 9): the error, or
+ * undefined when it fits an empty day.
+ */
+export function budgetNeverFits(amount: { images: number; milliCny: number }, limits: DailyLimits, model?: string): ErrorInfo | undefined {
+  if (limits.images > 0 && amount.images > limits.images) {
+    return {
+      code: 'BudgetExceeded',
+      message: `asks for ${amount.images} image(s), more than MAX_IMAGES_PER_DAY (${limits.images}) allows in a day, so it could never be sent; lower n or raise the limit, then use sketchflow retry`,
+    };
+  }
+  if (limits.milliCny > 0 && amount.milliCny > limits.milliCny) {
+    return {
+      code: 'BudgetExceeded',
+      message: `costs CNY ${cnyText(amount.milliCny)} (${amount.images} image(s)${model ? ` of ${model}` : ''}), more than MAX_CNY_PER_DAY (${cnyText(limits.milliCny)}) allows in a day, so it could never be sent; lower n, choose a cheaper model or raise the limit, then use sketchflow retry`,
+    };
+  }
+  return undefined;
 }
 
 /** Why a QUEUED job that does not fit what is left of today's budget waits (shown by `status`). */
-export function budgetWaitReason(max: number, day: string): string {
-  return `the daily image budget (MAX_IMAGES_PER_DAY=${max}) is used up for ${day}; it resumes after midnight Asia/Shanghai`;
+export function budgetWaitReason(over: 'images' | 'cny', limits: DailyLimits, day: string): string {
+  return over === 'images'
+    ? `the daily image budget (MAX_IMAGES_PER_DAY=${limits.images}) is used up for ${day}; it resumes after midnight Asia/Shanghai`
+    : `the daily spending budget (MAX_CNY_PER_DAY=${cnyText(limits.milliCny)}) is used up for ${day}; it resumes after midnight Asia/Shanghai`;
 }
 
-export const isBudgetWait = (reason: string | undefined) => reason?.startsWith('the daily image budget') ?? false;
+export const isBudgetWait = (reason: string | undefined) => (reason?.startsWith('the daily image budget') || reason?.startsWith('the daily spending budget')) ?? false;
+
+/** Which limit a reservation of `amount` would pass, with `used` already reserved today. */
+export function budgetOver(used: { images: number; milliCny: number }, amount: { images: number; milliCny: number }, limits: DailyLimits): 'images' | 'cny' | undefined {
+  if (limits.images > 0 && used.images + amount.images > limits.images) return 'images';
+  if (limits.milliCny > 0 && used.milliCny + amount.milliCny > limits.milliCny) return 'cny';
+  return undefined;
+}
 
 // ------------------------------------------------------------------ who follows a slot's task
 
@@ -106,7 +135,7 @@ export function holdsClaim(v: VersionRecord, s: Pick<SlotRecord, 'claim'>): bool
 /** QUEUED → SUBMITTING: the slot and the version a filler writes (slot first, then the job). */
 export function claim(
   v: VersionRecord,
-  at: { jobId: string; jobKey: string; index: number; owner: string; images: number; budgetDay: string },
+  at: { jobId: string; jobKey: string; index: number; owner: string; images: number; milliCny: number; budgetDay: string },
   ctx: Pick<Ctx, 'now' | 'config'>,
 ): { slot: SlotRecord; version: VersionRecord } {
   const attempt = v.attempts + 1;
@@ -122,6 +151,7 @@ export function claim(
       leaseUntil: ctx.now + submitLeaseMs(ctx.config),
       owner: at.owner,
       images: at.images,
+      milliCny: at.milliCny,
       budgetDay: at.budgetDay,
       attempt,
     },

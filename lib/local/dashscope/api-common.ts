@@ -23,8 +23,8 @@ export interface ApiDeps {
   /** Creates per window per key, by model (each model has its own rate). */
   limits: { submitsPerSecond(model: string): number; queriesPerSecond: number; uploadPoliciesPerSecond: number };
   models: string[];
-  /** Simulated duration of the next task (seeded jitter). */
-  nextDuration(): number;
+  /** Simulated duration of the next task of `model` (seeded jitter). */
+  nextDuration(model: string): number;
   /** Resolves when the task's completion event was sent (the `early` event fault), or after `holdMs` real ms. */
   eventSent(taskId: string): Promise<void>;
 }

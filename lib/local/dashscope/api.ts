@@ -48,7 +48,7 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage, path: 'ima
       throw ApiError.of(E.ossNotResolved);
     }
     const early = deps.faults.takeEarly();
-    const task = deps.engine.create(record.apiKeyId, randomUUID(), requestId, request, deps.nextDuration());
+    const task = deps.engine.create(record.apiKeyId, randomUUID(), requestId, request, deps.nextDuration(request.model));
     if (early) {
       // The task's completion event reaches its target before this reply does.
       record.fault = 'event:early';

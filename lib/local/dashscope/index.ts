@@ -31,6 +31,8 @@ export interface DashScopeSimulatorOptions {
   timeScale?: number;
   /** Mean simulated task duration in seconds (default 20, with jitter). */
   taskSeconds?: number;
+  /** Per model, instead of `taskSeconds` (the models differ: doodle ≈ 5–15 s, wan2.5 ≈ 1–2 min; models.md). */
+  modelTaskSeconds?: Record<string, number>;
   /** Creates per rate window per account and model, for every model (default: each model's own: 2, 2, 5). */
   submitsPerSecond?: number;
   queriesPerSecond?: number; // default 20

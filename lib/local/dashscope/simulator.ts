@@ -137,7 +137,7 @@ export async function createSimulator(o: DashScopeSimulatorOptions): Promise<Das
           uploadPoliciesPerSecond: o.uploadPoliciesPerSecond ?? 100,
         },
         models: o.models ?? MODEL_SPECS.map((m) => m.name),
-        nextDuration: () => Math.max(0, Math.round(taskMs * (1 + (rng() * 2 - 1) * jitter))),
+        nextDuration: (model: string) => Math.max(0, Math.round((o.modelTaskSeconds?.[model] !== undefined ? o.modelTaskSeconds[model]! * 1000 : taskMs) * (1 + (rng() * 2 - 1) * jitter))),
         eventSent: (taskId) => holdUntil(events.whenSent(taskId), o.events?.earlyHoldMs ?? 30_000),
       },
       admin: {

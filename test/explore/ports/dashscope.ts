@@ -54,6 +54,8 @@ export interface CreateRecord {
   at: number;
   /** When the pipeline sent the request (a request may arrive later, within its deadline). */
   sentAt: number;
+  /** The model the create named. */
+  model: string;
   actor: string;
   actorId: number;
   prompt: string;
@@ -206,7 +208,7 @@ export class FakeDashScope {
     return t.status;
   }
 
-  create(actor: Actor, body: { input?: { prompt?: string; sketch_image_url?: string }; parameters?: { style?: string; n?: number } }, sentAt = this.now()): Reply {
+  create(actor: Actor, body: { model?: string; input?: { prompt?: string; sketch_image_url?: string }; parameters?: { style?: string; n?: number } }, sentAt = this.now()): Reply {
     if (this.now() - sentAt > this.createWindowMs) return { drop: 'timeout' };
     this.progress();
     const requestId = this.requestId();
@@ -215,6 +217,7 @@ export class FakeDashScope {
       seq: this.creates.length + 1,
       at: this.now(),
       sentAt,
+      model: body.model ?? 'wanx-sketch-to-image-lite',
       actor: actor.name,
       actorId: actor.id,
       prompt: body.input?.prompt ?? '',
@@ -325,7 +328,7 @@ export class FakeDashScope {
     const data = this.queue
       .filter((t) => this.statusOf(t) === status)
       .reverse()
-      .map((t) => ({ task_id: t.id, status, model_name: 'wanx-sketch-to-image-lite', gmt_create: beijing(t.createdAt) }));
+      .map((t) => ({ task_id: t.id, status, model_name: t.create.model, gmt_create: beijing(t.createdAt) }));
     return { status: 200, json: { request_id: requestId, data, total: data.length, page_no: 1, page_size: 100 } };
   }
 

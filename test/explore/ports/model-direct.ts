@@ -10,7 +10,6 @@ import { Readable } from 'node:stream';
 import { ModelError, ResultDownloadError, TransportError } from '../../../lib/errors.js';
 import { redact } from '../../../lib/redact.js';
 import type { CreateTaskInput, ImageModel, TaskStatus, TaskSummary, TaskView } from '../../../lib/core/ports.js';
-import { MODEL } from '../../../lib/contract/request.js';
 import { fail, ok, type Actor, type Op, type Outcome, type Scheduler } from '../scheduler.js';
 import type { CreateRecord, FakeDashScope, Reply } from './dashscope.js';
 
@@ -64,7 +63,7 @@ export function directModel(sched: Scheduler, actor: Actor, fake: FakeDashScope)
   return {
     createTask(input: CreateTaskInput, options: { signal?: AbortSignal } = {}) {
       const { signal } = options;
-      const body = { model: MODEL, input: { prompt: input.prompt, sketch_image_url: input.sketchUrl }, parameters: input.parameters };
+      const body = { model: input.model, input: { prompt: input.prompt, sketch_image_url: input.sketchUrl }, parameters: input.parameters };
       const aborted = () => new TransportError('dashscope', 'create task: This operation was aborted', true);
       const sentAt = sched.now;
       return new Promise<{ taskId: string }>((resolve, reject) => {
@@ -120,7 +119,7 @@ export function directModel(sched: Scheduler, actor: Actor, fake: FakeDashScope)
       for (const status of ['PENDING', 'RUNNING']) {
         const page = await call<Record<string, unknown>>('listTasks', status, () => answer(fake.list(actor, status), 'list tasks'));
         for (const t of (page.data ?? []) as Array<Record<string, unknown>>) {
-          out.push({ taskId: String(t.task_id), status: String(t.status ?? status), createdAt: beijingToMs(t.gmt_create) });
+          out.push({ taskId: String(t.task_id), status: String(t.status ?? status), ...(typeof t.model_name === 'string' ? { model: t.model_name } : {}), createdAt: beijingToMs(t.gmt_create) });
         }
       }
       return out;
