@@ -210,17 +210,17 @@ export async function completeVersion(
   return true;
 }
 
-/** Another version's writer may still be at work on the job's outputs: finalize on a later pass. */
+/** Another writer may still be at work on the job's outputs: finalize on a later pass. */
 export class OutputsBusyError extends Error {
   override readonly name = 'OutputsBusyError';
 }
 
 /**
- * Takes the outputs lease for `versionId` (or finds it ours): true to go on, false when a newer
- * version took over; throws OutputsBusyError while another version's lease runs.
+ * Takes the outputs lease for `versionId` in this invocation (or finds it ours): true to go on,
+ * false when a newer version took over; throws OutputsBusyError while another writer's runs.
  */
 export async function holdOutputsOrWait(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string): Promise<boolean> {
-  const verdict = await jobs.holdOutputs(jobId, versionId, outputsLeaseUntil(deps), deps.clock.now());
+  const verdict = await jobs.holdOutputs(jobId, versionId, deps.owner, outputsLeaseUntil(deps), deps.clock.now());
   if (verdict === 'busy') throw new OutputsBusyError(`job ${jobId}: another version is still writing its outputs`);
   return verdict === 'held';
 }

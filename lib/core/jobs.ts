@@ -119,18 +119,20 @@ export class Jobs {
   }
 
   /**
-   * Takes (or extends) the outputs lease for `versionId` until at least `until`. 'busy': another
-   * version's lease runs until after `now`; 'superseded': the version is no longer current.
+   * Takes (or extends) the outputs lease for `versionId` in invocation `owner` until at least
+   * `until`. 'busy': another writer's lease runs until after `now`; 'superseded': the version is
+   * no longer current.
    */
-  async holdOutputs(jobId: string, versionId: string, until: number, now: number): Promise<'held' | 'busy' | 'superseded'> {
+  async holdOutputs(jobId: string, versionId: string, owner: string, until: number, now: number): Promise<'held' | 'busy' | 'superseded'> {
     let verdict: 'held' | 'busy' | 'superseded' = 'held';
     const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
       if (!row || row.value.current.id !== versionId) return void (verdict = 'superseded');
       const held = row.value.outputs;
-      if (held && held.versionId !== versionId && held.until > now) return void (verdict = 'busy');
+      const mine = held !== undefined && held.versionId === versionId && held.owner === owner;
+      if (held && !mine && held.until > now) return void (verdict = 'busy');
       verdict = 'held';
-      if (held?.versionId === versionId && held.until >= until) return undefined; // already ours, long enough
-      return { ...row.value, outputs: { versionId, until: Math.max(until, held?.versionId === versionId ? held.until : 0) } };
+      if (mine && held.until >= until) return undefined; // already ours, long enough
+      return { ...row.value, outputs: { versionId, owner, until: Math.max(until, mine ? held.until : 0) } };
     });
     if (result === 'contended') throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
     return verdict;

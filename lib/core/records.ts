@@ -107,12 +107,14 @@ export interface JobRecord {
   /** Earlier versions, newest last (kept short: it is for people, not for decisions). */
   previous: Array<{ id: string; state: JobState; taskId?: string; at: number }>;
   /**
-   * The one version that may write the job's outputs (images, stale-image deletes, manifest) until
+   * The one writer — a version, in one invocation (`owner`) — that may write the job's outputs
+   * (images, stale-image deletes, manifest) until
    * `until`: later than the platform's deadline of every invocation that took it, so once it has
    * passed no writer of that version is alive (FC stops each invocation at its timeout). A newer
-   * version waits for it; it is given up when the version ends.
+   * version, or another invocation finishing the same one, waits for it; it is given up when the
+   * version ends (so a version's manifest is written by one invocation only).
    */
-  outputs?: { versionId: string; until: number };
+  outputs?: { versionId: string; owner?: string; until: number };
   /** The job's sketch uploads in the order the pipeline saw them (intake.ts `pickJobFiles`). */
   uploads?: UploadOrder;
 }

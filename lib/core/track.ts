@@ -62,13 +62,14 @@ async function apply(
     case 'finish': {
       // DashScope finished the task: it no longer occupies DashScope's slot, so ours is freed at
       // once and the version goes FINALIZING with its task id; copying follows (finalizeFinished).
-      // The outputs lease comes with the same write when no other version holds it (saves one).
+      // The outputs lease comes with the same write when no other writer holds it (saves one).
       const now = deps.clock.now();
       const until = outputsLeaseUntil(deps);
       const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version, (job) => {
         const held = job.outputs;
-        if (held && held.versionId !== slot.versionId && held.until > now) return {};
-        return { outputs: { versionId: slot.versionId!, until: Math.max(until, held && held.versionId === slot.versionId ? held.until : 0) } };
+        const mine = held !== undefined && held.versionId === slot.versionId && held.owner === deps.owner;
+        if (held && !mine && held.until > now) return {};
+        return { outputs: { versionId: slot.versionId!, owner: deps.owner, until: Math.max(until, mine ? held.until : 0) } };
       });
       if (updated) {
         logState(deps, jobKey, updated.job.current, { taskStatus: view?.status });
