@@ -89,6 +89,8 @@ export class Checks {
   readonly violations: Violation[] = [];
   private readonly seen = new Set<InvariantId>();
   private readonly paidOn = new Map<string, string[]>();
+  /** Each job row's current version as it was written, in order (what the core held when). */
+  private readonly rowHistory = new Map<string, Array<{ at: number; current: JobRecord['current'] }>>();
   private readonly creates: CreateMeta[] = [];
   private readonly byTask = new Map<string, CreateMeta>();
   private readonly byActor = new Map<number, CreateMeta[]>();
@@ -117,7 +119,7 @@ export class Checks {
     const meta: CreateMeta = {
       record,
       step: this.ctx.step(),
-      version: this.ctx.versions.ofRequest(record.prompt, record.style, record.sentAt),
+      version: this.versionSent(record) ?? this.ctx.versions.ofRequest(record.prompt, record.style, record.sentAt),
       explainedAt: created && record.cls !== 'ok' ? this.ctx.step() : Infinity,
     };
     this.creates.push(meta);
@@ -138,6 +140,23 @@ export class Checks {
       this.paidOn.set(day, [...(this.paidOn.get(day) ?? []), `#${record.seq}×${record.n}`]);
       if (used > this.ctx.maxImagesPerDay) this.report('budget', `${used} images paid on ${day} with MAX_IMAGES_PER_DAY=${this.ctx.maxImagesPerDay} (create #${record.seq} by ${record.actor}; that day: ${this.paidOn.get(day)!.join(' ')})`);
     }
+  }
+
+  /**
+   * The version the core meant: its job row's current version when the create was sent (the core
+   * sends only the version its row holds), when that row's request is this create's. Uploads of
+   * identical bytes send identical requests; only the row tells them apart.
+   */
+  private versionSent(record: CreateRecord): WorldVersion | undefined {
+    if (!record.sketchKey) return undefined;
+    const dot = record.sketchKey.lastIndexOf('.');
+    const jobKey = dot > 0 ? record.sketchKey.slice(0, dot) : record.sketchKey;
+    // The version last claimed (SUBMITTING) before the create was sent: a create goes out only
+    // under a claim, and the row may have moved on (a newer upload) before the request arrived.
+    const cur = (this.rowHistory.get(jobKey) ?? []).filter((h) => h.at <= record.sentAt && h.current.state === 'SUBMITTING').at(-1)?.current;
+    if (!cur || cur.request?.prompt !== record.prompt) return undefined;
+    const v = this.ctx.versions.ofFiles(jobKey, cur.sketch.etag, cur.sidecar?.etag, secondsOf({ ...(cur.sketch.lastModified ? { lastModified: cur.sketch.lastModified } : {}), ...(cur.sidecar ? { sidecar: cur.sidecar } : {}) }));
+    return v && v.prompt === record.prompt && v.style === record.style ? v : undefined;
   }
 
   /** A crash, stall or injected fault hit `actor`: creates it made so far may go unrecorded. */
@@ -165,6 +184,11 @@ export class Checks {
   onRowPut(kind: string, value: unknown): void {
     if (kind !== 'job') return;
     const job = value as Partial<JobRecord>;
+    if (job.jobKey && job.current) {
+      const history = this.rowHistory.get(job.jobKey) ?? [];
+      history.push({ at: this.ctx.now(), current: job.current });
+      this.rowHistory.set(job.jobKey, history);
+    }
     const taskId = job.current?.taskId;
     if (!taskId || !job.jobKey) return;
     const m = this.byTask.get(taskId);
@@ -259,10 +283,9 @@ export class Checks {
     const v = this.ctx.versions.ofFiles(jobKey, m.source.etag, m.source.sidecar?.etag, secondsOf(m.source));
     if (v !== newest) this.report('newest-wins', `${jobKey}: the final manifest is for v${v?.seq ?? '?'}, the newest upload is v${newest.seq}`);
     if (!v) return;
-    // Versions that re-uploaded the same bytes send the same request: at most one create each of
-    // the run's others may be theirs, the rest are this version's.
-    const run = this.ctx.versions.runOf(v);
-    const paid = this.creates.filter((c) => c.version && run.includes(c.version) && c.record.taskId).length - (run.length - 1);
+    // Each create is traced to the version the core's row held as it was sent (versionSent).
+    const paidBy = (w: WorldVersion) => this.creates.filter((c) => c.version === w && c.record.taskId).length;
+    const paid = paidBy(v);
     const attempts = m.task?.attempts ?? 0;
     if (attempts < paid) this.report('attempts-counted', `${jobKey}: v${v.seq} was paid ${paid} times, its manifest says task.attempts ${attempts}`);
     const keep = new Set<string>();
