@@ -246,20 +246,24 @@ export class World {
     }
   }
 
-  /** Nothing live, and every unfinished job is QUEUED, one of them behind a used-up daily budget. */
+  /**
+   * Nothing live, no invocation at work (a jump would kill it at its timeout), and every
+   * unfinished job is QUEUED and too large for what is left of today's budget.
+   */
   private waitingForBudget(): boolean {
     const max = this.config.maxImagesPerDay;
     if (max === 0 || this.fake.live() > 0) return false;
-    let largest = 0;
+    if (this.sched.actors.some((a) => a.live && (a.kind === 'submit' || a.kind === 'poller') && a.state === 'running')) return false;
+    let smallest = Infinity;
     for (const job of this.plan.jobs) {
       const cur = this.table.get<JobRecord>('job', jobIdOf(job.jobKey))?.value.current;
       if (!cur || isTerminal(cur.state)) continue;
       if (cur.state !== 'QUEUED') return false;
-      largest = Math.max(largest, cur.request?.parameters.n ?? 1);
+      smallest = Math.min(smallest, cur.request?.parameters.n ?? 1);
     }
     const used = this.table.get<{ used: number }>('budget', shanghaiDay(this.sched.now))?.value.used ?? 0;
-    // The queue is FIFO: one job that does not fit holds the others back until the next day.
-    return largest > 0 && used + largest > max;
+    // A job that does not fit lets smaller ones go first: only when none fits is the day over.
+    return smallest !== Infinity && used + smallest > max;
   }
 
   /** What keeps the world from rest, for the report. */
