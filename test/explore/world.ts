@@ -230,7 +230,7 @@ export class World {
         this.checks.afterStep();
         policy.afterStep(sched);
         if (faults.phase === 'quiet' && this.atRest()) return { rested: true, why: '' };
-        if (faults.phase === 'quiet' && sched.steps % 64 === 0 && nights < 6 && this.waitingForBudget()) {
+        if (faults.phase === 'quiet' && nights < 6 && this.waitingForBudget()) {
           // SPEC §4.6: queued jobs wait for the next day in Shanghai. Let the night pass.
           const next = nextShanghaiMidnight(sched.now) + 1000;
           quietDeadline += next - sched.now;
