@@ -213,6 +213,13 @@ export async function completeVersion(
 /** Another writer may still be at work on the job's outputs: finalize on a later pass. */
 export class OutputsBusyError extends Error {
   override readonly name = 'OutputsBusyError';
+  constructor(
+    message: string,
+    /** When the other writer's lease ends at the latest. */
+    readonly until: number,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -221,7 +228,7 @@ export class OutputsBusyError extends Error {
  */
 export async function holdOutputsOrWait(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string): Promise<boolean> {
   const verdict = await jobs.holdOutputs(jobId, versionId, deps.owner, outputsLeaseUntil(deps), deps.clock.now());
-  if (verdict === 'busy') throw new OutputsBusyError(`job ${jobId}: another version is still writing its outputs`);
+  if (typeof verdict === 'object') throw new OutputsBusyError(`job ${jobId}: another writer is still at its outputs`, verdict.busyUntil);
   return verdict === 'held';
 }
 

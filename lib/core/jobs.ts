@@ -120,16 +120,16 @@ export class Jobs {
 
   /**
    * Takes (or extends) the outputs lease for `versionId` in invocation `owner` until at least
-   * `until`. 'busy': another writer's lease runs until after `now`; 'superseded': the version is
+   * `until`. `busyUntil`: another writer's lease runs until then; 'superseded': the version is
    * no longer current.
    */
-  async holdOutputs(jobId: string, versionId: string, owner: string, until: number, now: number): Promise<'held' | 'busy' | 'superseded'> {
-    let verdict: 'held' | 'busy' | 'superseded' = 'held';
+  async holdOutputs(jobId: string, versionId: string, owner: string, until: number, now: number): Promise<'held' | 'superseded' | { busyUntil: number }> {
+    let verdict: 'held' | 'superseded' | { busyUntil: number } = 'held';
     const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
       if (!row || row.value.current.id !== versionId) return void (verdict = 'superseded');
       const held = row.value.outputs;
       const mine = held !== undefined && held.versionId === versionId && held.owner === owner;
-      if (held && !mine && held.until > now) return void (verdict = 'busy');
+      if (held && !mine && held.until > now) return void (verdict = { busyUntil: held.until });
       verdict = 'held';
       if (mine && held.until >= until) return undefined; // already ours, long enough
       return { ...row.value, outputs: { versionId, owner, until: Math.max(until, mine ? held.until : 0) } };

@@ -13,6 +13,7 @@ import { reconcileExpired } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
 import { catchUpPage, type CatchUpReport } from './catchup.js';
 import { finalizeFinished, trackSlot, type Finished } from './track.js';
+import { OutputsBusyError } from './finalize.js';
 import type { SlotView } from './records.js';
 
 /**
@@ -148,26 +149,36 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
         waiting = 1;
       }
       // Copy results after refilling: DashScope is already busy with the next task meanwhile.
-      for (const [jobId, { versionId, view }] of finished) {
+      for (const [jobId, { versionId, view, notBefore }] of finished) {
+        if (notBefore !== undefined && notBefore > clock.now()) continue;
         try {
           await finalizeFinished(deps, jobs, jobId, versionId, view);
           finished.delete(jobId);
         } catch (err) {
+          // Another writer's outputs lease: nothing to do before it ends (no kick storm meanwhile).
+          const later = err instanceof OutputsBusyError ? { notBefore: err.until } : {};
           deps.log.warn('finalizing failed; will retry', { jobId, version: versionId, error: asError(err) });
-          finished.set(jobId, { versionId }); // ask DashScope afresh next time
+          finished.set(jobId, { versionId, ...later }); // ask DashScope afresh next time
         }
       }
       const after = await jobs.readSlots(layout);
       const inFlight = after.filter((s) => s.slot.state !== 'free').length;
       report.inFlightAtExit = inFlight;
+      const finishingNow = [...finished.values()].filter((f) => f.notBefore === undefined || f.notBefore <= clock.now()).length;
+      const leaseWait = Math.min(...[...finished.values()].map((f) => f.notBefore ?? Infinity));
       workLeft = inFlight > 0 || waiting > 0 || finished.size > 0;
       if (!workLeft) break;
+      if (inFlight === 0 && waiting === 0 && finishingNow === 0 && deps.kicker) {
+        // Only versions waiting for another writer's lease: rest until it ends.
+        report.restUntil = leaseWait;
+        break;
+      }
       if (deps.kicker) {
         // Work that could go now: a model with queued versions worth waiting for and a free slot of its own.
         const canSubmit = fill
           ? Object.entries(fill.byModel).some(([model, f]) => f.waiting > 0 && f.blocked !== 'budget' && f.blocked !== 'account' && after.some((s) => s.model === model && s.slot.state === 'free'))
           : waiting > 0;
-        report.restUntil = restUntil(floorMs, config.pollIntervalMs, after, clock.now(), { finishing: finished.size > 0, canSubmit });
+        report.restUntil = restUntil(floorMs, config.pollIntervalMs, after, clock.now(), { finishing: finishingNow > 0, canSubmit });
         if (report.restUntil !== undefined) break;
       }
       if (deadline - clock.now() < config.pollIntervalMs) break;

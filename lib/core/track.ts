@@ -19,7 +19,7 @@ import { dropStagingOf } from './staging.js';
 export type SlotProgress = 'busy' | 'freed';
 
 /** Versions whose task ended this pass, to finalize after the slots are refilled. */
-export type Finished = Map<string, { versionId: string; view?: TaskView }>;
+export type Finished = Map<string, { versionId: string; view?: TaskView; notBefore?: number }>;
 
 export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finished: Finished): Promise<SlotProgress> {
   const { slot } = s;
