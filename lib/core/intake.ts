@@ -8,9 +8,9 @@ import { resolveModel, resolveRequest, type RequestSources } from '../contract/r
 import { parseSidecarJson, parseSidecarTxt, SIDECAR_MAX_BYTES, type SidecarLayer } from '../contract/sidecar.js';
 import { costMilliCny } from '../models/index.js';
 import { InputError, ObjectStoreError } from '../errors.js';
-import { budgetNeverFits, classify } from './lifecycle/index.js';
+import { budgetNeverFits } from './lifecycle/index.js';
 import { budgetLimits } from './jobs.js';
-import type { CoreDeps } from './deps.js';
+import { lifecycleCtx, type CoreDeps } from './deps.js';
 import type { ObjectSummary } from './ports.js';
 import type { SeenUpload, UploadOrder, VersionRecord } from './records.js';
 
@@ -216,7 +216,7 @@ async function evaluate(deps: CoreDeps, jobKey: string, files: Required<Pick<Job
     if (err instanceof ObjectStoreError && (err.status === 412 || err.status === 404)) throw new FilesChanged(`${sketch.key} changed or went away while it was being read`, { cause: err });
     // Only OSS failing to decode the bytes is the user's file; a missing permission, a sketch
     // deleted meanwhile or an odd reply is ours to retry (issue 13 run 7).
-    if (classify('imageInfo', err) === 'terminal') {
+    if (lifecycleCtx(deps).rules.classify('imageInfo', err) === 'terminal') {
       const code = err instanceof ObjectStoreError ? err.code : 'error';
       throw new InputError('UnsupportedImage', `${sketch.key}: OSS image processing could not read it as a ${format.toUpperCase()} image (${code}); is the file damaged?`, { cause: err });
     }

@@ -37,7 +37,7 @@ export const BREAKS: readonly BreakSpec[] = [
   {
     name: 'two-orphans-one-pass',
     run: 'issue 13 run 1',
-    breaks: ['own-task', 'bounded-in-flight', 'pay-once'],
+    breaks: ['own-task', 'bounded-in-flight', 'counted', 'pay-once'],
     description: 'reconciliation matches each expired slot against one stale snapshot, so two slots can follow the same orphaned task',
     apply: {
       // As the old reconcileSlot did, slot by slot with the pass's first read: each expired slot

@@ -6,7 +6,7 @@
  */
 import { belongsToJob, jobIdOf, manifestKey } from '../../lib/contract/keys.js';
 import type { Manifest } from '../../lib/contract/manifest.js';
-import { isTerminal, type JobRecord } from '../../lib/core/records.js';
+import { isTerminal, type JobRecord, type SlotRecord } from '../../lib/core/records.js';
 import type { FailedEvent } from './fc.js';
 import { CREATED_CLASSES, type CreateRecord, type FakeDashScope, type FakeTask, resultTagOf } from './ports/dashscope.js';
 import type { MemoryBucket, StoredObject } from './ports/objects.js';
@@ -17,6 +17,7 @@ import type { Versions, WorldVersion } from './versions.js';
 
 export type InvariantId =
   | 'bounded-in-flight'
+  | 'counted'
   | 'pay-once'
   | 'attempts-counted'
   | 'newest-wins'
@@ -29,6 +30,7 @@ export type InvariantId =
 
 export const INVARIANTS: ReadonlyArray<[InvariantId, string]> = [
   ['bounded-in-flight', '(a) never more than MAX_IN_FLIGHT live tasks at DashScope'],
+  ['counted', '(a) every live task is counted by a slot: held by one, or the create of a claim still SUBMITTING'],
   ['pay-once', '(b) extra creates of a version only of SPEC §4.2 kinds (a) and (b)'],
   ['attempts-counted', '(c) the final manifest counts every create in task.attempts'],
   ['newest-wins', '(d) the newest upload wins; no older version overwrites a newer one'],
@@ -173,11 +175,26 @@ export class Checks {
 
   afterStep(): void {
     const live = this.ctx.fake.live();
+    if (live > 0) this.checkCounted();
     if (live !== this.liveHistory[this.liveHistory.length - 1]?.[1]) this.liveHistory.push([this.ctx.step(), live]);
     if (live > this.maxLive) this.maxLive = live;
     if (live > this.ctx.maxInFlight) {
       const tasks = this.ctx.fake.liveTasks().map((t) => `${t.id.slice(-4)} (${t.create.prompt})`);
       this.report('bounded-in-flight', `${live} live tasks with MAX_IN_FLIGHT=${this.ctx.maxInFlight}: ${tasks.join(', ')}`);
+    }
+  }
+
+  /**
+   * The bound holds by construction only if every live task is counted by a slot: one holds its
+   * id, or it is the yet unrecorded task of a claim still SUBMITTING (each claim makes at most one).
+   */
+  private checkCounted(): void {
+    const slots = this.ctx.table.all<SlotRecord>('slot').map((r) => r.value);
+    const held = new Set(slots.map((s) => s.taskId).filter((id): id is string => id !== undefined));
+    const untracked = this.ctx.fake.liveTasks().filter((t) => !held.has(t.id));
+    const claims = slots.filter((s) => s.state === 'submitting').length;
+    if (untracked.length > claims) {
+      this.report('counted', `${untracked.length} live task(s) no slot counts (${untracked.map((t) => `${t.id.slice(-4)} "${t.create.prompt}"`).join(', ')}) with ${claims} claim(s) in progress`);
     }
   }
 
