@@ -3,6 +3,7 @@
  * world must show no violation. `npm run explore -- --seeds 20000` is the long one.
  */
 import { describe, expect, it } from 'vitest';
+import { BREAKS } from './breaks.js';
 import { runSchedule } from './explore.js';
 
 const SEEDS = 300;
@@ -16,6 +17,16 @@ describe('explorer', () => {
     }
     // Replay any of these with `npm run explore -- --seed S` for its trace.
     expect(found).toEqual([]);
+  });
+
+  // Each known bug, put back, is found within this many schedules (the explorer is not blind to it).
+  it.each(BREAKS.map((b) => [b.name, b] as const))('finds the bug --break %s puts back', { timeout: 120_000 }, async (_name, brk) => {
+    let foundAt: number | undefined;
+    for (let seed = 1; seed <= 1500 && foundAt === undefined; seed++) {
+      const r = await runSchedule(seed, { brk });
+      if (r.violations.some((v) => brk.breaks.includes(v.invariant))) foundAt = seed;
+    }
+    expect(foundAt, `--break ${brk.name} not found in 1500 schedules`).toBeDefined();
   });
 
   it('replays a seed exactly', async () => {
