@@ -13,6 +13,7 @@ import type { MemoryBucket, StoredObject } from './ports/objects.js';
 import { pngTag } from './ports/png.js';
 import type { MemoryTable } from './ports/rows.js';
 import type { Actor } from './scheduler.js';
+import { inFlightLimit, isKnownModel, modelSpec } from '../../lib/models/index.js';
 import type { Versions, WorldVersion } from './versions.js';
 
 export type InvariantId =
@@ -178,9 +179,14 @@ export class Checks {
     if (live > 0) this.checkCounted();
     if (live !== this.liveHistory[this.liveHistory.length - 1]?.[1]) this.liveHistory.push([this.ctx.step(), live]);
     if (live > this.maxLive) this.maxLive = live;
-    if (live > this.ctx.maxInFlight) {
-      const tasks = this.ctx.fake.liveTasks().map((t) => `${t.id.slice(-4)} (${t.create.prompt})`);
-      this.report('bounded-in-flight', `${live} live tasks with MAX_IN_FLIGHT=${this.ctx.maxInFlight}: ${tasks.join(', ')}`);
+    if (live > 0) {
+      // Per model: its concurrency plus MAX_IN_FLIGHT − 1 (SPEC §4.3; 2, 3 and 6 by default).
+      const byModel = new Map<string, FakeTask[]>();
+      for (const t of this.ctx.fake.liveTasks()) byModel.set(t.create.model, [...(byModel.get(t.create.model) ?? []), t]);
+      for (const [model, tasks] of byModel) {
+        const limit = isKnownModel(model) ? inFlightLimit(modelSpec(model), this.ctx.maxInFlight) : this.ctx.maxInFlight;
+        if (tasks.length > limit) this.report('bounded-in-flight', `${tasks.length} live ${model} tasks with a bound of ${limit} (MAX_IN_FLIGHT=${this.ctx.maxInFlight}): ${tasks.map((t) => `${t.id.slice(-4)} (${t.create.prompt})`).join(', ')}`);
+      }
     }
   }
 
@@ -189,12 +195,16 @@ export class Checks {
    * id, or it is the yet unrecorded task of a claim still SUBMITTING (each claim makes at most one).
    */
   private checkCounted(): void {
-    const slots = this.ctx.table.all<SlotRecord>('slot').map((r) => r.value);
-    const held = new Set(slots.map((s) => s.taskId).filter((id): id is string => id !== undefined));
+    const rows = this.ctx.table.all<SlotRecord>('slot');
+    const held = new Set(rows.map((r) => r.value.taskId).filter((id): id is string => id !== undefined));
     const untracked = this.ctx.fake.liveTasks().filter((t) => !held.has(t.id));
-    const claims = slots.filter((s) => s.state === 'submitting').length;
-    if (untracked.length > claims) {
-      this.report('counted', `${untracked.length} live task(s) no slot counts (${untracked.map((t) => `${t.id.slice(-4)} "${t.create.prompt}"`).join(', ')}) with ${claims} claim(s) in progress`);
+    for (const model of new Set(untracked.map((t) => t.create.model))) {
+      // Slot ids are `<model>#NN`: each model's slots count its own tasks.
+      const claims = rows.filter((r) => r.id.startsWith(`${model}#`) && r.value.state === 'submitting').length;
+      const mine = untracked.filter((t) => t.create.model === model);
+      if (mine.length > claims) {
+        this.report('counted', `${mine.length} live ${model} task(s) no slot counts (${mine.map((t) => `${t.id.slice(-4)} "${t.create.prompt}"`).join(', ')}) with ${claims} claim(s) in progress`);
+      }
     }
   }
 
@@ -241,7 +251,7 @@ export class Checks {
       this.report('consistent-version', `${jobKey}: a manifest names files never uploaded together (sketch ${m.source.etag.slice(0, 8)}, sidecar ${m.source.sidecar?.etag.slice(0, 8) ?? '-'})`);
       return undefined;
     }
-    if (m.request && (m.request.prompt !== v.prompt || m.request.parameters.style !== v.style)) {
+    if (m.request && (m.request.prompt !== v.prompt || (m.request.parameters.style ?? '') !== v.style)) {
       this.report('consistent-version', `${jobKey}: the manifest of v${v.seq} has prompt "${m.request.prompt}" ${String(m.request.parameters.style)}, but v${v.seq}'s files say "${v.prompt}" ${v.style}`);
     }
     return v;

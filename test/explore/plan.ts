@@ -7,6 +7,8 @@ import { NO_FAULTS, type FaultRates } from './ports/faults.js';
 import { Rng } from './rng.js';
 
 export type JobMode = 'sidecar' | 'meta' | 'late';
+
+export const SKETCH_MODEL = 'wanx-sketch-to-image-lite';
 export type UploadWhat = 'sketch' | 'sketch-same' | 'sidecar';
 
 export interface JobPlan {
@@ -18,6 +20,8 @@ export interface JobPlan {
   /** Non-square sketches are sent as an OSS-normalized view (a presign with x-oss-process). */
   square: boolean;
   format: 'png' | 'jpg';
+  /** The model its sidecar names (meta jobs: the default, the sketch model). */
+  model: string;
   uploads: Array<{ at: number; what: UploadWhat }>;
 }
 
@@ -85,7 +89,9 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     }
     uploads.sort((a, b) => a.at - b.at);
     last = Math.max(last, uploads[uploads.length - 1]!.at);
-    jobs.push({ name: `j${i}`, jobKey: `sketches/${i % 3 === 0 ? 'sub/' : ''}j${i}`, mode, n: mode === 'meta' ? 1 : rng.pick([1, 1, 2]), square: rng.chance(0.8), format: rng.chance(0.8) ? 'png' : 'jpg', uploads });
+    // A mix of models (issue 16): each has its own slots, rate and pause in one scheduler.
+    const model = mode === 'meta' ? SKETCH_MODEL : rng.weighted([[SKETCH_MODEL, 6], ['wanx2.1-imageedit', 2], ['wan2.5-i2i-preview', 2]] as const);
+    jobs.push({ name: `j${i}`, jobKey: `sketches/${i % 3 === 0 ? 'sub/' : ''}j${i}`, mode, n: mode === 'meta' ? 1 : rng.pick([1, 1, 2]), square: rng.chance(0.8), format: rng.chance(0.8) ? 'png' : 'jpg', model, uploads });
   }
   const maxN = Math.max(...jobs.map((j) => j.n));
   const binding = rng.chance(0.2);

@@ -4,6 +4,7 @@
  * by what the core does (a checkpoint, a port call), not by a seed or a count of calls, so a
  * scenario keeps its meaning when the core's sequence of calls changes.
  */
+import { SKETCH_MODEL } from './plan.js';
 import type { Config } from '../../lib/config.js';
 import type { SlotRecord } from '../../lib/core/records.js';
 import type { InvariantId, Violation } from './checks.js';
@@ -36,7 +37,7 @@ export class Scenario {
   private submits = 0;
 
   constructor(options: ScenarioOptions) {
-    const jobs: JobPlan[] = options.jobs.map((j) => ({ name: j.name, jobKey: `sketches/${j.name}`, mode: j.mode ?? 'meta', n: j.n ?? 1, square: true, format: 'png' as const, uploads: [] }));
+    const jobs: JobPlan[] = options.jobs.map((j) => ({ name: j.name, jobKey: `sketches/${j.name}`, mode: j.mode ?? 'meta', n: j.n ?? 1, square: true, format: 'png' as const, model: SKETCH_MODEL, uploads: [] }));
     const plan: Plan = {
       seed: 0,
       env: {

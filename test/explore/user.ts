@@ -5,7 +5,7 @@
  * style of its own; each sidecar (or metadata prompt) holds a prompt used nowhere else.
  */
 import { STYLES } from '../../lib/contract/styles.js';
-import type { JobPlan, UploadWhat } from './plan.js';
+import { SKETCH_MODEL, type JobPlan, type UploadWhat } from './plan.js';
 import type { MemoryBucket } from './ports/objects.js';
 import { taggedJpeg, taggedPng } from './ports/png.js';
 import type { Actor, Scheduler } from './scheduler.js';
@@ -55,7 +55,8 @@ export class User {
     if (what === 'sidecar') {
       f.sidecarUploads++;
       const prompt = `${job.name} prompt ${f.sidecarUploads}`;
-      const body = Buffer.from(JSON.stringify(job.n > 1 ? { prompt, n: job.n } : { prompt }));
+      const fields: Record<string, unknown> = { prompt, ...(job.n > 1 ? { n: job.n } : {}), ...(job.model !== SKETCH_MODEL ? { model: job.model } : {}) };
+      const body = Buffer.from(JSON.stringify(fields));
       const obj = this.bucket.write(`${job.jobKey}.json`, body, 'application/json', {}, 'user');
       f.sidecar = { etag: obj.etag, prompt, second: Math.floor(obj.lastModified / 1000) };
     } else if (what === 'sketch-same' && f.sketch) {
@@ -65,7 +66,8 @@ export class User {
     } else {
       f.sketchUploads++;
       const style = STYLES[f.sketchUploads % STYLES.length]!;
-      const meta: Record<string, string> = { style, ...(job.mode === 'meta' ? { prompt: `${job.name} meta ${f.sketchUploads}` } : {}) };
+      // Only the sketch model takes a style: the others' sketches carry none (it would be an error).
+      const meta: Record<string, string> = { ...(job.model === SKETCH_MODEL ? { style } : {}), ...(job.mode === 'meta' ? { prompt: `${job.name} meta ${f.sketchUploads}` } : {}) };
       const tag = `${job.jobKey} upload ${f.sketchUploads}`;
       const bytes = job.format === 'png' ? taggedPng(tag, 512, job.square ? 512 : 384) : taggedJpeg(tag, 512, job.square ? 512 : 384);
       const obj = this.bucket.write(sketchKeyOf(job), bytes, job.format === 'png' ? 'image/png' : 'image/jpeg', meta, 'user');
@@ -78,7 +80,7 @@ export class User {
       sketchSecond: f.sketch.second,
       ...(f.sidecar ? { sidecarEtag: f.sidecar.etag, sidecarSecond: f.sidecar.second } : {}),
       ...(f.sidecar ? { prompt: f.sidecar.prompt } : f.sketch.meta.prompt ? { prompt: f.sketch.meta.prompt } : {}),
-      style: f.sketch.meta.style!,
+      style: f.sketch.meta.style ?? '',
       n: f.sidecar ? job.n : 1,
       at: this.sched.now,
     });

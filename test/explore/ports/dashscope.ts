@@ -10,6 +10,7 @@
  * FAILED InternalError.Timeout). Every create is recorded, with what the server did.
  */
 import type { Faults } from './faults.js';
+import { isKnownModel, modelSpec } from '../../../lib/models/index.js';
 import type { Actor } from '../scheduler.js';
 import { keyOfUrl } from './objects.js';
 import { taggedPng } from './png.js';
@@ -63,7 +64,7 @@ export interface CreateRecord {
   n: number;
   sketchKey?: string;
   /** The request as it arrived (prompt, sketch URL, parameters). */
-  input: { prompt?: string; sketch_image_url?: string; parameters?: object };
+  input: { prompt?: string; sketch_image_url?: string; base_image_url?: string; images?: string[]; parameters?: object };
   cls: CreateClass;
   /** Set when the server created a task (paid). */
   taskId?: string;
@@ -122,6 +123,8 @@ function beijing(ms: number): string {
   return new Date(ms + 8 * 3600_000).toISOString().replace('T', ' ').slice(0, 23);
 }
 
+const concurrencyOf = (model: string): number => (isKnownModel(model) ? modelSpec(model).limits.concurrency : 1);
+
 function errorJson(status: number, code: string, message: string, requestId: string): Reply {
   return { status, json: { request_id: requestId, code, message } };
 }
@@ -129,9 +132,10 @@ function errorJson(status: number, code: string, message: string, requestId: str
 export class FakeDashScope {
   readonly tasks = new Map<string, FakeTask>();
   readonly creates: CreateRecord[] = [];
-  /** Live tasks in FIFO order; the head is RUNNING. */
+  /** Live tasks in FIFO order; each model runs the first few of its own (`running`). */
   private queue: FakeTask[] = [];
-  private lastEnd = 0;
+  /** Per model: its processing slots (how many tasks it runs at once). */
+  private readonly slots = new Map<string, Array<{ freeAt: number; task?: FakeTask }>>();
   private requestSeq = 0;
   /** Scenario tests: every task runs this long (otherwise a seeded 0.3–2.5 s). */
   taskDurationMs: number | undefined;
@@ -154,33 +158,78 @@ export class FakeDashScope {
     return `req-${++this.requestSeq}`;
   }
 
-  /** Moves tasks along to the current time, one event at a time in time order. */
+  /**
+   * Moves tasks along to the current time, one event at a time in time order. Each model runs up
+   * to its concurrency of the account's tasks at once, FIFO (lib/models: 1, 2 or 5); the rest wait
+   * PENDING until one of its running tasks ends.
+   */
   progress(): void {
     const now = this.now();
     for (;;) {
-      const head = this.queue[0];
-      if (!head) return;
-      head.startAt ??= Math.max(head.createdAt, this.lastEnd);
-      let next = head.startAt + head.duration;
-      let which: FakeTask = head;
+      const running = this.running();
+      for (const t of running) if (t.startAt === undefined) t.startAt = Math.max(t.createdAt, this.takeSlot(t));
+      let next = Infinity;
+      let which: FakeTask | undefined;
+      for (const t of running) {
+        if (t.startAt! + t.duration < next) {
+          next = t.startAt! + t.duration;
+          which = t;
+        }
+      }
       for (const t of this.queue) {
         if (t.forgetAt !== undefined && t.forgetAt < next) {
           next = t.forgetAt;
           which = t;
         }
       }
-      if (next > now) return;
+      if (!which || next > now) return;
+      const wasRunning = running.includes(which);
       this.queue.splice(this.queue.indexOf(which), 1);
-      if (which === head) this.lastEnd = next;
+      if (wasRunning) this.freeSlot(which, next);
       which.endAt = next;
       if (which.fate === 'forget') {
         which.status = 'UNKNOWN';
-        if (which !== head) which.startAt = undefined;
+        if (!wasRunning) which.startAt = undefined;
         this.onLost?.(which);
       } else {
         which.status = which.fate === 'succeed' || which.fate === 'partial' ? 'SUCCEEDED' : 'FAILED';
         if (which.fate === 'timeout') this.onLost?.(which);
       }
+    }
+  }
+
+  /** The live tasks each model is running now: the first `concurrency` of its FIFO. */
+  private running(): FakeTask[] {
+    const count = new Map<string, number>();
+    const out: FakeTask[] = [];
+    for (const t of this.queue) {
+      const model = t.create.model;
+      const k = count.get(model) ?? 0;
+      if (k < concurrencyOf(model)) out.push(t);
+      count.set(model, k + 1);
+    }
+    return out;
+  }
+
+  /** A model's processing slots: when each came free, and the task on it. */
+  private slotsOf(model: string): Array<{ freeAt: number; task?: FakeTask }> {
+    let slots = this.slots.get(model);
+    if (!slots) this.slots.set(model, (slots = Array.from({ length: concurrencyOf(model) }, () => ({ freeAt: 0 }))));
+    return slots;
+  }
+
+  /** Puts `t` on the model's slot that came free first; returns when that was. */
+  private takeSlot(t: FakeTask): number {
+    const free = this.slotsOf(t.create.model).filter((x) => !x.task).sort((a, b) => a.freeAt - b.freeAt)[0]!;
+    free.task = t;
+    return free.freeAt;
+  }
+
+  private freeSlot(t: FakeTask, at: number): void {
+    const slot = this.slotsOf(t.create.model).find((x) => x.task === t);
+    if (slot) {
+      slot.task = undefined;
+      slot.freeAt = at;
     }
   }
 
@@ -204,11 +253,17 @@ export class FakeDashScope {
   }
 
   private statusOf(t: FakeTask): FakeTask['status'] {
-    if (this.queue.includes(t)) return this.queue[0] === t ? 'RUNNING' : 'PENDING';
+    if (this.queue.includes(t)) return this.running().includes(t) ? 'RUNNING' : 'PENDING';
     return t.status;
   }
 
-  create(actor: Actor, body: { model?: string; input?: { prompt?: string; sketch_image_url?: string }; parameters?: { style?: string; n?: number } }, sentAt = this.now()): Reply {
+  create(
+    actor: Actor,
+    body: { model?: string; input?: { prompt?: string; sketch_image_url?: string; base_image_url?: string; images?: string[] }; parameters?: { style?: string; n?: number } },
+    sentAt = this.now(),
+  ): Reply {
+    // Each model reads the image from its own field (lib/models).
+    const imageUrl = body.input?.sketch_image_url ?? body.input?.base_image_url ?? body.input?.images?.[0];
     if (this.now() - sentAt > this.createWindowMs) return { drop: 'timeout' };
     this.progress();
     const requestId = this.requestId();
@@ -225,7 +280,7 @@ export class FakeDashScope {
       n: body.parameters?.n ?? 4,
       input: { ...body.input, ...(body.parameters ? { parameters: body.parameters } : {}) },
       cls,
-      ...(body.input?.sketch_image_url ? { sketchKey: keyOfUrl(body.input.sketch_image_url) } : {}),
+      ...(imageUrl ? { sketchKey: keyOfUrl(imageUrl) } : {}),
     };
     this.creates.push(record);
     if (CREATED_CLASSES.has(cls)) {
