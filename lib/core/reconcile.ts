@@ -106,7 +106,11 @@ async function adoptRecorded(deps: CoreDeps, jobs: Jobs, slots: SlotView[]): Pro
 async function adopt(deps: CoreDeps, jobs: Jobs, s: SlotView, task: { taskId: string; createdAt?: number }, why: string): Promise<void> {
   const { slot } = s;
   const now = deps.clock.now();
-  await jobs.recordTask(task.taskId, { jobId: slot.jobId!, jobKey: slot.jobKey!, versionId: slot.versionId!, createdAt: task.createdAt ?? now });
+  const createdAt = task.createdAt ?? now;
+  // The attempt row first, as dispatch does: if the slot write below fails, the next pass adopts
+  // this task by it. A task row alone would mark the task known and leave it held by no slot.
+  if (why !== 'recorded' && slot.claim !== undefined) await jobs.recordAttempt(slot.jobId!, slot.versionId!, slot.claim, task.taskId, createdAt);
+  await jobs.recordTask(task.taskId, { jobId: slot.jobId!, jobKey: slot.jobKey!, versionId: slot.versionId!, createdAt });
   if (!(await putSlot(jobs, s, { ...slot, state: 'inflight', taskId: task.taskId, leaseUntil: undefined }))) return;
   const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, (cur) =>
     holdsClaim(cur, slot) ? { ...cur, state: 'SUBMITTED', taskId: task.taskId, claim: undefined, submittedAt: isoTime(task.createdAt ?? now), updatedAt: now } : undefined,
