@@ -11,7 +11,7 @@ import type { CoreDeps } from './deps.js';
 import { pickJobFiles, versionIdFor } from './intake.js';
 import { KIND, type JobRecord } from './records.js';
 import type { Jobs } from './jobs.js';
-import type { ObjectSummary } from './ports.js';
+import type { ObjectSummary, StoredRow } from './ports.js';
 import { evaluateJob } from './submit.js';
 
 /** Keys per catch-up page: one OSS list request, a bounded batch of row reads. */
@@ -46,14 +46,20 @@ export function unfinishedOnPage(prefix: string, objects: ObjectSummary[]): Map<
 
 /**
  * The jobs among `objects` whose newest sketch and sidecar no job row records as its current
- * version, in key order. Only jobs not plainly finished cost a row read. (A listing cut in the
+ * version, in key order. Only jobs not plainly finished cost a row read, and not even those whose
+ * row this invocation has just read (`known`, from the sweep: a row a moment old can only make a
+ * recorded job look unrecorded, and evaluateJob then finds it a duplicate). (A listing cut in the
  * middle of a job's files may name a recorded job too: evaluateJob lists it whole and decides.)
  */
-export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: ObjectSummary[]): Promise<string[]> {
+export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: ObjectSummary[], known?: ReadonlyMap<string, StoredRow<JobRecord>>): Promise<string[]> {
   const prefix = deps.config.sketchPrefix;
   const candidates = unfinishedOnPage(prefix, objects);
   if (candidates.size === 0) return [];
-  const rows = await jobs.rows.getMany<JobRecord>(KIND.job, [...candidates.keys()].map(jobIdOf));
+  const ids = [...candidates.keys()].map(jobIdOf);
+  const rows = new Map<string, StoredRow<JobRecord>>();
+  for (const id of ids) if (known?.has(id)) rows.set(id, known.get(id)!);
+  const missing = ids.filter((id) => !rows.has(id));
+  if (missing.length > 0) for (const [id, row] of await jobs.rows.getMany<JobRecord>(KIND.job, missing)) rows.set(id, row);
   const out: string[] = [];
   for (const [jobKey, files] of candidates) {
     const picked = pickJobFiles(jobKey, prefix, files);
@@ -65,10 +71,10 @@ export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: Object
   return out.sort();
 }
 
-export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_UP_PAGE): Promise<CatchUpReport> {
+export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_UP_PAGE, known?: ReadonlyMap<string, StoredRow<JobRecord>>): Promise<CatchUpReport> {
   const cursor = await jobs.scanCursor();
   const page = await deps.objects.listPage(deps.config.sketchPrefix, { ...(cursor.after ? { after: cursor.after } : {}), limit: pageSize });
-  const unrecorded = await unrecordedJobs(deps, jobs, page.objects);
+  const unrecorded = await unrecordedJobs(deps, jobs, page.objects, known);
   const report: CatchUpReport = { listed: page.objects.length, checked: unrecorded.length, recovered: [], ...(page.next ? { after: page.next } : {}) };
   for (const jobKey of unrecorded) {
     const outcome = await evaluateJob(deps, jobs, jobKey);

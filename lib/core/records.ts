@@ -10,7 +10,6 @@
  *   budget/<yyyy-mm-dd>          images requested that day (Asia/Shanghai)
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
  *   attempt/<jobId>:<ver>:<n>    the task of the n-th create call of a version (crash reconciliation)
- *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
  *   pause/account                submission paused: DashScope refused the account (key, billing)
  *   scan/uploads                 where the poller's catch-up listing of the bucket goes on from
  * Index rows (active, queue) are hints that always point at the job row; a stale one is dropped
@@ -28,7 +27,6 @@ export const KIND = {
   budget: 'budget',
   task: 'task',
   attempt: 'attempt',
-  stats: 'stats',
   pause: 'pause',
   scan: 'scan',
 } as const;
@@ -132,8 +130,6 @@ export interface SlotRecord {
   acquiredAt?: number;
   /** For 'submitting': after this, the holder is presumed dead (reconcile.ts). */
   leaseUntil?: number;
-  /** When we first saw the task RUNNING (our clock): it cannot end before this + TASK_MIN_SECONDS. */
-  runningSince?: number;
   owner?: string;
   /** Which create call of the version this is (its `attempts` count), to find its `attempt/` row. */
   attempt?: number;
@@ -179,11 +175,6 @@ export interface TaskRecord {
   jobKey: string;
   versionId: string;
   createdAt: number;
-}
-
-export interface TaskStatsRecord {
-  /** Observed RUNNING-to-finished times of the most recent tasks (our clock), newest last. */
-  durationsMs: number[];
 }
 
 export const FREE_SLOT: SlotRecord = { state: 'free' };

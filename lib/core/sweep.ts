@@ -8,7 +8,8 @@ import { completeVersion, failureOutcome } from './finalize.js';
 import { evaluateJob } from './submit.js';
 import { budgetDay, queueId, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
-import { KIND, isTerminal, type QueueRecord, type SlotView } from './records.js';
+import { KIND, isTerminal, type JobRecord, type QueueRecord, type SlotView } from './records.js';
+import type { StoredRow } from './ports.js';
 import type { Finished } from './track.js';
 import { budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
@@ -21,7 +22,11 @@ export interface SweepReport {
   staleRows: number;
 }
 
-export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finished: Finished): Promise<SweepReport> {
+/**
+ * `seen` (optional) collects the job rows read, as read: the catch-up listing of the same
+ * invocation takes them instead of reading them again (catchup.ts).
+ */
+export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finished: Finished, seen?: Map<string, StoredRow<JobRecord>>): Promise<SweepReport> {
   const { config, clock } = deps;
   const report: SweepReport = { active: 0, expiredPrompts: 0, finalized: 0, requeued: 0, staleRows: 0 };
   const activeRows = await jobs.listActive();
@@ -31,6 +36,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
   for (const activeRow of activeRows) {
     const { jobId, versionId, jobKey } = activeRow.value;
     const row = await jobs.getJob(jobId);
+    if (row) seen?.set(jobId, row);
     const v = row?.value.current;
     if (!v || v.id !== versionId || isTerminal(v.state)) {
       if (!inSlots.has(`${jobId}:${versionId}`)) {

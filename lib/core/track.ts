@@ -11,8 +11,8 @@ import { completeVersion, copyResults, failureOutcome, outcomeOf, releaseStale }
 import type { Jobs } from './jobs.js';
 import { logState, logStateOf } from './journal.js';
 import { afterQuery, type QueryDecision } from './lifecycle/index.js';
-import type { TaskView } from './ports.js';
-import { FREE_SLOT, type SlotView, type VersionRecord } from './records.js';
+import type { StoredRow, TaskView } from './ports.js';
+import { FREE_SLOT, type JobRecord, type SlotView, type VersionRecord } from './records.js';
 
 export type SlotProgress = 'busy' | 'freed';
 
@@ -31,7 +31,7 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
   const row = slot.orphan || !slot.jobId ? undefined : await jobs.getJob(slot.jobId);
   const version = row?.value.current;
   const decision = afterQuery({ slot: s, version, reply }, lifecycleCtx(deps));
-  return apply(deps, jobs, s, decision, { version, jobKey: row?.value.jobKey ?? slot.jobKey ?? '', reply, finished });
+  return apply(deps, jobs, s, decision, { row, version, jobKey: row?.value.jobKey ?? slot.jobKey ?? '', reply, finished });
 }
 
 async function apply(
@@ -39,7 +39,7 @@ async function apply(
   jobs: Jobs,
   s: SlotView,
   decision: QueryDecision,
-  seen: { version?: VersionRecord; jobKey: string; reply: { view: TaskView } | { error: unknown }; finished: Finished },
+  seen: { row?: StoredRow<JobRecord>; version?: VersionRecord; jobKey: string; reply: { view: TaskView } | { error: unknown }; finished: Finished },
 ): Promise<SlotProgress> {
   const { slot } = s;
   const { jobKey } = seen;
@@ -52,7 +52,7 @@ async function apply(
       }
       if (decision.slot) await putSlot(jobs, s, decision.slot);
       if (decision.version && slot.jobId && slot.versionId) {
-        const updated = await jobs.updateVersion(slot.jobId, slot.versionId, decision.version);
+        const updated = await jobs.updateVersion(slot.jobId, slot.versionId, decision.version, seen.row);
         if (updated) logState(deps, jobKey, updated.job.current);
       }
       return 'busy';
@@ -60,16 +60,12 @@ async function apply(
     case 'finish': {
       // DashScope finished the task: it no longer occupies DashScope's slot, so ours is freed at
       // once and the version goes FINALIZING with its task id; copying follows (finalizeFinished).
-      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version);
+      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version, seen.row);
       if (updated) {
         logState(deps, jobKey, updated.job.current, { taskStatus: view?.status });
         seen.finished.set(slot.jobId!, { versionId: slot.versionId!, ...(view ? { view } : {}) });
       }
-      if (!(await putSlot(jobs, s, FREE_SLOT))) return 'busy';
-      if (decision.durationMs !== undefined) {
-        await jobs.recordTaskDuration(decision.durationMs).catch((err: unknown) => deps.log.debug('task duration not recorded', { error: err }));
-      }
-      return 'freed';
+      return (await putSlot(jobs, s, FREE_SLOT)) ? 'freed' : 'busy';
     }
     case 'lost': {
       if (decision.outcome) {
