@@ -15,16 +15,11 @@ import { sweep, type SweepReport } from './sweep.js';
 import { catchUpPage, type CatchUpReport } from './catchup.js';
 import { finalizeFinished, trackSlot, type Finished } from './track.js';
 import { nextStep, restWakeAt, slotTaskKey } from './rest.js';
+import { leaseMarginMs } from './lease.js';
 import type { StoredRow } from './ports.js';
 import type { JobRecord } from './records.js';
 
-/**
- * Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer,
- * but short enough that a poller that died is replaced by the next timer firing or so.
- */
-export function leaseMarginMs(pollBudgetMs: number): number {
-  return Math.min(15_000, Math.max(500, pollBudgetMs / 4));
-}
+export { leaseMarginMs } from './lease.js';
 
 /** Time kept between the loop's end and the function's timeout, for the last pass's writes. */
 export const STOP_BEFORE_TIMEOUT_MS = 10_000;

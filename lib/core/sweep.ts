@@ -13,6 +13,7 @@ import type { StoredRow } from './ports.js';
 import type { Finished } from './track.js';
 import { budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
+import { schedulerLeaseMs } from './lease.js';
 
 export interface SweepReport {
   active: number;
@@ -70,8 +71,10 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         break;
       case 'FINALIZING':
         if (v.taskId) {
-          // A finished task whose copying was interrupted: the poller loop finishes it.
-          finished.set(jobId, { versionId: v.id });
+          // A finished task whose copying was interrupted: the poller loop finishes it. Not while
+          // a completion event's invocation (no lease) may still be copying it: none outlives the
+          // lease's length.
+          if (now - v.updatedAt >= schedulerLeaseMs(config.pollBudgetMs)) finished.set(jobId, { versionId: v.id });
         } else if (v.outcome || v.error) {
           // A failure decided at intake whose manifest was interrupted.
           await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error!));

@@ -87,22 +87,21 @@ export async function onTaskFinished(deps: CoreDeps, events: TaskFinished[]): Pr
       deps.log.warn('filling slots failed', { error: asError(err) });
     }
   }
-  let copyFailed = false;
   // Copy results after refilling, as the poller does: DashScope is busy with the next task meanwhile.
   for (const [jobId, { versionId, view }] of finished) {
     try {
       await finalizeFinished(deps, jobs, jobId, versionId, view);
       report.finalized++;
     } catch (err) {
-      copyFailed = true;
-      deps.log.warn('finalizing failed; a poller retries', { jobId, version: versionId, error: asError(err) });
+      // The version stays FINALIZING: the timer's sweep takes it up once no invocation can still be at it.
+      deps.log.warn('finalizing failed; the sweep retries', { jobId, version: versionId, error: asError(err) });
     }
   }
 
   const after = await jobs.readSlots(config.maxInFlight);
   const free = after.some((s) => s.slot.state === 'free');
-  if (copyFailed || after.some((s) => s.slot.state === 'submitting') || (fill && fill.waiting > 0 && free && fill.blocked === undefined)) {
-    // Work for the scheduler now: a copy to retry, a create to reconcile, a refill backing off.
+  if (after.some((s) => s.slot.state === 'submitting') || (fill && fill.waiting > 0 && free && fill.blocked === undefined)) {
+    // Work for the scheduler now: a create to reconcile, a refill backing off.
     report.kicked = await kick(deps, 'event: work for the scheduler');
   } else if (after.some((s) => report.followed.includes(s.slot.taskId ?? '') && s.slot.state === 'inflight')) {
     // DashScope still answers that the task runs (its status lags the event): look again shortly.

@@ -72,8 +72,9 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
     ...options,
     env: { ...FAST_ENV, ...options.env },
     // DashScope's rate limits count real seconds (the simulator's README): on a busy machine,
-    // creates bunch up and would meet 429s no test asked for. Tests of throttling inject it.
-    dashscope: { seed: 1, submitsPerSecond: 1000, ...options.dashscope },
+    // creates, queries and listings bunch up and would meet 429s no test asked for (a throttled
+    // listing holds a slot 30 s). Tests of throttling inject it.
+    dashscope: { seed: 1, submitsPerSecond: 1000, queriesPerSecond: 1000, ...options.dashscope },
   });
   const client = p.stack.ossClient();
   const manifest = (jobKey: string) => manifestIn(p.stack.oss, jobKey);
