@@ -37,6 +37,8 @@ export const TIME = {
     PROMPT_GRACE_SECONDS: '3',
     DASHSCOPE_TIMEOUT_SECONDS: '0.25',
     MAX_IN_FLIGHT: '2',
+    // The rest's safety kick as soon as FC allows (30 s × 0.005 would be under its whole second).
+    EVENT_SAFETY_SECONDS: '1',
     MAX_ATTEMPTS: '3',
     // Jobs held back by a used-up budget end BudgetExceeded after 2 s instead of 24 h.
     MAX_QUEUE_HOURS: String(2 / 3600),
@@ -49,7 +51,7 @@ export const TIME = {
   pollerTimeout: 3.6,
   /** s.yaml reservedConcurrency: FC runs at most this many at once and holds the rest back. */
   submitConcurrency: 10,
-  pollerConcurrency: 2,
+  pollerConcurrency: 3,
 } as const;
 
 /**
@@ -159,6 +161,8 @@ export interface Recorded {
   clockJumps: Array<{ t: number; ms: number }>;
   /** DashScope's clock minus ours at the end, hours (must stay within a day: clocksFor). */
   finalSkewHours: number;
+  /** Task ids of the completion events sent for tasks no one created. */
+  strayTasks: string[];
 }
 
 export interface FinalState {
@@ -282,6 +286,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     redelivered: { duplicates: 0, stale: 0, encoded: 0, foreign: 0, afterFinish: 0 },
     clockJumps: [],
     finalSkewHours: 0,
+    strayTasks: [],
   };
   const plannedJobs = new Map(plan.jobs.map((j) => [j.jobKey, j]));
   let calm = false;
@@ -516,6 +521,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     submitTimeout: 600,
     pollerTimeout: 600,
     env: { ...TIME.env, FIT: plan.fit, MAX_IMAGES_PER_DAY: String(plan.budget) },
+    events: { shape: plan.eventShape },
     handlers: { submit: wrap('submit', () => submitReal), poller: wrap('poller', () => pollerReal) },
     onDropped: (fn, event, lastError) => rec.dropped.push({ t: now(), fn, keys: keysOf(event), error: lastError }),
   });
@@ -681,6 +687,15 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         rec.clockJumps.push({ t: now(), ms: a.ms });
         ds.advance(a.ms);
         fault('clock jump past the 24 h retention', `DashScope clock +${a.ms / 3600_000} h`);
+        return;
+      case 'event':
+        ds.eventFault(a.fault, { count: a.count, ...(a.delayMs !== undefined ? { delayMs: a.delayMs } : {}) });
+        fault(`completion event ${a.fault === 'lose' ? 'lost' : a.fault === 'duplicate' ? 'duplicated' : a.fault === 'reorder' ? 'out of order' : a.fault === 'early' ? "before the create's reply" : 'late'}`, `${a.count}× ${a.fault}${a.delayMs !== undefined ? ` (${a.delayMs / 1000} s simulated)` : ''}`);
+        return;
+      case 'stray-event':
+        rec.strayTasks.push(a.taskId);
+        ds.strayEvent({ taskId: a.taskId, status: a.status, ...(a.model ? { model: a.model } : {}) });
+        fault('completion event for a task no one created', `${a.taskId} ${a.status}${a.model ? ` (${a.model})` : ''}`, { taskId: a.taskId });
         return;
     }
   };

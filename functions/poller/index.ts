@@ -4,6 +4,7 @@
  * (lib/events/dashscope.ts: one CloudEvent, a batch, or their bare `data`). Thin: parse the event,
  * build dependencies once per instance, run the loop or follow the finished tasks.
  */
+import { asError } from '../../lib/errors.js';
 import { EVENT_MODELS, parseTaskEvents } from '../../lib/events/dashscope.js';
 import { TimerEventSchema } from '../../lib/events/timer.js';
 import { createRuntime, type FcContext, type Runtime, type RuntimeOptions } from '../../lib/runtime.js';
@@ -39,9 +40,16 @@ export function createPollerHandler(options: RuntimeOptions = {}) {
     }
     if (tasks.ignored.length > 0) log.debug('completion events not ours; ignored', { ignored: tasks.ignored });
     const deps = runtime.depsFor(context, 'poller');
-    const report = await onTaskFinished(deps, tasks.events);
-    deps.log[report.followed.length > 0 ? 'info' : 'debug']('completion events done', { ...report, ignored: tasks.ignored.length });
-    return { ...report, ignored: tasks.ignored };
+    try {
+      const report = await onTaskFinished(deps, tasks.events);
+      deps.log[report.followed.length > 0 ? 'info' : 'debug']('completion events done', { ...report, ignored: tasks.ignored.length });
+      return { ...report, ignored: tasks.ignored };
+    } catch (err) {
+      // FC would not retry it (the poller has no async retries): an event that could not be
+      // handled is a lost one, which the rest's safety kick or the timer makes up for.
+      deps.log.warn('completion events not handled; the next poller pass follows their tasks', { taskIds: tasks.events.map((e) => e.taskId), error: asError(err) });
+      return { rejected: `not handled: ${asError(err).message}` };
+    }
   };
 }
 
