@@ -143,9 +143,11 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
 
   // Faults aimed at "the next task" strike the first task created after them.
   const injectedOnTask = new Map<string, Array<{ label: string; detail: string }>>();
+  const createdInOrder = records.transitions.filter((t) => t.from === null).map((t) => t.taskId);
   for (const f of rec.faults) {
     if (!/^dashscope (task|partial|lost)/.test(f.label)) continue;
     let taskId = f.taskId;
+    if (!taskId && f.tasksIndex !== undefined) taskId = createdInOrder[f.tasksIndex];
     if (!taskId && f.createsIndex !== undefined) taskId = records.creates.slice(f.createsIndex).find((c) => c.taskId)?.taskId;
     if (taskId) injectedOnTask.set(taskId, [...(injectedOnTask.get(taskId) ?? []), { label: f.label, detail: f.detail }]);
   }

@@ -115,6 +115,12 @@ export interface FaultRecord {
   detail: string;
   /** DashScope creates recorded before it (attributes "next task" faults to the task they hit). */
   createsIndex?: number;
+  /**
+   * Tasks DashScope had created before it (its transitions from nothing): the order tasks were
+   * made in, where create records are in the order their replies went out (an early-event fault
+   * holds a reply back).
+   */
+  tasksIndex?: number;
   taskId?: string;
 }
 
@@ -598,7 +604,15 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         return s === 'PENDING' || s === 'RUNNING';
       });
 
-  const fault = (label: string, detail: string, extra: Partial<FaultRecord> = {}) => rec.faults.push({ t: now(), label, detail, createsIndex: ds.records.creates.length, ...extra });
+  let tasksSeen = 0;
+  let transitionsSeen = 0;
+  const tasksCreated = () => {
+    const all = ds.records.transitions;
+    for (; transitionsSeen < all.length; transitionsSeen++) if (all[transitionsSeen]!.from === null) tasksSeen++;
+    return tasksSeen;
+  };
+  const fault = (label: string, detail: string, extra: Partial<FaultRecord> = {}) =>
+    rec.faults.push({ t: now(), label, detail, createsIndex: ds.records.creates.length, tasksIndex: tasksCreated(), ...extra });
 
   // What each DashScope fault class has had injected, to tell whether it has struck yet.
   const injectedOf = new Map<string, number>();
