@@ -54,7 +54,14 @@ export interface CostFigure {
     cuPerImage: number;
     sizes: Record<'submit' | 'poller', FunctionSize>;
   };
-  tablestore: { readCuPerImage: number; writeCuPerImage: number; requestsPerImage: number; upperBound: { readCuPerImage: number; writeCuPerImage: number } };
+  tablestore: {
+    readCuPerImage: number;
+    writeCuPerImage: number;
+    requestsPerImage: number;
+    /** Where they go: row calls per image by `<function(trigger)> <operation> <row kind>` (metering.ts). */
+    callsPerImage: Record<string, number>;
+    upperBound: { readCuPerImage: number; writeCuPerImage: number };
+  };
   oss: { putPerImage: number; getPerImage: number; imgBytesPerImage: number; egressBytesPerImage: number };
   totalCnyPerImage: number;
   percentOfModel: number;
@@ -155,6 +162,11 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
       readCuPerImage: per(readCu),
       writeCuPerImage: per(writeCu),
       requestsPerImage: per(run.tablestore.length),
+      callsPerImage: Object.fromEntries(
+        Object.entries(run.tablestoreCu.requests)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [k, Math.round(per(v) * 100) / 100]),
+      ),
       upperBound: { readCuPerImage: per(readBound), writeCuPerImage: per(writeBound) },
     },
     oss: { putPerImage: per(put), getPerImage: per(get), imgBytesPerImage: per(imgBytes), egressBytesPerImage: per(egressBytes) },
