@@ -88,8 +88,9 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
       const outcomes = (inv.result as { outcomes?: Array<{ action: string }> } | undefined)?.outcomes ?? [];
       kind = `submit (${outcomes[0]?.action ?? (inv.ok ? 'none' : 'failed')})`;
     } else {
-      const ran = (inv.result as { ran?: boolean } | undefined)?.ran;
-      kind = `poller ${inv.trigger}${ran ? '' : ' (exited: lease held)'}`;
+      const result = inv.result as { ran?: boolean; followed?: string[] } | undefined;
+      if (inv.trigger === 'event') kind = `poller event${result?.followed?.length ? '' : ' (no task of ours)'}`;
+      else kind = `poller ${inv.trigger}${result?.ran ? '' : ' (exited: lease held)'}`;
     }
     invocations[kind] = (invocations[kind] ?? 0) + 1;
     billedS[inv.fn] += billedMs(inv) / 1000;
