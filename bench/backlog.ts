@@ -1,9 +1,11 @@
 /**
  * Figure 1 (and the inputs of figure 7): 50 sketches dropped at once, run to the last manifest in
- * virtual time (virtual-time.ts), once with the pipeline as configured and once as a naive
- * baseline — one task at a time (MAX_IN_FLIGHT=1), polled only by the one-minute timer (one pass
- * per invocation: POLL_BUDGET_SECONDS below POLL_INTERVAL_SECONDS; no kick: POLLER_FUNCTION_NAME
- * empty). Utilization is the busy time of DashScope's one slot (the simulator's `records.busy`)
+ * virtual time (virtual-time.ts), with the pipeline as configured (DashScope's completion events
+ * reach the poller through the local EventBridge trigger, at the task's end), again with a share
+ * of those events lost (a seeded draw per event, in delivery order), and as a naive baseline — one
+ * task at a time (MAX_IN_FLIGHT=1), polled only by the one-minute timer (one pass per invocation:
+ * POLL_BUDGET_SECONDS below POLL_INTERVAL_SECONDS; no kick: POLLER_FUNCTION_NAME empty; no
+ * events). Utilization is the busy time of DashScope's one slot (the simulator's `records.busy`)
  * over the makespan, from the drop to the end of the last task.
  */
 import { manifestKey } from '../lib/contract/keys.js';
@@ -12,6 +14,9 @@ import { timerEvent } from '../lib/local/fc.js';
 import type { OssRequestRecord } from '../lib/local/oss/index.js';
 import type { TablestoreRequestRecord } from '../lib/local/tablestore/index.js';
 import { POLLER_FUNCTION } from '../lib/local/pipeline.js';
+import { renderResult, type RenderInput } from '../lib/local/dashscope/renderer.js';
+import { hash32, seededRandom } from '../lib/local/dashscope/random.js';
+import { matchesEventRule } from '../lib/events/dashscope.js';
 import { lineSketch, percentile, startBenchPipeline, type InvocationTiming } from './harness.js';
 import { meteredRows, newMeter, type CuMeter } from './metering.js';
 import { quiescent, runVirtual, VirtualClock } from './virtual-time.js';
@@ -21,6 +26,8 @@ export interface BacklogOptions {
   /** Mean simulated DashScope task time, seconds (±25 % jitter, seeded). */
   taskSeconds: number;
   seed?: number;
+  /** Share of the completion events lost on their way (0–1; default 0). */
+  lostEventShare?: number;
 }
 
 /** What a run leaves behind for the figures: its own summary and the raw records for the cost. */
@@ -36,6 +43,8 @@ export interface BacklogRun {
   largestGapS: number;
   /** DashScope task end → manifest written, virtual seconds (scheduling wait only). */
   resultWaitS: { p50: number; p95: number; max: number };
+  /** Completion events the trigger delivered, and those lost on purpose (lostEventShare). */
+  events: { delivered: number; lost: number };
   /** The 2 submits/s and 20 queries/s limits, checked in simulated time. */
   maxCreatesPerSimSecond: number;
   maxQueriesPerSimSecond: number;
@@ -51,6 +60,16 @@ export interface BacklogRun {
   oss: OssRequestRecord[];
   /** Bytes of every object read by presigned URL (DashScope) or through image processing. */
   objectBytes: Map<string, number>;
+}
+
+/**
+ * DashScope's drawing is DashScope's time, not ours: the simulator renders a result image on its
+ * first download, in this process, where it would be billed as the poller's. The first image is
+ * rendered for real (a 768×768 PNG of the usual size) and every later download gets its bytes.
+ */
+function renderOnce(): (input: RenderInput) => Promise<Buffer> {
+  let first: Promise<Buffer> | undefined;
+  return (input) => (first ??= renderResult(input));
 }
 
 /** Most events of `times` (ms) inside any window of `windowMs`. */
@@ -71,8 +90,10 @@ export async function runBacklog(variant: 'ours' | 'naive', o: BacklogOptions): 
   const meter = newMeter();
   const settings: Record<string, string> =
     variant === 'ours'
-      ? { MAX_IN_FLIGHT: '2', POLL_INTERVAL_SECONDS: '2', POLL_BUDGET_SECONDS: '50', kick: 'yes' }
-      : { MAX_IN_FLIGHT: '1', POLL_INTERVAL_SECONDS: '2', POLL_BUDGET_SECONDS: '1', kick: 'no (POLLER_FUNCTION_NAME empty)' };
+      ? { MAX_IN_FLIGHT: '2', POLL_INTERVAL_SECONDS: '2', POLL_BUDGET_SECONDS: '50', TASK_EVENTS: 'on', EVENT_SAFETY_SECONDS: '30', kick: 'yes', lostEvents: `${Math.round((o.lostEventShare ?? 0) * 100)} %` }
+      : { MAX_IN_FLIGHT: '1', POLL_INTERVAL_SECONDS: '2', POLL_BUDGET_SECONDS: '1', TASK_EVENTS: 'off', kick: 'no (POLLER_FUNCTION_NAME empty)' };
+  const events = { delivered: 0, lost: 0 };
+  const lose = seededRandom(hash32('lost events', o.seed ?? 11));
   const p = await startBenchPipeline({
     clock,
     kick: variant === 'ours',
@@ -82,9 +103,21 @@ export async function runBacklog(variant: 'ours' | 'naive', o: BacklogOptions): 
     taskSeconds: o.taskSeconds,
     // Real-time rate windows mean nothing in virtual time: the limits are checked in simulated
     // time afterwards (maxCreatesPerSimSecond, maxQueriesPerSimSecond).
-    dashscope: { seed: o.seed ?? 11, startTime: v0, rateWindowMs: 1 },
+    dashscope: { seed: o.seed ?? 11, startTime: v0, rateWindowMs: 1, renderResult: renderOnce() },
     oss: { triggerDelayMs: 1 },
-    env: { LOG_LEVEL: 'info', MAX_IN_FLIGHT: settings.MAX_IN_FLIGHT, POLL_INTERVAL_SECONDS: settings.POLL_INTERVAL_SECONDS, POLL_BUDGET_SECONDS: settings.POLL_BUDGET_SECONDS },
+    env: { LOG_LEVEL: 'info', ...Object.fromEntries(Object.entries(settings).filter(([k]) => /^[A-Z_]+$/.test(k))) },
+    // The deployed trigger's filter, and the share of events lost on the way.
+    events:
+      variant === 'ours'
+        ? {
+            shape: 'cloudevent',
+            matches: (e) => {
+              if (!matchesEventRule(e)) return false;
+              if (lose() < (o.lostEventShare ?? 0)) return (events.lost++, false);
+              return (events.delivered++, true);
+            },
+          }
+        : false,
   });
   const sim = p.stack.dashscope;
   const world = { clock, fc: p.fc, oss: p.stack.oss, sim };
@@ -142,6 +175,7 @@ export async function runBacklog(variant: 'ours' | 'naive', o: BacklogOptions): 
       busyS: busyMs / 1000,
       largestGapS: largestGap / 1000,
       resultWaitS: { p50: percentile(waits, 50), p95: percentile(waits, 95), max: Math.max(...waits) },
+      events,
       maxCreatesPerSimSecond: maxInWindow(sim.records.creates.filter((c) => c.status === 200).map((c) => c.at), 1000),
       maxQueriesPerSimSecond: maxInWindow(sim.records.queries.map((q) => q.at), 1000),
       maxInFlight: sim.records.maxInFlight[sim.apiKeyId] ?? 0,

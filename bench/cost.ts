@@ -54,7 +54,14 @@ export interface CostFigure {
     cuPerImage: number;
     sizes: Record<'submit' | 'poller', FunctionSize>;
   };
-  tablestore: { readCuPerImage: number; writeCuPerImage: number; requestsPerImage: number; upperBound: { readCuPerImage: number; writeCuPerImage: number } };
+  tablestore: {
+    readCuPerImage: number;
+    writeCuPerImage: number;
+    requestsPerImage: number;
+    /** Where they go: row calls per image by `<function(trigger)> <operation> <row kind>` (metering.ts). */
+    callsPerImage: Record<string, number>;
+    upperBound: { readCuPerImage: number; writeCuPerImage: number };
+  };
   oss: { putPerImage: number; getPerImage: number; imgBytesPerImage: number; egressBytesPerImage: number };
   totalCnyPerImage: number;
   percentOfModel: number;
@@ -81,8 +88,9 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
       const outcomes = (inv.result as { outcomes?: Array<{ action: string }> } | undefined)?.outcomes ?? [];
       kind = `submit (${outcomes[0]?.action ?? (inv.ok ? 'none' : 'failed')})`;
     } else {
-      const ran = (inv.result as { ran?: boolean } | undefined)?.ran;
-      kind = `poller ${inv.trigger}${ran ? '' : ' (exited: lease held)'}`;
+      const result = inv.result as { ran?: boolean; followed?: string[] } | undefined;
+      if (inv.trigger === 'event') kind = `poller event${result?.followed?.length ? '' : ' (no task of ours)'}`;
+      else kind = `poller ${inv.trigger}${result?.ran ? '' : ' (exited: lease held)'}`;
     }
     invocations[kind] = (invocations[kind] ?? 0) + 1;
     billedS[inv.fn] += billedMs(inv) / 1000;
@@ -155,6 +163,11 @@ export function costPerImage(run: BacklogRun, sizes = functionSizes()): CostFigu
       readCuPerImage: per(readCu),
       writeCuPerImage: per(writeCu),
       requestsPerImage: per(run.tablestore.length),
+      callsPerImage: Object.fromEntries(
+        Object.entries(run.tablestoreCu.requests)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [k, Math.round(per(v) * 100) / 100]),
+      ),
       upperBound: { readCuPerImage: per(readBound), writeCuPerImage: per(writeBound) },
     },
     oss: { putPerImage: per(put), getPerImage: per(get), imgBytesPerImage: per(imgBytes), egressBytesPerImage: per(egressBytes) },

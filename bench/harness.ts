@@ -17,7 +17,7 @@ import { invocationScope, type SleepAccount } from './virtual-time.js';
 
 export interface InvocationTiming extends SleepAccount {
   fn: 'submit' | 'poller';
-  /** 'oss' for submit; the timer event's triggerName ('timer', 'kick') for the poller. */
+  /** 'oss' for submit; the timer event's triggerName ('timer', 'kick') or 'event' (a completion event) for the poller. */
   trigger: string;
   /** Date.now() at delivery (comparable with the emulators' real timestamps). */
   startedAtMs: number;
@@ -71,7 +71,7 @@ export async function startBenchPipeline(options: BenchPipelineOptions): Promise
       let trigger = 'oss';
       if (fn === 'poller') {
         try {
-          trigger = String((JSON.parse(event.toString('utf8')) as { triggerName?: string }).triggerName ?? '?');
+          trigger = String((JSON.parse(event.toString('utf8')) as { triggerName?: string }).triggerName ?? 'event');
         } catch {
           trigger = '?';
         }

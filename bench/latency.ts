@@ -5,7 +5,9 @@
  *
  * 2. Result latency: a small backlog with DashScope at timeScale 1 and short tasks (2 s ± 25 %,
  *    still as long as the default POLL_INTERVAL_SECONDS=2); from the simulator's task end
- *    (`records.busy[].realEnd`) to the manifest's PutObject arriving at the OSS emulator.
+ *    (`records.busy[].realEnd`) to the manifest's PutObject arriving at the OSS emulator. With
+ *    the completion events (the figure: the event arrives at the task's end, through the local
+ *    EventBridge trigger) and, as the baseline, without them (TASK_EVENTS=off: polled).
  * 3. Submit latency: one upload at a time into free slots (MAX_IN_FLIGHT=16), each event handled
  *    alone; from the event's delivery to the handler to the create request reaching DashScope, and
  *    the handler's whole run. Uploads are paced under DashScope's 2 creates/s. A warm-up upload (no prompt: no slot, no task) builds the instance's
@@ -15,6 +17,8 @@ import { manifestKey } from '../lib/contract/keys.js';
 import { lineSketch, percentile, startBenchPipeline } from './harness.js';
 
 export interface ResultLatency {
+  /** Completion events on (the poller rests and the event finalizes), or off (polled). */
+  events: boolean;
   jobs: number;
   taskSeconds: number;
   pollIntervalSeconds: number;
@@ -24,14 +28,20 @@ export interface ResultLatency {
   samplesS: number[];
 }
 
-export async function measureResultLatency(o: { jobs: number; taskSeconds: number; pollIntervalSeconds: number }): Promise<ResultLatency> {
+export async function measureResultLatency(o: { jobs: number; taskSeconds: number; pollIntervalSeconds: number; events: boolean }): Promise<ResultLatency> {
   const p = await startBenchPipeline({
     kick: true,
     timeScale: 1,
     taskSeconds: o.taskSeconds,
     timerEveryMs: 60_000,
     dashscope: { seed: 5 },
-    env: { LOG_LEVEL: 'info', POLL_INTERVAL_SECONDS: String(o.pollIntervalSeconds), ...(o.pollIntervalSeconds < 2 ? { POLL_BUDGET_SECONDS: String(Math.max(5, o.pollIntervalSeconds * 25)) } : {}) },
+    events: o.events ? { shape: 'cloudevent' } : false,
+    env: {
+      LOG_LEVEL: 'info',
+      TASK_EVENTS: o.events ? 'on' : 'off',
+      POLL_INTERVAL_SECONDS: String(o.pollIntervalSeconds),
+      ...(o.pollIntervalSeconds < 2 ? { POLL_BUDGET_SECONDS: String(Math.max(5, o.pollIntervalSeconds * 25)) } : {}),
+    },
   });
   try {
     const names = Array.from({ length: o.jobs }, (_, i) => `sketches/latency/l${i}`);
@@ -55,6 +65,7 @@ export async function measureResultLatency(o: { jobs: number; taskSeconds: numbe
       samples.push((put.at - busy.realEnd) / 1000);
     }
     return {
+      events: o.events,
       jobs: o.jobs,
       taskSeconds: o.taskSeconds,
       pollIntervalSeconds: o.pollIntervalSeconds,

@@ -10,12 +10,15 @@
  */
 import { ConditionFailedError } from '../lib/errors.js';
 import type { Expect, RowStore, StoredRow } from '../lib/core/ports.js';
+import { invocationScope } from './virtual-time.js';
 
 export interface CuMeter {
   readCu: number;
   writeCu: number;
   reads: number;
   writes: number;
+  /** Requests by `<function> <operation> <row kind>` (where the requests go). */
+  requests: Record<string, number>;
 }
 
 const CU = 4096;
@@ -24,12 +27,24 @@ const rowBytes = (kind: string, id: string, value: unknown) => pkBytes(kind, id)
 const cu = (bytes: number) => Math.max(1, Math.ceil(bytes / CU));
 
 export function newMeter(): CuMeter {
-  return { readCu: 0, writeCu: 0, reads: 0, writes: 0 };
+  return { readCu: 0, writeCu: 0, reads: 0, writes: 0, requests: {} };
+}
+
+/** The invocation a request belongs to (the bench harness runs each one in invocationScope). */
+function caller(): string {
+  const inv = invocationScope.getStore() as { fn?: string; trigger?: string } | undefined;
+  if (!inv?.fn) return 'other';
+  return inv.fn === 'poller' ? `poller(${inv.trigger ?? '?'})` : inv.fn;
 }
 
 export function meteredRows(inner: RowStore, meter: CuMeter): RowStore {
-  const write = async <T>(kind: string, id: string, bytes: number, expect: Expect | undefined, run: () => Promise<T>): Promise<T> => {
+  const count = (op: string, kind: string) => {
+    const key = `${caller()} ${op} ${kind}`;
+    meter.requests[key] = (meter.requests[key] ?? 0) + 1;
+  };
+  const write = async <T>(kind: string, id: string, bytes: number, expect: Expect | undefined, run: () => Promise<T>, op = 'put'): Promise<T> => {
     meter.writes++;
+    count(op, kind);
     const conditional = expect !== undefined && expect !== 'any';
     try {
       const out = await run();
@@ -47,12 +62,14 @@ export function meteredRows(inner: RowStore, meter: CuMeter): RowStore {
   return {
     async get<T>(kind: string, id: string) {
       meter.reads++;
+      count('get', kind);
       const row = await inner.get<T>(kind, id);
       meter.readCu += cu(row ? rowBytes(kind, id, row.value) : 0);
       return row;
     },
     async getMany<T>(kind: string, ids: string[]) {
       meter.reads += Math.ceil(ids.length / 100);
+      count('getMany', kind);
       const rows = await inner.getMany<T>(kind, ids);
       for (const id of ids) {
         const row = rows.get(id);
@@ -64,10 +81,11 @@ export function meteredRows(inner: RowStore, meter: CuMeter): RowStore {
       return write(kind, id, rowBytes(kind, id, value), expect, () => inner.put(kind, id, value, expect));
     },
     delete(kind: string, id: string, expect?: Expect) {
-      return write(kind, id, pkBytes(kind, id), expect, () => inner.delete(kind, id, expect));
+      return write(kind, id, pkBytes(kind, id), expect, () => inner.delete(kind, id, expect), 'delete');
     },
     async scan<T>(kind: string, options?: { from?: string; limit?: number }) {
       meter.reads++;
+      count('scan', kind);
       const page = await inner.scan<T>(kind, options);
       const bytes = page.rows.reduce((s: number, r: StoredRow<T>) => s + rowBytes(kind, r.id, r.value), 0);
       meter.readCu += cu(bytes);

@@ -89,9 +89,14 @@ export class VirtualClock implements Clock {
     return next;
   }
 
+  /** Moves time forward to `t` without waking anyone yet (advanceTo wakes). */
+  setNow(t: number): void {
+    if (t > this.t) this.t = t;
+  }
+
   /** Moves time forward to `t` and wakes every sleeper due by then (earliest first). */
   advanceTo(t: number): void {
-    if (t > this.t) this.t = t;
+    this.setNow(t);
     for (const d of [...this.deadlines]) {
       if (d.at > this.t) continue;
       this.deadlines.delete(d);
@@ -153,7 +158,8 @@ export interface TimerSpec {
 
 /**
  * Runs the world until `done()` (checked at every quiescent point), jumping from event to event.
- * DashScope's clock is moved first, so a poller waking at the instant a task ends sees it ended.
+ * Both clocks move before anyone is woken, so a poller waking at the instant a task ends sees it
+ * ended, and the completion event that DashScope sends at that instant starts its invocation at it.
  */
 export async function runVirtual(
   w: VirtualWorld,
@@ -180,6 +186,7 @@ export async function runVirtual(
     const next = Math.max(w.clock.now(), Math.min(...candidates));
     if (next - start > options.maxVirtualMs) throw new Error(`virtual run: not done after ${options.maxVirtualMs / 1000} virtual seconds`);
     const delta = next - w.sim.now();
+    w.clock.setNow(next);
     if (delta > 0) w.sim.advance(delta);
     await w.sim.flush();
     w.clock.advanceTo(next);

@@ -113,10 +113,16 @@ export const ConfigSchema = z.object({
   POLL_BUDGET_SECONDS: seconds(50, 0.1),
   PROMPT_GRACE_SECONDS: seconds(600, 0),
   /**
-   * The shortest a DashScope task takes. While the running task is younger than this, the poller
-   * rests outside Function Compute (one delayed kick) instead of being billed for sleeping. 0 = never.
+   * DashScope's completion events reach the poller (the EventBridge trigger of s.yaml): while every
+   * task in flight can only end, the poller stops and lets their events wake it. `off`: it polls
+   * throughout (no trigger, or a DashScope that cannot reach us, like the real model in local mode).
    */
-  TASK_MIN_SECONDS: seconds(15, 0),
+  TASK_EVENTS: z.enum(['on', 'off'], { error: "must be 'on' or 'off'" }).default('on'),
+  /**
+   * While it rests on events, the poller asks for one delayed kick this far ahead (the safety net
+   * for a lost event: it delays a result by at most this, or less when another event comes first).
+   */
+  EVENT_SAFETY_SECONDS: seconds(30, 1),
   /**
    * After DashScope refused the account (key, billing, purchase), how long submission waits before
    * one probe; doubles per refused probe, up to 16×. Jobs stay QUEUED meanwhile.
@@ -154,7 +160,8 @@ export interface Config {
   pollIntervalMs: number;
   pollBudgetMs: number;
   promptGraceMs: number;
-  taskMinMs: number;
+  taskEvents: boolean;
+  eventSafetyMs: number;
   accountRetryMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   fc: { pollerFunctionName?: string; endpoint?: string; accountId?: string; region?: string };
@@ -179,7 +186,8 @@ function toConfig(p: Parsed): Config {
     pollIntervalMs: p.POLL_INTERVAL_SECONDS * 1000,
     pollBudgetMs: p.POLL_BUDGET_SECONDS * 1000,
     promptGraceMs: p.PROMPT_GRACE_SECONDS * 1000,
-    taskMinMs: p.TASK_MIN_SECONDS * 1000,
+    taskEvents: p.TASK_EVENTS === 'on',
+    eventSafetyMs: p.EVENT_SAFETY_SECONDS * 1000,
     accountRetryMs: p.ACCOUNT_RETRY_SECONDS * 1000,
     logLevel: p.LOG_LEVEL,
     fc: { pollerFunctionName: p.POLLER_FUNCTION_NAME, endpoint: p.FC_ENDPOINT, accountId: p.FC_ACCOUNT_ID, region: p.FC_REGION },

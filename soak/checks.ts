@@ -50,6 +50,8 @@ export interface Summary {
   timing: { mixSeconds: number; drainSeconds: number; totalSeconds: number; drained: boolean; dashscopeClockSkewHours: number };
   inputs: { valid: number; invalid: number; hostile: number; ignoredUploads: number; uploads: number; versions: number; edited: number };
   events: { duplicates: number; stale: number; encodedKeys: number; foreign: number; replayedAfterFinish: number; droppedByFc: number; submitInvocations: number; pollerInvocations: number };
+  /** DashScope's completion events: how the trigger handed them over, delivered, lost, and the poller invocations they made. */
+  completionEvents: { shape: string; delivered: number; lost: number; byFault: Record<string, number>; invocations: number; followed: number };
   outcomes: Record<string, number>;
   faults: Record<string, number>;
   dashscope: {
@@ -141,9 +143,11 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
 
   // Faults aimed at "the next task" strike the first task created after them.
   const injectedOnTask = new Map<string, Array<{ label: string; detail: string }>>();
+  const createdInOrder = records.transitions.filter((t) => t.from === null).map((t) => t.taskId);
   for (const f of rec.faults) {
     if (!/^dashscope (task|partial|lost)/.test(f.label)) continue;
     let taskId = f.taskId;
+    if (!taskId && f.tasksIndex !== undefined) taskId = createdInOrder[f.tasksIndex];
     if (!taskId && f.createsIndex !== undefined) taskId = records.creates.slice(f.createsIndex).find((c) => c.taskId)?.taskId;
     if (taskId) injectedOnTask.set(taskId, [...(injectedOnTask.get(taskId) ?? []), { label: f.label, detail: f.detail }]);
   }
@@ -193,6 +197,12 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
     }
     const lostCount = tasks.filter((t) => stored.has(t) && isLost(t)).length;
     if (lostCount > options.maxAttempts) find('pay-once', `version ${version} was resubmitted after ${lostCount} lost tasks (MAX_ATTEMPTS=${options.maxAttempts})`, jobKey);
+  }
+  // An event for a task no one created must do nothing and cost nothing: not even a task query.
+  for (const id of rec.strayTasks) {
+    const calls = records.queries.filter((q) => q.taskId === id).length + records.cancels.filter((c) => c.taskId === id).length;
+    if (calls > 0) find('pay-once', `the completion event of a task no one created (${id}) led to ${calls} DashScope call(s) for it`);
+    if (final.rows.slot.some((s) => s.value.taskId === id) || final.rows.task.some((t) => t.id === id)) find('pay-once', `the completion event of a task no one created (${id}) left a row for it`);
   }
 
   // ---------------------------------------------------------------- §4.3 bounded in flight
@@ -500,6 +510,14 @@ export function check(plan: Plan, out: RunOutput, options: { maxInFlight: number
       droppedByFc: rec.dropped.length,
       submitInvocations: rec.invocations.filter((i) => i.fn === 'submit').length,
       pollerInvocations: rec.invocations.filter((i) => i.fn === 'poller').length,
+    },
+    completionEvents: {
+      shape: plan.eventShape,
+      delivered: records.events.filter((e) => e.delivered).length,
+      lost: records.events.filter((e) => !e.delivered).length,
+      byFault: records.events.reduce<Record<string, number>>((m, e) => (e.fault ? { ...m, [e.fault]: (m[e.fault] ?? 0) + 1 } : m), {}),
+      invocations: rec.invocations.filter((i) => i.fn === 'poller' && typeof i.result === 'object' && i.result !== null && 'followed' in i.result).length,
+      followed: rec.invocations.reduce((n, i) => n + (i.fn === 'poller' && typeof i.result === 'object' && i.result !== null && 'followed' in i.result ? (i.result as { followed: string[] }).followed.length : 0), 0),
     },
     outcomes,
     faults,

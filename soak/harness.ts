@@ -39,6 +39,8 @@ export const TIME = {
     // DashScope refused the account: one probe after this, doubling (an account fault lasts ≤ 1.5 s).
     ACCOUNT_RETRY_SECONDS: '0.3',
     MAX_IN_FLIGHT: '2',
+    // The rest's safety kick as soon as FC allows (30 s × 0.005 would be under its whole second).
+    EVENT_SAFETY_SECONDS: '1',
     MAX_ATTEMPTS: '3',
     // Jobs held back by a used-up budget end BudgetExceeded after 2 s instead of 24 h.
     MAX_QUEUE_HOURS: String(2 / 3600),
@@ -51,7 +53,7 @@ export const TIME = {
   pollerTimeout: 3.6,
   /** s.yaml reservedConcurrency: FC runs at most this many at once and holds the rest back. */
   submitConcurrency: 10,
-  pollerConcurrency: 2,
+  pollerConcurrency: 3,
 } as const;
 
 /**
@@ -115,6 +117,12 @@ export interface FaultRecord {
   detail: string;
   /** DashScope creates recorded before it (attributes "next task" faults to the task they hit). */
   createsIndex?: number;
+  /**
+   * Tasks DashScope had created before it (its transitions from nothing): the order tasks were
+   * made in, where create records are in the order their replies went out (an early-event fault
+   * holds a reply back).
+   */
+  tasksIndex?: number;
   taskId?: string;
 }
 
@@ -161,6 +169,8 @@ export interface Recorded {
   clockJumps: Array<{ t: number; ms: number }>;
   /** DashScope's clock minus ours at the end, hours (must stay within a day: clocksFor). */
   finalSkewHours: number;
+  /** Task ids of the completion events sent for tasks no one created. */
+  strayTasks: string[];
 }
 
 export interface FinalState {
@@ -284,6 +294,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     redelivered: { duplicates: 0, stale: 0, encoded: 0, foreign: 0, afterFinish: 0 },
     clockJumps: [],
     finalSkewHours: 0,
+    strayTasks: [],
   };
   const plannedJobs = new Map(plan.jobs.map((j) => [j.jobKey, j]));
   let calm = false;
@@ -518,6 +529,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     submitTimeout: 600,
     pollerTimeout: 600,
     env: { ...TIME.env, FIT: plan.fit, MAX_IMAGES_PER_DAY: String(plan.budget) },
+    events: { shape: plan.eventShape },
     handlers: { submit: wrap('submit', () => submitReal), poller: wrap('poller', () => pollerReal) },
     onDropped: (fn, event, lastError) => rec.dropped.push({ t: now(), fn, keys: keysOf(event), error: lastError }),
   });
@@ -595,7 +607,15 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         return s === 'PENDING' || s === 'RUNNING';
       });
 
-  const fault = (label: string, detail: string, extra: Partial<FaultRecord> = {}) => rec.faults.push({ t: now(), label, detail, createsIndex: ds.records.creates.length, ...extra });
+  let tasksSeen = 0;
+  let transitionsSeen = 0;
+  const tasksCreated = () => {
+    const all = ds.records.transitions;
+    for (; transitionsSeen < all.length; transitionsSeen++) if (all[transitionsSeen]!.from === null) tasksSeen++;
+    return tasksSeen;
+  };
+  const fault = (label: string, detail: string, extra: Partial<FaultRecord> = {}) =>
+    rec.faults.push({ t: now(), label, detail, createsIndex: ds.records.creates.length, tasksIndex: tasksCreated(), ...extra });
 
   // What each DashScope fault class has had injected, to tell whether it has struck yet.
   const injectedOf = new Map<string, number>();
@@ -698,6 +718,15 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         rec.clockJumps.push({ t: now(), ms: a.ms });
         ds.advance(a.ms);
         fault('clock jump past the 24 h retention', `DashScope clock +${a.ms / 3600_000} h`);
+        return;
+      case 'event':
+        ds.eventFault(a.fault, { count: a.count, ...(a.delayMs !== undefined ? { delayMs: a.delayMs } : {}) });
+        fault(`completion event ${a.fault === 'lose' ? 'lost' : a.fault === 'duplicate' ? 'duplicated' : a.fault === 'reorder' ? 'out of order' : a.fault === 'early' ? "before the create's reply" : 'late'}`, `${a.count}× ${a.fault}${a.delayMs !== undefined ? ` (${a.delayMs / 1000} s simulated)` : ''}`);
+        return;
+      case 'stray-event':
+        rec.strayTasks.push(a.taskId);
+        ds.strayEvent({ taskId: a.taskId, status: a.status, ...(a.model ? { model: a.model } : {}) });
+        fault('completion event for a task no one created', `${a.taskId} ${a.status}${a.model ? ` (${a.model})` : ''}`, { taskId: a.taskId });
         return;
     }
   };

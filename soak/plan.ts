@@ -6,6 +6,7 @@
  */
 import { JOB_CHECKPOINTS, POLLER_CHECKPOINTS } from '../lib/core/deps.js';
 import { Rng } from './rng.js';
+import { EVENT_SHAPES, type EventShape } from '../lib/local/fc.js';
 import { extensionFor, fitsModel, NOT_IMAGES, oversizedPng, pngClaiming, renderSketch, truncated, type ImageFormat, type ImageSpec, type NotImage } from './images.js';
 
 // ------------------------------------------------------------------ types
@@ -97,7 +98,11 @@ export type FaultAction =
   | { type: 'oss'; at: number; action: 'oss:PutObject' | 'oss:ListObjects' | 'oss:DeleteObject'; count: number; kind: 'error' | 'reset' }
   | { type: 'poller-crash'; at: number; step: (typeof POLLER_STEPS)[number]; mode: CrashMode }
   | { type: 'poller-overlap'; at: number; count: number }
-  | { type: 'clock-jump'; at: number; ms: number };
+  | { type: 'clock-jump'; at: number; ms: number }
+  /** DashScope's completion events (simulator eventFault): `delayMs` simulated, for late and duplicate. */
+  | { type: 'event'; at: number; fault: 'lose' | 'duplicate' | 'late' | 'reorder' | 'early'; count: number; delayMs?: number }
+  /** A completion event for a task no one created (or another model's, which the trigger filters out). */
+  | { type: 'stray-event'; at: number; taskId: string; status: string; model?: string };
 
 export type Action = Upload | Redeliver | ForeignEvent | FaultAction;
 
@@ -115,6 +120,8 @@ export interface Plan {
   ignoredKeys: string[];
   /** What was excluded on request (e.g. dot-segments). */
   excluded: string[];
+  /** How the EventBridge trigger hands completion events to the poller in this run. */
+  eventShape: EventShape;
 }
 
 export interface PlanOptions {
@@ -745,8 +752,22 @@ export async function makePlan(options: PlanOptions): Promise<Plan> {
   const budgetBinding = rng.chance(0.35) && demand >= 10 && !exclude.has('budget');
   const budget = budgetBinding ? Math.max(4, Math.round(demand * (0.75 + 0.15 * rng.float()))) : Math.max(1000, demand * 4);
 
+  // Completion events (issue 17), drawn last so that the rest of a seed's plan stays as it was:
+  // lost, duplicated (at once or later), late, out of order, before the create's reply, stray.
+  const simSeconds = (lo: number, hi: number) => rng.int(lo, hi) * 1000;
+  for (let k = 0; k < per100(4); k++) actions.push({ type: 'event', at: at(), fault: 'lose', count: rng.int(1, 2) });
+  for (let k = 0; k < per100(4); k++) actions.push({ type: 'event', at: at(), fault: 'duplicate', count: 1, delayMs: rng.chance(0.5) ? 0 : simSeconds(1, 60) });
+  for (let k = 0; k < per100(3); k++) actions.push({ type: 'event', at: at(), fault: 'late', count: 1, delayMs: simSeconds(20, 300) });
+  for (let k = 0; k < per100(3); k++) actions.push({ type: 'event', at: at(), fault: 'reorder', count: 1 });
+  for (let k = 0; k < per100(2); k++) actions.push({ type: 'event', at: at(), fault: 'early', count: 1 });
+  for (let k = 0; k < Math.max(1, per100(2)); k++) {
+    actions.push({ type: 'stray-event', at: at(), taskId: `stray-${rng.int(0, 1e9).toString(36)}`, status: rng.pick(['SUCCEEDED', 'FAILED', 'CANCELED']), ...(rng.chance(0.3) ? { model: 'wan2.5-i2i-preview' } : {}) });
+  }
+  const eventShape = rng.pick(EVENT_SHAPES);
+
   actions.sort((a, b) => a.at - b.at);
   return {
+    eventShape,
     seed: options.seed,
     sketches: M,
     mixMs,

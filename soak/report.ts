@@ -54,6 +54,7 @@ export function formatTable(s: Summary): string {
     ['sketches', `${s.sketches}: ${s.inputs.valid} valid, ${s.inputs.invalid} invalid (${s.inputs.hostile} hostile)`],
     ['uploads', `${s.inputs.uploads} (${s.inputs.versions} versions, ${s.inputs.edited} jobs edited in flight, ${s.inputs.ignoredUploads} reserved/non-sketch)`],
     ['events', `${s.events.submitInvocations} submit, ${s.events.pollerInvocations} poller; re-delivered ${s.events.duplicates} dup, ${s.events.stale} stale, ${s.events.encodedKeys} encoded, ${s.events.replayedAfterFinish} after all finished; ${s.events.foreign} foreign; ${s.events.droppedByFc} dropped by FC`],
+    ['completion events', `as ${s.completionEvents.shape}: ${s.completionEvents.delivered} delivered, ${s.completionEvents.lost} lost${Object.keys(s.completionEvents.byFault).length ? ` (faults: ${list(s.completionEvents.byFault)})` : ''}; ${s.completionEvents.invocations} poller invocations followed ${s.completionEvents.followed} tasks`],
     ['outcomes', list(s.outcomes)],
     'rule',
     ['faults injected', String(Object.values(s.faults).reduce((a, b) => a + b, 0))],

@@ -12,7 +12,7 @@ import type { CoreDeps } from './deps.js';
 import { listJobFiles, pickJobFiles, versionIdFor } from './intake.js';
 import { KIND, type JobRecord } from './records.js';
 import type { Jobs } from './jobs.js';
-import type { ObjectSummary } from './ports.js';
+import type { ObjectSummary, StoredRow } from './ports.js';
 import { STAGING_SWEEP_INTERVAL_MS, sweepStaging, type StagingSweepReport } from './staging.js';
 import { evaluateJob } from './submit.js';
 
@@ -50,14 +50,20 @@ export function unfinishedOnPage(prefix: string, objects: ObjectSummary[], stagi
 
 /**
  * The jobs among `objects` whose newest sketch and sidecar no job row records as its current
- * version, in key order. Only jobs not plainly finished cost a row read. (A listing cut in the
+ * version, in key order. Only jobs not plainly finished cost a row read, and not even those whose
+ * row this invocation has just read (`known`, from the sweep: a row a moment old can only make a
+ * recorded job look unrecorded, and evaluateJob then finds it a duplicate). (A listing cut in the
  * middle of a job's files may name a recorded job too: evaluateJob lists it whole and decides.)
  */
-export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: ObjectSummary[]): Promise<string[]> {
+export async function unrecordedJobs(deps: CoreDeps, jobs: Jobs, objects: ObjectSummary[], known?: ReadonlyMap<string, StoredRow<JobRecord>>): Promise<string[]> {
   const { sketchPrefix: prefix, stagingPrefix } = deps.config;
   const candidates = unfinishedOnPage(prefix, objects, stagingPrefix);
   if (candidates.size === 0) return [];
-  const rows = await jobs.rows.getMany<JobRecord>(KIND.job, [...candidates.keys()].map(jobIdOf));
+  const ids = [...candidates.keys()].map(jobIdOf);
+  const rows = new Map<string, StoredRow<JobRecord>>();
+  for (const id of ids) if (known?.has(id)) rows.set(id, known.get(id)!);
+  const missing = ids.filter((id) => !rows.has(id));
+  if (missing.length > 0) for (const [id, row] of await jobs.rows.getMany<JobRecord>(KIND.job, missing)) rows.set(id, row);
   const out: string[] = [];
   for (const [jobKey, files] of candidates) {
     const row = rows.get(jobIdOf(jobKey));
@@ -81,10 +87,10 @@ export async function recordNewerUpload(deps: CoreDeps, jobs: Jobs, jobKey: stri
   if (outcome.action === 'recorded') deps.log.info('a newer upload, found as its older version finished', { jobKey, state: outcome.state });
 }
 
-export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_UP_PAGE): Promise<CatchUpReport> {
+export async function catchUpPage(deps: CoreDeps, jobs: Jobs, pageSize = CATCH_UP_PAGE, known?: ReadonlyMap<string, StoredRow<JobRecord>>): Promise<CatchUpReport> {
   const cursor = await jobs.scanCursor();
   const page = await deps.objects.listPage(deps.config.sketchPrefix, { ...(cursor.after ? { after: cursor.after } : {}), limit: pageSize });
-  const unrecorded = await unrecordedJobs(deps, jobs, page.objects);
+  const unrecorded = await unrecordedJobs(deps, jobs, page.objects, known);
   const report: CatchUpReport = { listed: page.objects.length, checked: unrecorded.length, recovered: [], ...(page.next ? { after: page.next } : {}) };
   for (const jobKey of unrecorded) {
     const outcome = await evaluateJob(deps, jobs, jobKey);

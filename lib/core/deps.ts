@@ -21,8 +21,8 @@ export const JOB_CHECKPOINTS = [
   'finalize:decided',
   'finalize:manifest-written',
 ] as const;
-/** Points of the poller's loop, not tied to one job. */
-export const POLLER_CHECKPOINTS = ['poller:swept', 'poller:slots-serviced'] as const;
+/** Points of the poller function not tied to one job: its loop, and a completion event's pass. */
+export const POLLER_CHECKPOINTS = ['poller:swept', 'poller:slots-serviced', 'events:slots-tracked'] as const;
 export type CheckpointName = (typeof JOB_CHECKPOINTS)[number] | (typeof POLLER_CHECKPOINTS)[number];
 
 export type Checkpoint = (name: CheckpointName, jobKey?: string) => void | Promise<void>;

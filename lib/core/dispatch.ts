@@ -36,6 +36,14 @@ export interface FillResult {
   byModel: Record<string, ModelFill>;
 }
 
+/** Whether a model has queued versions worth looping for and a free slot of its own. */
+export function canSubmitNow(fill: FillResult | undefined, slots: SlotView[]): boolean {
+  if (!fill) return false;
+  return Object.entries(fill.byModel).some(
+    ([model, f]) => f.waiting > 0 && f.blocked !== 'budget' && f.blocked !== 'account' && slots.some((s) => s.model === model && s.slot.state === 'free'),
+  );
+}
+
 /** Claims made within this window count against a model's creates per second. */
 const RATE_WINDOW_MS = 1000;
 

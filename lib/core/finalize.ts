@@ -202,7 +202,7 @@ export async function completeVersion(
     jobId,
     versionId,
     (v) => (isTerminal(v.state) ? undefined : { ...v, state: finalOutcome.status, error: finalOutcome.error, updatedAt: deps.clock.now() }),
-    (job) => (job.outputs?.versionId === versionId ? { outputs: undefined } : {}),
+    { jobFields: (job) => (job.outputs?.versionId === versionId ? { outputs: undefined } : {}) },
   );
   if (done) logState(deps, jobKey, done.job.current, { manifest: manifestKey(jobKey), imageCount: finalOutcome.imageCount });
   await jobs.clearActive(jobId, versionId);
@@ -237,6 +237,9 @@ export async function releaseStale(deps: CoreDeps, jobs: Jobs, jobId: string, ve
   const row = await jobs.getJob(jobId);
   // While the slot still holds the task, so a crash before it is freed repeats this.
   if (row) await dropStagingOf(deps, jobId, row.value.jobKey, versionId);
+  // The newer version's writer waits for this lease (taken with FINALIZING, kept by the submit
+  // that recorded the newer version): give it back now rather than at the invocation's deadline.
+  if (row?.value.outputs?.versionId === versionId && row.value.outputs.owner === deps.owner) await jobs.releaseOutputs(jobId, versionId, deps.owner, row);
   await jobs.clearActive(jobId, versionId);
   if (slot) await jobs.putSlot(slot, slot.rev, FREE_SLOT);
   logStateOf(deps, row?.value.jobKey ?? jobId, versionId, 'SUPERSEDED', { supersededBy: row?.value.current.id });

@@ -20,7 +20,6 @@ import {
   type SlotRecord,
   type SlotView,
   type TaskRecord,
-  type TaskStatsRecord,
   type VersionRecord,
 } from './records.js';
 
@@ -72,10 +71,12 @@ export class Jobs {
   /**
    * Read-modify-write of one row, retried when another writer got there first. `change` sees
    * the row (undefined if absent) and returns the new value, or undefined to leave it alone.
+   * `known`: the row as the caller just read it, tried first instead of reading it again (its
+   * revision guards the write like a fresh read's would).
    */
-  async modify<T>(kind: string, id: string, change: (row: StoredRow<T> | undefined) => T | undefined, attempts = 8): Promise<Modified<T>> {
+  async modify<T>(kind: string, id: string, change: (row: StoredRow<T> | undefined) => T | undefined, attempts = 8, known?: StoredRow<T>): Promise<Modified<T>> {
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const row = await this.rows.get<T>(kind, id);
+      const row = attempt === 0 && known ? known : await this.rows.get<T>(kind, id);
       const next = change(row);
       if (next === undefined) return 'unchanged';
       try {
@@ -106,14 +107,25 @@ export class Jobs {
     jobId: string,
     versionId: string,
     change: (v: VersionRecord, job: JobRecord) => VersionRecord | undefined,
-    /** Job-level fields to set in the same write (the outputs lease), given the row as read. */
-    jobFields?: (job: JobRecord) => Partial<JobRecord>,
+    options: {
+      /** Job-level fields to set in the same write (the outputs lease), given the row as read. */
+      jobFields?: (job: JobRecord) => Partial<JobRecord>;
+      /** The row as just read by the caller: saves a read when it is still current. */
+      known?: StoredRow<JobRecord>;
+    } = {},
   ): Promise<{ job: JobRecord; rev: number } | undefined> {
-    const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
-      if (!row || row.value.current.id !== versionId) return undefined;
-      const next = change(row.value.current, row.value);
-      return next && { ...row.value, ...jobFields?.(row.value), current: next };
-    });
+    const { jobFields, known } = options;
+    const result = await this.modify<JobRecord>(
+      KIND.job,
+      jobId,
+      (row) => {
+        if (!row || row.value.current.id !== versionId) return undefined;
+        const next = change(row.value.current, row.value);
+        return next && { ...row.value, ...jobFields?.(row.value), current: next };
+      },
+      8,
+      known,
+    );
     if (result === 'contended') throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
     return result === 'unchanged' ? undefined : { job: result.written, rev: result.rev };
   }
@@ -136,6 +148,22 @@ export class Jobs {
     });
     if (result === 'contended') throw new ConditionFailedError(`job ${jobId}: too many concurrent updates`);
     return verdict;
+  }
+
+  /** Gives back this owner's outputs lease on `versionId`, if it still holds it (best effort: it ends anyway). */
+  async releaseOutputs(jobId: string, versionId: string, owner: string, known?: StoredRow<JobRecord>): Promise<void> {
+    await this.modify<JobRecord>(
+      KIND.job,
+      jobId,
+      (row) => {
+        const held = row?.value.outputs;
+        if (!row || !held || held.versionId !== versionId || held.owner !== owner) return undefined;
+        const { outputs: _released, ...rest } = row.value;
+        return rest;
+      },
+      8,
+      known,
+    );
   }
 
   // ------------------------------------------------------------ active index
@@ -291,18 +319,6 @@ export class Jobs {
   async knownTasks(taskIds: string[]): Promise<Set<string>> {
     if (taskIds.length === 0) return new Set();
     return new Set((await this.rows.getMany<TaskRecord>(KIND.task, taskIds)).keys());
-  }
-
-  // ------------------------------------------------------------ task durations
-  /** Keeps the last few observed task durations (best effort: a lost sample changes nothing). */
-  async recordTaskDuration(ms: number, keep = 8): Promise<void> {
-    const row = await this.rows.get<TaskStatsRecord>(KIND.stats, 'tasks');
-    const durationsMs = [...(row?.value.durationsMs ?? []), Math.round(ms)].slice(-keep);
-    await this.rows.put<TaskStatsRecord>(KIND.stats, 'tasks', { durationsMs }, 'any');
-  }
-
-  async taskDurations(): Promise<number[]> {
-    return (await this.rows.get<TaskStatsRecord>(KIND.stats, 'tasks'))?.value.durationsMs ?? [];
   }
 
   // ------------------------------------------------------------ account pause, per model

@@ -1,28 +1,26 @@
 /**
  * The poller's core (SPEC §4 "Poller function"): one scheduler at a time (a lease row), looping
- * inside one invocation while work is in flight so results land seconds after DashScope finishes,
- * and stopping before the function's budget runs out rather than at the platform's timeout.
+ * inside one invocation while there is work to poll for, resting while DashScope's completion
+ * events can finish the work instead (rest.ts), and stopping before the function's budget runs out
+ * rather than at the platform's timeout.
  */
 import { asError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
-import { fillSlots, type FillResult } from './dispatch.js';
+import { canSubmitNow, fillSlots, type FillResult } from './dispatch.js';
 import { Jobs, slotLayout } from './jobs.js';
 import { reconcileExpired } from './reconcile.js';
 import { sweep, type SweepReport } from './sweep.js';
 import { catchUpPage, type CatchUpReport } from './catchup.js';
 import { finalizeFinished, trackSlot, type Finished } from './track.js';
 import { OutputsBusyError } from './finalize.js';
-import type { SlotView } from './records.js';
+import { nextStep, restWakeAt, slotTaskKey } from './rest.js';
+import { leaseMarginMs } from './lease.js';
+import type { StoredRow } from './ports.js';
+import type { JobRecord } from './records.js';
 
-/**
- * Extra lease time beyond the budget, so a slow last pass is not overlapped by the next timer,
- * but short enough that a poller that died is replaced by the next timer firing or so.
- */
-export function leaseMarginMs(pollBudgetMs: number): number {
-  return Math.min(15_000, Math.max(500, pollBudgetMs / 4));
-}
+export { leaseMarginMs } from './lease.js';
 
 /** Time kept between the loop's end and the function's timeout, for the last pass's writes. */
 export const STOP_BEFORE_TIMEOUT_MS = 10_000;
@@ -37,47 +35,6 @@ export function pollBudgetMs(configured: number, functionTimeoutSeconds?: number
   return Math.max(0, Math.min(configured, functionTimeoutSeconds * 1000 - STOP_BEFORE_TIMEOUT_MS));
 }
 
-/**
- * When the poller may stop and rest outside Function Compute (paid by the ms while it sleeps
- * inside), and until when: only while every busy slot holds a task DashScope has, at least one is
- * RUNNING and none can end for a while (TASK_MIN_SECONDS from when we saw it start), and nothing
- * else needs doing now. It wakes one poll interval before the earliest possible end, so results
- * still land within a poll interval of DashScope finishing.
- */
-export function restUntil(
-  floorMs: number,
-  pollIntervalMs: number,
-  slots: SlotView[],
-  now: number,
-  pending: { finishing: boolean; canSubmit: boolean },
-): number | undefined {
-  if (floorMs <= 0 || pending.finishing || pending.canSubmit) return undefined;
-  const busy = slots.filter((s) => s.slot.state !== 'free');
-  if (busy.length === 0 || busy.some((s) => s.slot.state !== 'inflight')) return undefined;
-  const starts = busy.map((s) => s.slot.runningSince).filter((t): t is number => t !== undefined);
-  if (starts.length === 0) return undefined; // a PENDING task is about to start: keep watching
-  const wake = Math.min(...starts) + floorMs - pollIntervalMs;
-  return wake - now >= Math.max(3 * pollIntervalMs, MIN_REST_MS) ? wake : undefined;
-}
-
-/** Resting for less than this is not worth an invocation's start-up (and kick delays are whole seconds). */
-const MIN_REST_MS = 1000;
-/** Observed durations needed before the poller trusts them enough to rest. */
-const MIN_SAMPLES = 3;
-
-/**
- * How long a task surely runs: the shortest recent one, less one poll interval, never above
- * TASK_MIN_SECONDS. An observed duration is at most one interval shorter than the real one (we may
- * see the start late by up to an interval, the end on time), so the floor is at most the real
- * shortest; and the wake (restUntil) is a further interval earlier, for the late-seen start.
- * Until enough tasks have been seen, 0: poll throughout (a model that got faster must not delay
- * results).
- */
-export function restFloorMs(config: Pick<Config, 'taskMinMs' | 'pollIntervalMs'>, durationsMs: number[]): number {
-  if (config.taskMinMs <= 0 || durationsMs.length < MIN_SAMPLES) return 0;
-  return Math.max(0, Math.min(config.taskMinMs, Math.min(...durationsMs) - config.pollIntervalMs));
-}
-
 export interface PollerReport {
   ran: boolean;
   reason?: string;
@@ -85,13 +42,23 @@ export interface PollerReport {
   freed: number;
   submitted: number;
   inFlightAtExit: number;
-  /** Set when the poller stopped to rest until a task could end (see restUntil). */
+  /** Set when the poller stopped to rest on the completion events: its safety kick's time (rest.ts). */
   restUntil?: number;
   sweep?: SweepReport;
   catchUp?: CatchUpReport;
 }
 
-export async function runPoller(deps: CoreDeps, options: { startedAt?: number; budgetMs?: number } = {}): Promise<PollerReport> {
+export interface PollerOptions {
+  startedAt?: number;
+  budgetMs?: number;
+  /**
+   * Sweep the active jobs and read a page of the bucket (default true). The handler does it for
+   * the timer only: kicks and rests come far more often, and the sweep reads every active job.
+   */
+  sweep?: boolean;
+}
+
+export async function runPoller(deps: CoreDeps, options: PollerOptions = {}): Promise<PollerReport> {
   const { config, clock } = deps;
   const jobs = new Jobs(deps.rows);
   const start = options.startedAt ?? clock.now();
@@ -108,20 +75,24 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
   let kick = false;
   try {
     const finished: Finished = new Map();
-    const floorMs = deps.kicker ? restFloorMs(config, await jobs.taskDurations()) : 0;
     const layout = slotLayout(config);
-    report.sweep = await sweep(deps, jobs, await jobs.readSlots(layout), finished);
-    try {
-      report.catchUp = await catchUpPage(deps, jobs);
-    } catch (err) {
-      deps.log.warn('catch-up listing failed; the next invocation retries', { error: asError(err) });
+    if (options.sweep !== false) {
+      const seen = new Map<string, StoredRow<JobRecord>>();
+      report.sweep = await sweep(deps, jobs, await jobs.readSlots(layout), finished, seen);
+      try {
+        report.catchUp = await catchUpPage(deps, jobs, undefined, seen);
+      } catch (err) {
+        deps.log.warn('catch-up listing failed; the next invocation retries', { error: asError(err) });
+      }
     }
     await checkpoint(deps, 'poller:swept');
     for (;;) {
       report.passes++;
       const slots = await jobs.readSlots(layout);
+      const tracked = new Set<string>();
       for (const s of slots) {
         if (s.slot.state !== 'inflight') continue;
+        tracked.add(slotTaskKey(s));
         try {
           if ((await trackSlot(deps, jobs, s, finished)) === 'freed') report.freed++;
         } catch (err) {
@@ -173,13 +144,14 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
         report.restUntil = leaseWait;
         break;
       }
-      if (deps.kicker) {
-        // Work that could go now: a model with queued versions worth waiting for and a free slot of its own.
-        const canSubmit = fill
-          ? Object.entries(fill.byModel).some(([model, f]) => f.waiting > 0 && f.blocked !== 'budget' && f.blocked !== 'account' && after.some((s) => s.model === model && s.slot.state === 'free'))
-          : waiting > 0;
-        report.restUntil = restUntil(floorMs, config.pollIntervalMs, after, clock.now(), { finishing: finishingNow > 0, canSubmit });
-        if (report.restUntil !== undefined) break;
+      // Work that could go now: a model with queued versions worth waiting for and a free slot of its own.
+      const canSubmit = fill ? canSubmitNow(fill, after) : waiting > 0;
+      const step = await nextStep(deps, jobs, after, { tracked, finished, finishing: finishingNow > 0, canSubmit });
+      if (step === 'again' && deadline > clock.now()) continue;
+      if (step === 'rest') {
+        // The safety kick, or the end of another writer's outputs lease if that comes first.
+        report.restUntil = Math.min(restWakeAt(clock.now(), config), leaseWait);
+        break;
       }
       if (deadline - clock.now() < config.pollIntervalMs) break;
       await clock.sleep(config.pollIntervalMs);
@@ -200,7 +172,10 @@ export async function runPoller(deps: CoreDeps, options: { startedAt?: number; b
     kick = slots.some((s) => s.slot.state !== 'free') || (await jobs.queueNotEmpty(config.models.filter((m) => !heldBack.has(m))));
   }
   if (kick && deps.kicker) {
-    const delayMs = Math.max(0, (report.restUntil ?? 0) - clock.now());
+    // A rest's kick must not come before the wake recorded in the lease (kick delays are whole
+    // seconds, rounded down): rounded up here, or the early kick would find the wake still due
+    // and ask for none, and the chain would stop.
+    const delayMs = report.restUntil === undefined ? 0 : Math.max(1000, Math.ceil((report.restUntil - clock.now()) / 1000) * 1000);
     await deps.kicker.kick(delayMs > 0 ? 'rest' : 'continuation', delayMs).catch((err: unknown) => deps.log.warn('poller kick failed', { error: asError(err) }));
   }
   return report;

@@ -12,7 +12,6 @@
  *   budget/<yyyy-mm-dd>          images and their price requested that day (Asia/Shanghai)
  *   task/<taskId>                which version a DashScope task belongs to (crash reconciliation)
  *   attempt/<jobId>:<ver>:<claim> the task a claim's create call got (crash reconciliation)
- *   stats/tasks                  how long recent tasks ran (the poller's rest is reckoned from it)
  *   pause/<model>                submission of that model paused: DashScope refused the account
  *                                for it (key, billing, not activated)
  *   scan/uploads                 where the poller's catch-up listing of the bucket goes on from
@@ -31,7 +30,6 @@ export const KIND = {
   budget: 'budget',
   task: 'task',
   attempt: 'attempt',
-  stats: 'stats',
   pause: 'pause',
   scan: 'scan',
 } as const;
@@ -174,8 +172,6 @@ export interface SlotRecord {
   acquiredAt?: number;
   /** For 'submitting': after this, the holder is presumed dead (reconcile.ts). */
   leaseUntil?: number;
-  /** When we first saw the task RUNNING (our clock): it cannot end before this + TASK_MIN_SECONDS. */
-  runningSince?: number;
   owner?: string;
   /** Which create call of the version this is (its `attempts` count). */
   attempt?: number;
@@ -234,11 +230,6 @@ export interface TaskRecord {
   jobKey: string;
   versionId: string;
   createdAt: number;
-}
-
-export interface TaskStatsRecord {
-  /** Observed RUNNING-to-finished times of the most recent tasks (our clock), newest last. */
-  durationsMs: number[];
 }
 
 export const FREE_SLOT: SlotRecord = { state: 'free' };

@@ -8,13 +8,14 @@ import { completeVersion, failureOutcome } from './finalize.js';
 import { evaluateJob } from './submit.js';
 import { budgetDay, budgetLimits, queueId, slotLayout, type Jobs } from './jobs.js';
 import { splitKey } from '../contract/keys.js';
-import { KIND, isTerminal, modelOf, type ActiveRecord, type QueueRecord, type SlotView } from './records.js';
+import { KIND, isTerminal, modelOf, type ActiveRecord, type JobRecord, type QueueRecord, type SlotView } from './records.js';
 import type { StoredRow } from './ports.js';
 import { asError } from '../errors.js';
 import { costMilliCny, modelSpec } from '../models/index.js';
 import type { Finished } from './track.js';
 import { budgetOver, budgetWaitReason, isBudgetWait, submitLeaseMs } from './lifecycle/index.js';
 import { requeueSubmitting } from './reconcile.js';
+import { schedulerLeaseMs } from './lease.js';
 
 /** Longer than a submit invocation can live (FC timeout 60 s), stalls included. */
 const HINT_GRACE_MS = 5 * 60_000;
@@ -27,7 +28,11 @@ export interface SweepReport {
   staleRows: number;
 }
 
-export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finished: Finished): Promise<SweepReport> {
+/**
+ * `seen` (optional) collects the job rows read, as read: the catch-up listing of the same
+ * invocation takes them instead of reading them again (catchup.ts).
+ */
+export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finished: Finished, seen?: Map<string, StoredRow<JobRecord>>): Promise<SweepReport> {
   const { config, clock } = deps;
   const report: SweepReport = { active: 0, expiredPrompts: 0, finalized: 0, requeued: 0, staleRows: 0 };
   const activeRows = await jobs.listActive();
@@ -59,6 +64,7 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
   async function sweepOne(activeRow: StoredRow<ActiveRecord>): Promise<void> {
     const { jobId, versionId, jobKey } = activeRow.value;
     const row = await jobs.getJob(jobId);
+    if (row) seen?.set(jobId, row);
     const v = row?.value.current;
     if (!v || v.id !== versionId || isTerminal(v.state)) {
       // A hint for a version not (yet) in its job row may be one a submit is about to record: it
@@ -95,8 +101,10 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
         break;
       case 'FINALIZING':
         if (v.taskId) {
-          // A finished task whose copying was interrupted: the poller loop finishes it.
-          finished.set(jobId, { versionId: v.id });
+          // A finished task whose copying was interrupted: the poller loop finishes it. Not while
+          // a completion event's invocation (no lease) may still be copying it: none outlives the
+          // lease's length.
+          if (now - v.updatedAt >= schedulerLeaseMs(config.pollBudgetMs)) finished.set(jobId, { versionId: v.id });
         } else if (v.outcome || v.error) {
           // A failure decided at intake whose manifest was interrupted.
           await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error!));

@@ -12,8 +12,8 @@ import type { Jobs } from './jobs.js';
 import { recordNewerUpload } from './catchup.js';
 import { logState, logStateOf } from './journal.js';
 import { afterQuery, type QueryDecision } from './lifecycle/index.js';
-import type { TaskView } from './ports.js';
-import { FREE_SLOT, type SlotView, type VersionRecord } from './records.js';
+import type { StoredRow, TaskView } from './ports.js';
+import { FREE_SLOT, type JobRecord, type SlotView, type VersionRecord } from './records.js';
 import { dropStagingOf } from './staging.js';
 
 export type SlotProgress = 'busy' | 'freed';
@@ -33,7 +33,7 @@ export async function trackSlot(deps: CoreDeps, jobs: Jobs, s: SlotView, finishe
   const row = slot.orphan || !slot.jobId ? undefined : await jobs.getJob(slot.jobId);
   const version = row?.value.current;
   const decision = afterQuery({ slot: s, version, reply }, lifecycleCtx(deps));
-  return apply(deps, jobs, s, decision, { version, jobKey: row?.value.jobKey ?? slot.jobKey ?? '', reply, finished });
+  return apply(deps, jobs, s, decision, { row, version, jobKey: row?.value.jobKey ?? slot.jobKey ?? '', reply, finished });
 }
 
 async function apply(
@@ -41,7 +41,7 @@ async function apply(
   jobs: Jobs,
   s: SlotView,
   decision: QueryDecision,
-  seen: { version?: VersionRecord; jobKey: string; reply: { view: TaskView } | { error: unknown }; finished: Finished },
+  seen: { row?: StoredRow<JobRecord>; version?: VersionRecord; jobKey: string; reply: { view: TaskView } | { error: unknown }; finished: Finished },
 ): Promise<SlotProgress> {
   const { slot } = s;
   const { jobKey } = seen;
@@ -54,7 +54,7 @@ async function apply(
       }
       if (decision.slot) await putSlot(jobs, s, decision.slot);
       if (decision.version && slot.jobId && slot.versionId) {
-        const updated = await jobs.updateVersion(slot.jobId, slot.versionId, decision.version);
+        const updated = await jobs.updateVersion(slot.jobId, slot.versionId, decision.version, seen.row ? { known: seen.row } : {});
         if (updated) logState(deps, jobKey, updated.job.current);
       }
       return 'busy';
@@ -65,21 +65,18 @@ async function apply(
       // The outputs lease comes with the same write when no other writer holds it (saves one).
       const now = deps.clock.now();
       const until = outputsLeaseUntil(deps);
-      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version, (job) => {
+      const jobFields = (job: JobRecord): Partial<JobRecord> => {
         const held = job.outputs;
         const mine = held !== undefined && held.versionId === slot.versionId && held.owner === deps.owner;
         if (held && !mine && held.until > now) return {};
         return { outputs: { versionId: slot.versionId!, owner: deps.owner, until: Math.max(until, mine ? held.until : 0) } };
-      });
+      };
+      const updated = await jobs.updateVersion(slot.jobId!, slot.versionId!, decision.version, { jobFields, ...(seen.row ? { known: seen.row } : {}) });
       if (updated) {
         logState(deps, jobKey, updated.job.current, { taskStatus: view?.status });
         seen.finished.set(slot.jobId!, { versionId: slot.versionId!, ...(view ? { view } : {}) });
       }
-      if (!(await putSlot(jobs, s, FREE_SLOT))) return 'busy';
-      if (decision.durationMs !== undefined) {
-        await jobs.recordTaskDuration(decision.durationMs).catch((err: unknown) => deps.log.debug('task duration not recorded', { error: err }));
-      }
-      return 'freed';
+      return (await putSlot(jobs, s, FREE_SLOT)) ? 'freed' : 'busy';
     }
     case 'lost': {
       if (decision.outcome) {

@@ -2,7 +2,8 @@
  * Runs the real handlers the way Function Compute 3.0 does, on one machine: the event as a Buffer,
  * a context with STS credentials, asynchronous invocation with FC's retry behaviour (3 retries
  * with backoff by default, then the event is dropped and reported), each invocation under its
- * timeout, a timer trigger, and the FC 3.0 InvokeFunction HTTP API (so the poller kick goes
+ * timeout, a timer trigger, an EventBridge trigger (DashScope's completion events, in each shape
+ * the trigger may hand them over), and the FC 3.0 InvokeFunction HTTP API (so the poller kick goes
  * through the real `@alicloud/fc20230330` client).
  * One difference stays: past its timeout an invocation counts as failed (and is retried), but its
  * promise cannot be killed in this process as FC kills the instance. The handlers stop themselves
@@ -16,6 +17,22 @@ import type { OssEmulator, TriggerRule } from './oss/index.js';
 import type { CredentialStore } from './credentials.js';
 
 export type FcHandler = (event: Buffer, context: FcInvocationContext) => Promise<unknown>;
+
+/**
+ * How an EventBridge trigger hands a CloudEvent to the function (docs/reference/events.md: not
+ * confirmed by any page, so each is offered): the CloudEvent itself, a batch (a JSON array), or
+ * only its `data` (`eventSchema: RawData`), alone or batched.
+ */
+export const EVENT_SHAPES = ['cloudevent', 'batch', 'rawdata', 'rawdata-batch'] as const;
+export type EventShape = (typeof EVENT_SHAPES)[number];
+
+export interface EventBridgeTriggerOptions {
+  shape: EventShape;
+  /** The trigger's event pattern: events it does not match never reach the function. */
+  matches?: (event: { source?: unknown; type?: unknown; data?: unknown }) => boolean;
+  /** Batches gather the events pushed within this many ms (EventBridge's TimeBasedWindow); default 0: those of one instant. */
+  batchWindowMs?: number;
+}
 
 export interface FcInvocationContext {
   requestId: string;
@@ -62,6 +79,8 @@ export class LocalFunctionCompute {
   readonly records: InvocationRecord[] = [];
   private readonly functions = new Map<string, FcFunctionSpec>();
   private readonly pending = new Set<Promise<void>>();
+  /** The deferred invocations among `pending` while they wait out their delay. */
+  private readonly waiting = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly unsubscribers: Array<() => void> = [];
   private server?: http.Server;
@@ -136,14 +155,46 @@ export class LocalFunctionCompute {
   invokeDeferred(name: string, event: Buffer, delayMs: number): void {
     if (this.closed) return;
     const wait = (this.options.deferredSleep ?? ((ms: number) => this.delay(ms)))(delayMs);
-    const deferred = wait.then(() => this.invokeAsync(name, event));
+    const deferred = wait.then(() => {
+      this.waiting.delete(deferred);
+      this.invokeAsync(name, event);
+    });
     this.pending.add(deferred);
-    void deferred.finally(() => this.pending.delete(deferred));
+    this.waiting.add(deferred);
+    void deferred.finally(() => {
+      this.pending.delete(deferred);
+      this.waiting.delete(deferred);
+    });
   }
 
   /** An OSS trigger: created objects matching `rule` invoke `fn` asynchronously. */
   connectOssTrigger(oss: OssEmulator, rule: TriggerRule, fn: string): void {
     this.unsubscribers.push(oss.onObjectCreated(rule, (event) => this.invokeAsync(fn, Buffer.from(JSON.stringify(event)))));
+  }
+
+  /**
+   * An EventBridge trigger on `fn` (asynchronous invocation, `asyncInvocationType: true` in s.yaml):
+   * returns the push function the event source calls with each CloudEvent.
+   */
+  connectEventBridgeTrigger(fn: string, options: EventBridgeTriggerOptions): (event: { source?: unknown; type?: unknown; data?: unknown }) => void {
+    const raw = options.shape === 'rawdata' || options.shape === 'rawdata-batch';
+    const batched = options.shape === 'batch' || options.shape === 'rawdata-batch';
+    let batch: unknown[] | undefined;
+    return (event) => {
+      if (this.closed || (options.matches && !options.matches(event))) return;
+      const element = raw ? event.data : event;
+      if (!batched) return this.invokeAsync(fn, Buffer.from(JSON.stringify(element)));
+      if (batch) return void batch.push(element);
+      batch = [element];
+      // Counted as queued from the first event on, so idle() waits for the batch to go out.
+      const flush = this.delay(options.batchWindowMs ?? 0).then(() => {
+        const events = batch!;
+        batch = undefined;
+        this.invokeAsync(fn, Buffer.from(JSON.stringify(events)));
+      });
+      this.pending.add(flush);
+      void flush.finally(() => this.pending.delete(flush));
+    };
   }
 
   /** A timer trigger firing every `everyMs` (asynchronously, like FC's timer). */
@@ -203,6 +254,20 @@ export class LocalFunctionCompute {
 
   get busy(): number {
     return this.pending.size;
+  }
+
+  /** Invocations queued or running, not counting deferred ones still waiting out their delay. */
+  get running(): number {
+    return this.pending.size - this.waiting.size;
+  }
+
+  /**
+   * Resolves when nothing runs or is queued but deferred invocations waiting out their delay: a
+   * resting poller's safety kick is always pending while tasks are in flight, so idle() would wait
+   * for the tasks to end.
+   */
+  async quiet(): Promise<void> {
+    while (this.running > 0) await Promise.race([Promise.allSettled([...this.pending].filter((p) => !this.waiting.has(p))), ...this.waiting]);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The whole pipeline on one machine: the loopback stand-ins, and the real `submit` and `poller`
  * handlers run by LocalFunctionCompute exactly as Function Compute would run them (Buffer events,
- * STS credentials in the context, async retries, the timer, the FC API for kicks). This powers
+ * STS credentials in the context, async retries, the timer, the FC API for kicks, and the
+ * EventBridge trigger that brings the simulator's completion events to the poller). This powers
  * `sketchflow local` and every end-to-end test.
  */
 import { createSubmitHandler } from '../../functions/submit/index.js';
@@ -11,7 +12,9 @@ import type { LogSink } from '../log.js';
 import type { Checkpoint } from '../core/deps.js';
 import type { PortDecorators } from '../runtime.js';
 import { ensureTable } from '../adapters/tablestore.js';
-import { LocalFunctionCompute, type FcHandler } from './fc.js';
+import { matchesEventRule } from '../events/dashscope.js';
+import { LocalFunctionCompute, type EventBridgeTriggerOptions, type FcHandler } from './fc.js';
+import type { TaskFinishEvent } from './dashscope/index.js';
 import { settingsFor, startLocalStack, type LocalStack, type LocalStackOptions } from './stack.js';
 
 export const SUBMIT_FUNCTION = 'sketchflow-submit';
@@ -39,6 +42,11 @@ export interface LocalPipelineOptions extends LocalStackOptions {
   onDropped?: (fn: string, event: Buffer, lastError: string) => void;
   /** How deferred invocations wait (a virtual clock in the benchmark). */
   deferredSleep?: (ms: number) => Promise<void>;
+  /**
+   * DashScope's completion events to the poller through an EventBridge trigger, in this shape
+   * (default: one CloudEvent per invocation). `false`: no trigger (TASK_EVENTS defaults to off).
+   */
+  events?: false | EventBridgeTriggerOptions;
 }
 
 export interface LocalPipeline {
@@ -48,6 +56,8 @@ export interface LocalPipeline {
   config: Config;
   /** Resolves when no trigger delivery is queued and no invocation is queued or running. */
   idle(): Promise<void>;
+  /** The same, except for deferred invocations waiting out their delay (a resting poller's safety kick). */
+  quiet(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,13 +68,31 @@ export const ASYNC_RETRIES = {
 } as const;
 
 export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
-  const stack = await startLocalStack(options);
+  const events = options.realDashScope ? false : (options.events ?? { shape: 'cloudevent' as const });
+  // The simulator starts before the FC runner that its events go to: bound once both exist.
+  let pushEvent: ((event: TaskFinishEvent) => void) | undefined;
+  const userEvents = options.dashscope?.events;
+  const stack = await startLocalStack({
+    ...options,
+    dashscope: {
+      ...options.dashscope,
+      events: {
+        ...userEvents,
+        onEvent: async (event) => {
+          await userEvents?.onEvent?.(event);
+          pushEvent?.(event);
+        },
+      },
+    },
+  });
   const fc = new LocalFunctionCompute({ credentials: stack.credentials, retryDelayMs: options.retryDelayMs, onDropped: options.onDropped, deferredSleep: options.deferredSleep });
   try {
     const fcEndpoint = await fc.serveApi();
     const described = stack.describe();
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
+    // Without the trigger nothing would wake a resting poller: it polls.
+    if (!events) env.TASK_EVENTS ??= 'off';
     Object.assign(env, settingsFor(described), {
       ...(options.realDashScope
         ? { DASHSCOPE_API_KEY: options.realDashScope.apiKey, DASHSCOPE_BASE_URL: options.realDashScope.baseUrl ?? 'https://dashscope.aliyuncs.com/api/v1' }
@@ -81,6 +109,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     fc.register({ name: POLLER_FUNCTION, handler: poller, timeout: options.pollerTimeout ?? Math.ceil(config.pollBudgetMs / 1000) + 10, ...ASYNC_RETRIES.poller });
     // The same events the deployed triggers subscribe to (s.yaml), on the watched prefix.
     fc.connectOssTrigger(stack.oss, { prefix: config.sketchPrefix, events: ['ObjectCreated:PutObject', 'ObjectCreated:PostObject', 'ObjectCreated:CompleteMultipartUpload'] }, SUBMIT_FUNCTION);
+    // The EventBridge trigger of s.yaml: completion events of our models, to the poller.
+    if (events) pushEvent = fc.connectEventBridgeTrigger(POLLER_FUNCTION, { matches: (e) => matchesEventRule(e), ...events });
     if (options.timer !== false) fc.startTimer(POLLER_FUNCTION, options.timerEveryMs ?? 60_000);
     return {
       stack,
@@ -92,6 +122,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
         while (stack.oss.queuedEvents > 0 || fc.busy > 0) {
           await stack.oss.settled();
           await fc.idle();
+        }
+      },
+      quiet: async () => {
+        while (stack.oss.queuedEvents > 0 || fc.running > 0) {
+          await stack.oss.settled();
+          await fc.quiet();
         }
       },
       close: async () => {

@@ -81,8 +81,10 @@ export function localSettings(options: LocalModeOptions): LocalSettings {
   env.POLL_INTERVAL_SECONDS ??= round(Math.min(2, Math.max(0.05, 2 * factor)));
   env.POLL_BUDGET_SECONDS ??= round(Math.max(1, 50 * factor));
   env.PROMPT_GRACE_SECONDS ??= options.once ? '3' : round(Math.max(30, 600 * factor));
-  env.TASK_MIN_SECONDS ??= round(15 * factor);
   env.ACCOUNT_RETRY_SECONDS ??= round(Math.max(0.5, 60 * factor));
+  // The real model's events go to EventBridge in the cloud, never to this machine: poll for them.
+  if (real) env.TASK_EVENTS = 'off';
+  env.EVENT_SAFETY_SECONDS ??= round(Math.max(1, 30 * factor));
   // Progress is read from the journal's info lines: never filter them out.
   if (env.LOG_LEVEL !== 'debug') env.LOG_LEVEL = 'info';
   const config = loadConfig({ ...PLACEHOLDERS, ...env });

@@ -13,8 +13,8 @@ describe('bench smoke run', () => {
     const r: BenchResults = await runBench(SMOKE);
     const f = r.figures;
     const figures: Record<string, unknown[]> = {
-      '1 utilization': [f.utilization.ours, f.utilization.naive],
-      '2 result latency': [f.resultLatency.p50S, f.resultLatency.p95S],
+      '1 utilization': [f.utilization.ours, f.utilization.lostEvents, f.utilization.naive],
+      '2 result latency': [f.resultLatency.p50S, f.resultLatency.p95S, f.resultLatency.polled.p50S, f.resultLatency.polled.p95S],
       '3 submit latency': [f.submitLatency.toTaskCreatedMs.p50, f.submitLatency.toTaskCreatedMs.p95, f.submitLatency.handlerMs.p50, f.submitLatency.handlerMs.p95],
       '4 poller reads': f.pollerReads.points.flatMap((p) => [p.waitingPassRows, p.finishingPassRows, p.sweepRows]),
       '5 memory': [f.memory.submit.peakMiB, f.memory.finalize.peakMiB],

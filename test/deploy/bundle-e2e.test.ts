@@ -19,6 +19,8 @@ import { ensureTable } from '../../lib/adapters/tablestore.js';
 import type { Manifest } from '../../lib/contract/manifest.js';
 import { CREATED_EVENT_NAMES } from '../../lib/events/oss.js';
 import { timerEvent } from '../../lib/local/fc.js';
+import { finishEvent } from '../../lib/local/dashscope/index.js';
+import { LEGACY_MODEL as MODEL } from '../../lib/models/index.js';
 import { POLLER_FUNCTION, SUBMIT_FUNCTION } from '../../lib/local/pipeline.js';
 import { ossEvent } from '../helpers/events.js';
 import { lineSketch } from '../helpers/images.js';
@@ -161,6 +163,21 @@ describe('bundles run the pipeline end to end (fresh node processes, Buffer even
         expect((reply.result as { outcomes: Array<{ action: string }> }).outcomes.map((o) => o.action)).toEqual(['skipped']);
         expect(reply.loaded).toEqual(['index.js']);
       }
+    } finally {
+      await cold.close();
+    }
+  });
+
+  it("a completion event, in each shape the EventBridge trigger may use, reaches the poller bundle; one of a task we do not know loads no DashScope client", async () => {
+    const event = finishEvent({ id: 'not-ours', status: 'SUCCEEDED', requestId: 'r', apiKeyId: 'k', submitAt: 0, scheduledAt: 0, endAt: 1000, request: { model: MODEL } as never }, 1000, '1234567890123456');
+    const cold = startInstance({ name: POLLER_FUNCTION, codeDir: path.join(out, 'poller'), env: { ...settingsFor(stack.describe()), LOG_LEVEL: 'info' } });
+    try {
+      for (const body of [event, [event], event.data, [event.data]]) {
+        const reply = await cold.invoke(Buffer.from(JSON.stringify(body)), fcContext(POLLER_FUNCTION, stack.credentials.issueStsToken()));
+        expect(reply.ok, reply.error).toBe(true);
+        expect(reply.result).toMatchObject({ tasks: 1, followed: [], unknown: ['not-ours'], freed: 0 });
+      }
+      expect(cold.replies.at(-1)!.loaded).toEqual(['index.js', 'sdk-tablestore.js']);
     } finally {
       await cold.close();
     }

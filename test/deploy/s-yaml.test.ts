@@ -18,6 +18,9 @@ import { CONFIG_KEYS, ConfigSchema, loadConfig } from '../../lib/config.js';
 import { classifyKey } from '../../lib/contract/keys.js';
 import { CREATED_EVENT_NAMES, OssEventSchema } from '../../lib/events/oss.js';
 import { TimerEventSchema } from '../../lib/events/timer.js';
+import { EVENT_MODELS, eventRulePattern, matchesEventRule, parseTaskEvents } from '../../lib/events/dashscope.js';
+import { LEGACY_MODEL as MODEL } from '../../lib/models/index.js';
+import { finishEvent } from '../../lib/local/dashscope/index.js';
 import { leaseMarginMs } from '../../lib/core/poller.js';
 import { createSubmitHandler, type SubmitResult } from '../../functions/submit/index.js';
 import { paramsFromEnv, renderPolicy } from '../../deploy/ram-policy.js';
@@ -54,6 +57,21 @@ const TimerTrigger = z.strictObject({
   description: z.string().optional(),
   triggerConfig: z.strictObject({ cronExpression: z.string(), enable: z.literal(true), payload: z.string().optional() }),
 });
+// fc3 src/schema.json IEventBridge (every field required there), FC 3.0 EventBridgeTriggerConfig.
+const EventBridgeTrigger = z.strictObject({
+  triggerName: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
+  triggerType: z.literal('eventbridge'),
+  qualifier: z.literal('LATEST'),
+  description: z.string().optional(),
+  triggerConfig: z.strictObject({
+    triggerEnable: z.boolean(),
+    asyncInvocationType: z.boolean(),
+    eventSourceConfig: z.strictObject({ eventSourceType: z.literal('Default'), eventSourceParameters: z.strictObject({}) }),
+    eventRuleFilterPattern: z.string(),
+    eventSinkConfig: z.strictObject({ deliveryOption: z.strictObject({ mode: z.literal('event-driven'), eventSchema: z.enum(['CloudEvents', 'RawData']) }) }),
+    runOptions: z.strictObject({ mode: z.literal('event-driven') }),
+  }),
+});
 const Destination = z.strictObject({ destination: z.string().regex(/^acs:(mns|fc|eventbridge|mq):/) });
 const Fc3Props = z
   .strictObject({
@@ -78,7 +96,7 @@ const Fc3Props = z
       destinationConfig: z.strictObject({ onFailure: Destination.optional(), onSuccess: Destination.optional() }).optional(),
     }),
     concurrencyConfig: z.strictObject({ reservedConcurrency: z.number().int().min(1).max(100) }),
-    triggers: z.array(z.discriminatedUnion('triggerType', [OssTrigger, TimerTrigger])).min(1),
+    triggers: z.array(z.discriminatedUnion('triggerType', [OssTrigger, TimerTrigger, EventBridgeTrigger])).min(1),
   })
   // vCPU : memory (GB) between 1:1 and 1:4 (fc.md §5.1).
   .refine((p) => p.memorySize / 1024 >= p.cpu && p.memorySize / 1024 <= p.cpu * 4, { message: 'cpu and memorySize must be between 1:1 and 1:4 (vCPU:GB)' });
@@ -238,21 +256,42 @@ describe('s.yaml as Serverless Devs 3 renders it (the pinned `s preview`, offlin
     expect(ASYNC_RETRIES.poller.maxAsyncRetryAttempts).toBe(poller.asyncInvokeConfig.maxAsyncRetryAttempts);
   });
 
-  it('concurrency caps: a kicked poller can run beside a timer one; submit is capped', () => {
-    expect(poller.concurrencyConfig.reservedConcurrency).toBeGreaterThanOrEqual(2);
+  it('concurrency caps: a kicked poller and a completion event can run beside a timer one; submit is capped', () => {
+    expect(poller.concurrencyConfig.reservedConcurrency).toBeGreaterThanOrEqual(3);
     expect(poller.concurrencyConfig.reservedConcurrency).toBeLessThanOrEqual(5);
     expect(submit.concurrencyConfig.reservedConcurrency).toBeGreaterThanOrEqual(2);
     expect(submit.concurrencyConfig.reservedConcurrency).toBeLessThanOrEqual(50);
   });
 
+  it('the poller has a timer and the completion events, nothing else', () => {
+    expect(poller.triggers.map((t) => t.triggerType).sort()).toEqual(['eventbridge', 'timer']);
+  });
+
   it('the timer fires every minute with an event the poller parses', () => {
-    const [timer, ...others] = poller.triggers;
-    expect(others).toEqual([]);
-    expect(timer!.triggerType).toBe('timer');
+    const timer = poller.triggers.find((t) => t.triggerType === 'timer');
     const { cronExpression, payload } = (timer as z.infer<typeof TimerTrigger>).triggerConfig;
     // `@every 1m`, or a 6-field cron (seconds first, UTC) firing once a minute.
     expect(cronExpression === '@every 1m' || /^0 \* \* \* \* \*$/.test(cronExpression)).toBe(true);
     expect(TimerEventSchema.safeParse({ triggerTime: '2024-11-01T09:50:00Z', triggerName: timer!.triggerName, payload }).success).toBe(true);
+    // Kicks name themselves 'kick' (and do not sweep): the timer must not.
+    expect(timer!.triggerName).not.toBe('kick');
+  });
+
+  it("the EventBridge trigger: DashScope's task-finish events of our models only, pushed asynchronously as CloudEvents the poller parses", () => {
+    const trigger = poller.triggers.find((t): t is z.infer<typeof EventBridgeTrigger> => t.triggerType === 'eventbridge')!;
+    const config = trigger.triggerConfig;
+    expect(JSON.parse(config.eventRuleFilterPattern)).toEqual(eventRulePattern(EVENT_MODELS));
+    expect(config).toMatchObject({ triggerEnable: true, asyncInvocationType: true, eventSinkConfig: { deliveryOption: { eventSchema: 'CloudEvents' } } });
+    // The documented example event (events.md), as this trigger hands it over, reaches our parser.
+    const event = finishEvent({ id: 'T1', status: 'SUCCEEDED', requestId: 'r', apiKeyId: 'k', submitAt: 0, scheduledAt: 0, endAt: 1000, request: { model: MODEL } as never }, 1000, ACCOUNT);
+    expect(matchesEventRule(event)).toBe(true);
+    expect(parseTaskEvents(event, EVENT_MODELS)?.events).toEqual([expect.objectContaining({ taskId: 'T1', model: MODEL })]);
+    // Every model we know passes the pattern (it cannot follow MODELS); the handler keeps MODELS'.
+    const known = finishEvent({ id: 'T2', status: 'SUCCEEDED', requestId: 'r', apiKeyId: 'k', submitAt: 0, scheduledAt: 0, endAt: 1000, request: { model: 'wan2.5-i2i-preview' } as never }, 1000, ACCOUNT);
+    expect(matchesEventRule(known)).toBe(true);
+    expect(parseTaskEvents(known, [MODEL])?.events).toEqual([]);
+    const other = finishEvent({ id: 'T3', status: 'SUCCEEDED', requestId: 'r', apiKeyId: 'k', submitAt: 0, scheduledAt: 0, endAt: 1000, request: { model: 'qwen-image' } as never }, 1000, ACCOUNT);
+    expect(matchesEventRule(other)).toBe(false);
   });
 
   it('OSS trigger: exactly PutObject, PostObject, CompleteMultipartUpload on the bucket', () => {

@@ -19,6 +19,9 @@ beforeAll(async () => {
   p = await startTestPipeline({
     timer: false,
     env: { POLL_BUDGET_SECONDS: '1' }, // a short lease, so a second poller can take over
+    // A short life too: the stalled invocation's outputs lease lasts until it can no longer be
+    // running (its timeout, plus a margin), and only then may the second write the outputs.
+    pollerTimeout: 3,
     checkpoint: (name, jobKey) => {
       if (name === 'finalize:manifest-written' && jobKey === JOB && !held) {
         held = true;
@@ -38,11 +41,15 @@ describe('a version finished by two invocations', () => {
     await p.put(`${JOB}.png`, await lineSketch(512));
     // The first poller wrote the manifest and stalls before recording the terminal state.
     await p.waitFor('the first finalize to stall', () => held);
-    // Once its lease has run out, another poller finds the version FINALIZING and finishes it.
-    await p.waitFor('a second poller to finish the job', async () => {
-      const report = (await p.fc.invoke(POLLER_FUNCTION, timerEvent('test'))) as PollerReport;
-      return report.ran && p.states(JOB).some((r) => r.state === 'SUCCEEDED');
-    });
+    // Once its leases have run out, another poller finds the version FINALIZING and finishes it.
+    await p.waitFor(
+      'a second poller to finish the job',
+      async () => {
+        const report = (await p.fc.invoke(POLLER_FUNCTION, timerEvent('test'))) as PollerReport;
+        return report.ran && p.states(JOB).some((r) => r.state === 'SUCCEEDED');
+      },
+      30_000,
+    );
     release!();
     await p.idle();
     expect(p.states(JOB).filter((r) => r.state === 'SUCCEEDED')).toHaveLength(1);

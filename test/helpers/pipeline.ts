@@ -10,17 +10,28 @@ import { Jobs } from '../../lib/core/jobs.js';
 import { STATE_MESSAGE } from '../../lib/core/journal.js';
 import type { OssEmulator } from '../../lib/local/oss/index.js';
 import { startLocalPipeline, type LocalPipeline, type LocalPipelineOptions } from '../../lib/local/pipeline.js';
+import { EVENT_SHAPES, type EventShape } from '../../lib/local/fc.js';
 import { waitFor } from './wait.js';
 
 export const FAST_ENV = {
-  // The pipeline's clock is real while DashScope's runs compressed, so the poller's rest (reckoned
-  // on our clock) would misjudge task lengths: poll throughout, except in the test of the rest.
-  TASK_MIN_SECONDS: '0',
+  // The rest's safety kick as soon as FC allows (whole seconds); the 400 ms timer comes first anyway.
+  EVENT_SAFETY_SECONDS: '1',
   POLL_INTERVAL_SECONDS: '0.05',
   POLL_BUDGET_SECONDS: '3',
   PROMPT_GRACE_SECONDS: '1',
   LOG_LEVEL: 'debug',
 };
+
+/**
+ * How the completion events reach the poller in the end-to-end tests (lib/local/fc.ts
+ * EVENT_SHAPES): `SKETCHFLOW_EVENT_SHAPE=batch npx vitest run test/e2e` runs them all under
+ * another shape; test/e2e/task-events.test.ts runs its faults under every shape.
+ */
+export function testEventShape(): EventShape {
+  const shape = process.env.SKETCHFLOW_EVENT_SHAPE ?? 'cloudevent';
+  if (!(EVENT_SHAPES as readonly string[]).includes(shape)) throw new Error(`SKETCHFLOW_EVENT_SHAPE must be one of ${EVENT_SHAPES.join(', ')} (got ${shape})`);
+  return shape as EventShape;
+}
 
 export interface TestPipeline extends LocalPipeline {
   client: OSS;
@@ -57,11 +68,13 @@ export async function startTestPipeline(options: LocalPipelineOptions = {}): Pro
     timerEveryMs: 400,
     retryDelayMs: (attempt) => 30 * attempt,
     logSink: (line) => logs.push(line),
+    events: { shape: testEventShape() },
     ...options,
     env: { ...FAST_ENV, ...options.env },
     // DashScope's rate limits count real seconds (the simulator's README): on a busy machine,
-    // creates bunch up and would meet 429s no test asked for. Tests of throttling inject it.
-    dashscope: { seed: 1, submitsPerSecond: 1000, ...options.dashscope },
+    // creates, queries and listings bunch up and would meet 429s no test asked for (a throttled
+    // listing holds a slot 30 s). Tests of throttling inject it.
+    dashscope: { seed: 1, submitsPerSecond: 1000, queriesPerSecond: 1000, ...options.dashscope },
   });
   const client = p.stack.ossClient();
   const manifest = (jobKey: string) => manifestIn(p.stack.oss, jobKey);

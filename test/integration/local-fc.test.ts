@@ -93,3 +93,42 @@ describe('the InvokeFunction API', () => {
     expect((await post('kicked', {}, 'LTAIunknown')).status).toBe(403);
   });
 });
+
+describe('the EventBridge trigger', () => {
+  const event = (taskId: string, model = 'wanx-sketch-to-image-lite') => ({
+    source: 'acs.dashscope',
+    type: 'dashscope:System:AsyncTaskFinish',
+    id: `e-${taskId}`,
+    data: { task_id: taskId, user_api_unique_key: `apikey:v1:aigc:image2image:image-synthesis:${model}` },
+  });
+  const bodies = () => fc!.records.map((r) => JSON.parse(String((r.result as { body: string }).body)) as unknown);
+
+  it.each([
+    ['cloudevent', [event('A'), event('B')]],
+    ['batch', [[event('A'), event('B')]]],
+    ['rawdata', [event('A').data, event('B').data]],
+    ['rawdata-batch', [[event('A').data, event('B').data]]],
+  ] as const)('hands the function %s: events of one instant together when batched; the pattern filters the rest', async (shape, expected) => {
+    const { fc } = start();
+    fc.register({ name: 'poller', timeout: 5, handler: async (e) => ({ body: e.toString('utf8') }) });
+    const push = fc.connectEventBridgeTrigger('poller', { shape, matches: (e) => String((e.data as { user_api_unique_key: string }).user_api_unique_key).endsWith(':wanx-sketch-to-image-lite') });
+    push(event('A'));
+    push(event('X', 'wan2.5-i2i-preview'));
+    push(event('B'));
+    await fc.idle();
+    expect(bodies()).toEqual(expected);
+  });
+
+  it('a deferred invocation does not keep quiet() waiting (a resting poller’s safety kick); idle() waits for it', async () => {
+    const { fc } = start();
+    let ran = 0;
+    fc.register({ name: 'f', timeout: 5, handler: async () => void ran++ });
+    fc.invokeDeferred('f', Buffer.from('{}'), 200);
+    fc.invokeAsync('f', Buffer.from('{}'));
+    await fc.quiet();
+    expect(ran).toBe(1);
+    expect(fc.busy).toBe(1);
+    await fc.idle();
+    expect(ran).toBe(2);
+  });
+});

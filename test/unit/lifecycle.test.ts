@@ -98,12 +98,12 @@ describe('claim and create', () => {
 });
 
 describe('task queries', () => {
-  it('RUNNING notes when we saw it start; the version goes RUNNING', () => {
+  it('RUNNING: the version goes RUNNING, the slot is left alone (nothing to write per task)', () => {
     const { slot, version } = inflight();
     const d = afterQuery({ slot, version, reply: view('RUNNING') }, ctx(2_000_000));
     expect(d.kind).toBe('keep');
     if (d.kind !== 'keep') return;
-    expect(d.slot?.runningSince).toBe(2_000_000);
+    expect(d.slot).toBeUndefined();
     expect(d.version!(version)).toMatchObject({ state: 'RUNNING' });
   });
 

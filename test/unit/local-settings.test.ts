@@ -1,6 +1,6 @@
 /**
  * Local mode's timings (lib/local/session.ts): the cloud's (timer every minute, poll every 2 s,
- * 50 s budget, 10 min prompt grace, 15 s shortest task) scaled by the simulator's task time
+ * 50 s budget, 10 min prompt grace, 30 s safety kick) scaled by the simulator's task time
  * against the real model's ~20 s; the user's settings win; the cloud's endpoints never leak in.
  */
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ describe('localSettings', () => {
     expect(s.taskSeconds).toBe(3);
     expect(s.factor).toBeCloseTo(0.15);
     expect(s.timerEveryMs).toBe(9000); // the one-minute timer
-    expect(s.env).toMatchObject({ POLL_INTERVAL_SECONDS: '0.3', POLL_BUDGET_SECONDS: '7.5', PROMPT_GRACE_SECONDS: '90', TASK_MIN_SECONDS: '2.25', LOG_LEVEL: 'info' });
+    expect(s.env).toMatchObject({ POLL_INTERVAL_SECONDS: '0.3', POLL_BUDGET_SECONDS: '7.5', PROMPT_GRACE_SECONDS: '90', EVENT_SAFETY_SECONDS: '4.5', LOG_LEVEL: 'info' });
   });
 
   it('keeps floors when tasks are very short, and --once waits 3 s for prompts', () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs } from '../../lib/core/lifecycle/index.js';
-import { pollBudgetMs, restFloorMs, restUntil } from '../../lib/core/poller.js';
+import { pollBudgetMs } from '../../lib/core/poller.js';
+import { restPlan, restWakeAt, slotTaskKey } from '../../lib/core/rest.js';
+import type { SlotView } from '../../lib/core/records.js';
 
 describe('backoff after a refused create', () => {
   it('starts near one poller pass, doubles, and stays under a minute', () => {
@@ -23,29 +25,38 @@ describe('the poller stops before the function timeout', () => {
   });
 });
 
-describe("the poller's rest", () => {
-  const config = { taskMinMs: 15_000, pollIntervalMs: 2000 };
-  const slot = (state: 'free' | 'inflight' | 'submitting', runningSince?: number) => ({ model: 'wanx-sketch-to-image-lite', index: 0, rev: 1, slot: { state, ...(runningSince !== undefined ? { runningSince } : {}) } });
+describe("the poller's rest on completion events", () => {
+  const slot = (index: number, state: 'free' | 'inflight' | 'submitting', taskId?: string): SlotView => ({ model: 'wanx-sketch-to-image-lite', index, rev: 1, slot: { state, ...(taskId ? { taskId } : {}) } });
+  const on = { taskEvents: true };
+  const pass = (tracked: SlotView[], extra: Partial<{ finishing: boolean; canSubmit: boolean }> = {}) => ({ tracked: new Set(tracked.map(slotTaskKey)), finishing: false, canSubmit: false, ...extra });
 
-  it('trusts observed durations only after three, never beyond TASK_MIN_SECONDS', () => {
-    expect(restFloorMs(config, [20_000, 22_000])).toBe(0);
-    expect(restFloorMs(config, [20_000, 22_000, 24_000])).toBe(15_000);
-    expect(restFloorMs(config, [5000, 22_000, 24_000])).toBe(3000);
-    expect(restFloorMs(config, [2000, 2000, 2000])).toBe(0);
-    expect(restFloorMs({ ...config, taskMinMs: 0 }, [20_000, 20_000, 20_000])).toBe(0);
+  it('rests once every busy slot holds a task this pass queried, whether PENDING or RUNNING', () => {
+    const slots = [slot(0, 'inflight', 'A'), slot(1, 'inflight', 'B')];
+    expect(restPlan(on, slots, pass(slots))).toEqual({ step: 'rest', unqueried: [] });
+    expect(restPlan(on, [slot(0, 'inflight', 'A'), slot(1, 'free')], pass([slot(0, 'inflight', 'A')]))).toEqual({ step: 'rest', unqueried: [] });
   });
 
-  it('rests until one poll interval before the running task could end', () => {
-    expect(restUntil(15_000, 2000, [slot('inflight', 1000), slot('inflight')], 2000, { finishing: false, canSubmit: false })).toBe(14_000);
+  it('a task recorded after the pass queried the slots is queried before resting (an early event found no slot)', () => {
+    const before = [slot(0, 'inflight', 'A'), slot(1, 'free')];
+    const now = [slot(0, 'inflight', 'A'), slot(1, 'inflight', 'C')];
+    expect(restPlan(on, now, pass(before))).toEqual({ step: 'rest', unqueried: [now[1]] });
+    // The same slot holding another task is another task.
+    expect(restPlan(on, [slot(0, 'inflight', 'D')], pass(before))).toEqual({ step: 'rest', unqueried: [slot(0, 'inflight', 'D')] });
+    // Slot 0 of another model is another slot.
+    const other = { ...slot(0, 'inflight', 'A'), model: 'wanx2.1-imageedit' };
+    expect(restPlan(on, [other], pass(before))).toEqual({ step: 'rest', unqueried: [other] });
   });
 
-  it('does not rest with something to do, a task only PENDING, a submission in doubt, or too little time', () => {
-    const busy = [slot('inflight', 1000), slot('inflight')];
-    expect(restUntil(15_000, 2000, busy, 2000, { finishing: true, canSubmit: false })).toBeUndefined();
-    expect(restUntil(15_000, 2000, busy, 2000, { finishing: false, canSubmit: true })).toBeUndefined();
-    expect(restUntil(15_000, 2000, [slot('inflight')], 2000, { finishing: false, canSubmit: false })).toBeUndefined();
-    expect(restUntil(15_000, 2000, [slot('inflight', 1000), slot('submitting')], 2000, { finishing: false, canSubmit: false })).toBeUndefined();
-    expect(restUntil(15_000, 2000, busy, 10_000, { finishing: false, canSubmit: false })).toBeUndefined();
-    expect(restUntil(0, 2000, busy, 2000, { finishing: false, canSubmit: false })).toBeUndefined();
+  it('polls without events, with results to copy, a queued job that could go, or a create in doubt', () => {
+    const slots = [slot(0, 'inflight', 'A'), slot(1, 'inflight', 'B')];
+    expect(restPlan({ taskEvents: false }, slots, pass(slots)).step).toBe('poll');
+    expect(restPlan(on, slots, pass(slots, { finishing: true })).step).toBe('poll');
+    expect(restPlan(on, slots, pass(slots, { canSubmit: true })).step).toBe('poll');
+    expect(restPlan(on, [slot(0, 'inflight', 'A'), slot(1, 'submitting')], pass(slots)).step).toBe('poll');
+  });
+
+  it('its safety kick comes EVENT_SAFETY_SECONDS later, never under a second (kick delays are whole seconds)', () => {
+    expect(restWakeAt(10_000, { eventSafetyMs: 30_000 })).toBe(40_000);
+    expect(restWakeAt(10_000, { eventSafetyMs: 200 })).toBe(11_000);
   });
 });

@@ -253,7 +253,7 @@ export type QueryDecision =
   /** Nothing ends: maybe note something on the slot or the version. */
   | { kind: 'keep'; slot?: SlotRecord; version?: Guarded; warn?: string }
   /** DashScope finished it: the version goes FINALIZING with the task, the slot is freed at once. */
-  | { kind: 'finish'; version: Guarded; durationMs?: number }
+  | { kind: 'finish'; version: Guarded }
   /** DashScope lost it: send again within MAX_ATTEMPTS (SPEC §4.2 b), else the job ends TaskLost. */
   | { kind: 'lost'; reason: string; requeue?: Guarded; outcome?: Outcome; follows: (cur: VersionRecord) => boolean }
   /** A task no current version follows, still PENDING: cancel it, then free the slot. */
@@ -298,18 +298,15 @@ export function afterQuery(input: QueryInput, ctx: Ctx): QueryDecision {
       return { kind: 'keep', ...(cleared ? { slot: cleared } : {}) };
     case 'running': {
       const startedAt = dashscopeTimeToIso(view.scheduledTime) ?? isoTime(now);
-      // Our own clock, not DashScope's: the poller's rest (poller.ts) is reckoned from it.
-      const noted = s.runningSince === undefined || cleared ? { ...(cleared ?? s), runningSince: s.runningSince ?? now } : undefined;
       return {
         kind: 'keep',
-        ...(noted ? { slot: noted } : {}),
+        ...(cleared ? { slot: cleared } : {}),
         version: (cur) => (follows(cur) && cur.state === 'SUBMITTED' ? { ...cur, state: 'RUNNING', startedAt, updatedAt: now } : undefined),
       };
     }
     case 'finished':
       return {
         kind: 'finish',
-        ...(view.status === 'SUCCEEDED' && s.runningSince !== undefined ? { durationMs: now - s.runningSince } : {}),
         version: (cur) =>
           follows(cur)
             ? {
