@@ -8,6 +8,7 @@
 import type { CoreDeps } from '../../lib/core/deps.js';
 import { LIFECYCLE_RULES, type LifecycleRules, type OrphanPlan } from '../../lib/core/lifecycle/index.js';
 import type { InvariantId } from './checks.js';
+import type { Plan } from './plan.js';
 import type { ImageModel, TaskStatus } from '../../lib/core/ports.js';
 import { ModelError, ObjectStoreError } from '../../lib/errors.js';
 
@@ -29,6 +30,11 @@ export interface BreakSpec {
   };
   /** What the core must offer before this break can be applied. */
   needs?: string;
+  /**
+   * Narrows a seed's plan to the conditions the bug needs (CI's short search uses it; the long
+   * run, `--break NAME --broad`, searches the general mix). Changes the plan in place.
+   */
+  focus?: (plan: Plan) => void;
 }
 
 const DOCUMENTED: ReadonlySet<string> = new Set(['PENDING', 'RUNNING', 'SUSPENDED', 'SUCCEEDED', 'FAILED', 'CANCELED', 'UNKNOWN']);
@@ -39,6 +45,11 @@ export const BREAKS: readonly BreakSpec[] = [
     run: 'issue 13 run 1',
     breaks: ['own-task', 'bounded-in-flight', 'counted', 'pay-once'],
     description: 'reconciliation matches each expired slot against one stale snapshot, so two slots can follow the same orphaned task',
+    // Two or more slots whose creates' outcomes are unknown at once: several slots, many unknown creates.
+    focus: (plan) => {
+      plan.env.MAX_IN_FLIGHT = '3';
+      plan.rates = { ...plan.rates, create: Math.max(plan.rates.create, 0.5) };
+    },
     apply: {
       // As the old reconcileSlot did, slot by slot with the pass's first read: each expired slot
       // sees every unknown task as a candidate; alone with one it adopts it, else it holds the first.
@@ -107,6 +118,11 @@ export const BREAKS: readonly BreakSpec[] = [
     run: 'issue 13 run 5',
     breaks: ['pay-once', 'bounded-in-flight'],
     description: 'the lost-task requeue does not check the version still follows that task, so a late second poller sends it again',
+    // Lost tasks (forgotten, or queries failing) while a second poller, stalled or late, looks too.
+    focus: (plan) => {
+      plan.rates = { ...plan.rates, lose: Math.max(plan.rates.lose, 0.3), query: Math.max(plan.rates.query, 0.3) };
+      plan.stallRate = Math.max(plan.stallRate, 0.02);
+    },
     apply: { deps: withRules({ guardLostRequeue: false }) },
   },
   {

@@ -19,7 +19,8 @@ describe('explorer', () => {
     expect(found).toEqual([]);
   });
 
-  // Each known bug, put back, is found within this many schedules (the explorer is not blind to it).
+  // Each known bug, put back, is found within this many schedules (the explorer is not blind to it),
+  // of plans narrowed to what the bug needs (breaks.ts `focus`; `--broad` for the general mix).
   it.each(BREAKS.map((b) => [b.name, b] as const))('finds the bug --break %s puts back', { timeout: 120_000 }, async (_name, brk) => {
     let foundAt: number | undefined;
     for (let seed = 1; seed <= 1500 && foundAt === undefined; seed++) {

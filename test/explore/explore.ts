@@ -20,9 +20,10 @@ export interface ScheduleResult {
   trace?: string[];
 }
 
-export async function runSchedule(seed: number, options: { trace?: boolean | 'full'; brk?: BreakSpec } = {}): Promise<ScheduleResult> {
+export async function runSchedule(seed: number, options: { trace?: boolean | 'full'; brk?: BreakSpec; broad?: boolean } = {}): Promise<ScheduleResult> {
   const rng = new Rng(seed);
   const plan = makePlan(seed, rng);
+  if (options.brk?.focus && !options.broad) options.brk.focus(plan);
   const world = new World(plan, rng, options);
   const policy = new RandomPolicy(rng, {
     crashRate: plan.crashRate,
@@ -50,8 +51,8 @@ export async function runSchedule(seed: number, options: { trace?: boolean | 'fu
 export function describePlan(plan: Plan): string[] {
   const e = plan.env;
   return [
-    `config: MAX_IN_FLIGHT=${e.MAX_IN_FLIGHT} MAX_ATTEMPTS=${e.MAX_ATTEMPTS} MAX_IMAGES_PER_DAY=${e.MAX_IMAGES_PER_DAY} DASHSCOPE_TIMEOUT_SECONDS=${e.DASHSCOPE_TIMEOUT_SECONDS} POLL_INTERVAL_SECONDS=${e.POLL_INTERVAL_SECONDS} POLL_BUDGET_SECONDS=${e.POLL_BUDGET_SECONDS} PROMPT_GRACE_SECONDS=${e.PROMPT_GRACE_SECONDS} TASK_MIN_SECONDS=${e.TASK_MIN_SECONDS}`,
-    `world: ${plan.wire ? 'real adapter over the fake' : 'direct fake'} DashScope, kicker ${plan.kicker ? 'on' : 'off'}, timer ${plan.timerPeriodMs / 1000} s, faults for ${plan.faultsForMs / 1000} s, crash ${plan.crashRate}, stall ${plan.stallRate}, create faults ${plan.rates.create}`,
+    `config: MAX_IN_FLIGHT=${e.MAX_IN_FLIGHT} MAX_ATTEMPTS=${e.MAX_ATTEMPTS} MAX_IMAGES_PER_DAY=${e.MAX_IMAGES_PER_DAY} DASHSCOPE_TIMEOUT_SECONDS=${e.DASHSCOPE_TIMEOUT_SECONDS} POLL_INTERVAL_SECONDS=${e.POLL_INTERVAL_SECONDS} POLL_BUDGET_SECONDS=${e.POLL_BUDGET_SECONDS} PROMPT_GRACE_SECONDS=${e.PROMPT_GRACE_SECONDS} TASK_EVENTS=${e.TASK_EVENTS} EVENT_SAFETY_SECONDS=${e.EVENT_SAFETY_SECONDS}`,
+    `world: ${plan.wire ? 'real adapter over the fake' : 'direct fake'} DashScope, kicker ${plan.kicker ? 'on' : 'off'}, timer ${plan.timerPeriodMs / 1000} s, faults for ${plan.faultsForMs / 1000} s, crash ${plan.crashRate}, stall ${plan.stallRate}, create faults ${plan.rates.create}, completion events ${plan.events.delivered ? `delivered (faults ${plan.rates.event}, canceled ${plan.events.canceled ? 'too' : 'not'}, strays ${plan.events.strayRate})` : 'never delivered'}`,
     ...plan.jobs.map((j) => `job ${j.jobKey} (${j.mode}, ${j.format}, n=${j.n}${j.square ? '' : ', not square'}): ${j.uploads.map((u) => `${u.what}@${(u.at / 1000).toFixed(2)}s`).join(' ')}`),
   ];
 }

@@ -3,6 +3,7 @@
  * (small and varied), the user's jobs and uploads, how often each port fails, how often actors
  * crash or stall, and how Function Compute delivers events.
  */
+import type { EventsPlan } from './eventbridge.js';
 import { NO_FAULTS, type FaultRates } from './ports/faults.js';
 import { Rng } from './rng.js';
 
@@ -45,14 +46,16 @@ export interface Plan {
   fc: { duplicateRate: number; lateRate: number; outputRate: number; retryDelayMs: [number, number] };
   /** After faults stop, the schedule must come to rest within this (virtual ms). */
   quietLimitMs: number;
+  /** DashScope's completion events (eventbridge.ts); the event faults are FaultRates.event. */
+  events: EventsPlan;
 }
 
 const DAY_MS = 86_400_000;
 /** 2025-03-10 12:00 in Asia/Shanghai. */
 const BASE = Date.UTC(2025, 2, 10, 4, 0, 0);
 
-const LIGHT: FaultRates = { rows: 0.01, objects: 0.01, imageInfo: 0.03, create: 0.15, query: 0.08, list: 0.1, cancel: 0.1, download: 0.05, kick: 0.05, lose: 0.08 };
-const HEAVY: FaultRates = { rows: 0.04, objects: 0.03, imageInfo: 0.08, create: 0.35, query: 0.2, list: 0.2, cancel: 0.2, download: 0.1, kick: 0.15, lose: 0.2 };
+const LIGHT: FaultRates = { rows: 0.01, objects: 0.01, imageInfo: 0.03, create: 0.15, query: 0.08, list: 0.1, cancel: 0.1, download: 0.05, kick: 0.05, lose: 0.08, event: 0.1 };
+const HEAVY: FaultRates = { rows: 0.04, objects: 0.03, imageInfo: 0.08, create: 0.35, query: 0.2, list: 0.2, cancel: 0.2, download: 0.1, kick: 0.15, lose: 0.2, event: 0.3 };
 
 export function makePlan(seed: number, rng = new Rng(seed)): Plan {
   const maxInFlight = rng.int(1, 3);
@@ -108,7 +111,6 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     POLL_INTERVAL_SECONDS: String(rng.pick([0.5, 1, 2])),
     POLL_BUDGET_SECONDS: String(rng.pick([2, 4, 8])),
     PROMPT_GRACE_SECONDS: String(rng.pick([3, 6, 12])),
-    TASK_MIN_SECONDS: String(rng.pick([0, 0, 1, 2])),
     ACCOUNT_RETRY_SECONDS: String(rng.pick([1, 2, 5])),
     LOG_LEVEL: 'debug',
     MAX_QUEUE_HOURS: '240',
@@ -117,7 +119,7 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
   // A binding budget starts shortly before midnight in Shanghai, so waiting jobs resume in the run.
   const start = binding ? BASE + DAY_MS / 2 - rng.int(5_000, 25_000) : BASE + rng.int(0, 3600_000);
   const rates = profile === 'calm' ? NO_FAULTS : profile === 'light' ? LIGHT : HEAVY;
-  return {
+  const plan: Omit<Plan, 'events'> = {
     seed,
     env,
     start,
@@ -133,4 +135,9 @@ export function makePlan(seed: number, rng = new Rng(seed)): Plan {
     fc: { duplicateRate: rng.pick([0, 0.2, 0.5]), lateRate: rng.pick([0, 0.1, 0.3]), outputRate: 0.25, retryDelayMs: [300, 3000] },
     quietLimitMs: 180_000 + (binding ? 30_000 : 0),
   };
+  // Drawn last, so that the rest of a seed's plan stays as it was before events existed.
+  const events: EventsPlan = { delivered: rng.chance(0.85), canceled: rng.chance(0.5), strayRate: rng.pick([0, 0.05, 0.2]) };
+  env.TASK_EVENTS = rng.chance(0.75) ? 'on' : 'off';
+  env.EVENT_SAFETY_SECONDS = String(rng.pick([1, 3, 10, 30]));
+  return { ...plan, events };
 }

@@ -1,11 +1,12 @@
 /**
- * `npm run explore -- --seeds N [--from K] [--break NAME] [--list-breaks] [--seed S] [--workers W] [--trace]`
+ * `npm run explore -- --seeds N [--from K] [--break NAME [--broad]] [--list-breaks] [--seed S] [--workers W] [--trace]`
  *
  * Explores N seeded schedules of the real core over in-memory ports (test/explore/README.md),
  * spread over worker processes, and reports
  * every violated invariant with the first seed that showed it, then replays that seed with its
  * trace. `--seed S` replays one schedule. With `--break NAME` a known bug is put back and the run
- * passes only if it is found. Last line: `explored N schedules: V violations`; exit 1 on any
+ * passes only if it is found; the plans are narrowed to the conditions it needs (breaks.ts
+ * `focus`) unless `--broad`, which searches the general mix. Last line: `explored N schedules: V violations`; exit 1 on any
  * (with --break: on none).
  */
 import { spawn } from 'node:child_process';
@@ -21,6 +22,7 @@ interface Args {
   seeds: number;
   from: number;
   brk?: string;
+  broad: boolean;
   listBreaks: boolean;
   seed?: number;
   workers: number;
@@ -29,7 +31,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 1000, from: 1, listBreaks: false, workers: availableParallelism(), trace: false };
+  const args: Args = { seeds: 1000, from: 1, broad: false, listBreaks: false, workers: availableParallelism(), trace: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -45,6 +47,7 @@ function parseArgs(argv: string[]): Args {
     if (a === '--seeds') args.seeds = int();
     else if (a === '--from') args.from = int();
     else if (a === '--break') args.brk = value();
+    else if (a === '--broad') args.broad = true;
     else if (a === '--list-breaks') args.listBreaks = true;
     else if (a === '--seed') args.seed = int();
     else if (a === '--workers') args.workers = Math.max(1, int());
@@ -63,9 +66,9 @@ interface Found {
 type WorkerLine = { found: Found } | { done: number; steps: number };
 
 /** Runs the seeds in this process, reporting each violating one. */
-async function runSeeds(seeds: number[], brk: BreakSpec | undefined, emit: (line: WorkerLine) => void, stopOnFind: boolean): Promise<void> {
+async function runSeeds(seeds: number[], brk: BreakSpec | undefined, broad: boolean, emit: (line: WorkerLine) => void, stopOnFind: boolean): Promise<void> {
   for (const seed of seeds) {
-    const r = await runSchedule(seed, brk ? { brk } : {});
+    const r = await runSchedule(seed, brk ? { brk, broad } : {});
     if (r.violations.length > 0) emit({ found: { seed, violations: r.violations } });
     // One line per schedule: a worker stopped early (--break) leaves an exact count.
     emit({ done: 1, steps: r.steps });
@@ -109,7 +112,7 @@ async function runWorkers(args: Args, onLine: (line: WorkerLine, stopAll: () => 
   const children = Array.from({ length: args.workers }, (_, i) =>
     spawn(
       process.execPath,
-      [...command, '--worker', String(i), String(args.workers), '--from', String(args.from), '--seeds', String(args.seeds), ...(args.brk ? ['--break', args.brk] : [])],
+      [...command, '--worker', String(i), String(args.workers), '--from', String(args.from), '--seeds', String(args.seeds), ...(args.brk ? ['--break', args.brk] : []), ...(args.broad ? ['--broad'] : [])],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     ),
   );
@@ -138,8 +141,8 @@ function printTrace(lines: string[] | undefined, full: boolean): void {
   for (const l of shown) console.log(`  ${l}`);
 }
 
-async function replay(seed: number, brk: BreakSpec | undefined, trace: boolean): Promise<Violation[]> {
-  const r = await runSchedule(seed, { trace: trace ? 'full' : true, ...(brk ? { brk } : {}) });
+async function replay(seed: number, brk: BreakSpec | undefined, broad: boolean, trace: boolean): Promise<Violation[]> {
+  const r = await runSchedule(seed, { trace: trace ? 'full' : true, ...(brk ? { brk, broad } : {}) });
   console.log(`seed ${seed}: ${r.steps} steps, ${(r.virtualMs / 1000).toFixed(1)} s virtual, ${r.creates} creates, at most ${r.maxLive} live`);
   for (const l of describePlan(r.plan)) console.log(`  ${l}`);
   console.log('trace:');
@@ -167,11 +170,11 @@ async function main(): Promise<number> {
     // Nobody reads the stacks of the core's many expected errors (lost races, injected faults).
     Error.stackTraceLimit = 0;
     const seeds = seedList(args.from, args.seeds, args.worker.offset, args.worker.stride);
-    await runSeeds(seeds, brk, (line) => process.stdout.write(`${JSON.stringify(line)}\n`), Boolean(brk));
+    await runSeeds(seeds, brk, args.broad, (line) => process.stdout.write(`${JSON.stringify(line)}\n`), Boolean(brk));
     return 0;
   }
   if (args.seed !== undefined) {
-    const violations = await replay(args.seed, brk, args.trace);
+    const violations = await replay(args.seed, brk, args.broad, args.trace);
     console.log(`explored 1 schedules: ${violations.length > 0 ? 1 : 0} violations`);
     if (brk) return findsBreak(brk, violations) ? 0 : 1;
     return violations.length > 0 ? 1 : 0;
@@ -190,7 +193,7 @@ async function main(): Promise<number> {
       steps += line.steps;
     }
   };
-  if (args.workers === 1) await runSeeds(seedList(args.from, args.seeds), brk, (l) => onLine(l, () => {}), Boolean(brk));
+  if (args.workers === 1) await runSeeds(seedList(args.from, args.seeds), brk, args.broad, (l) => onLine(l, () => {}), Boolean(brk));
   else await runWorkers(args, onLine);
   const seconds = (performance.now() - started) / 1000;
 
@@ -209,7 +212,7 @@ async function main(): Promise<number> {
   if (brk) console.log(finding ? `break ${brk.name} (${brk.run}) found by seed ${finding.seed}` : `break ${brk.name} (${brk.run}) NOT found in ${explored} schedules`);
   if (finding) {
     console.log(`replaying seed ${finding.seed}:`);
-    await replay(finding.seed, brk, false);
+    await replay(finding.seed, brk, args.broad, false);
   }
   console.log(`explored ${explored} schedules: ${found.length} violations`);
   if (brk) return finding ? 0 : 1;

@@ -49,7 +49,7 @@ export class Scenario {
         POLL_INTERVAL_SECONDS: '0.5',
         POLL_BUDGET_SECONDS: '4',
         PROMPT_GRACE_SECONDS: '30',
-        TASK_MIN_SECONDS: '0',
+        TASK_EVENTS: 'off', // the scripts drive the pollers themselves
         MAX_IMAGES_PER_DAY: '0',
         ...options.env,
       },
@@ -65,6 +65,7 @@ export class Scenario {
       stepMaxMs: 0,
       fc: { duplicateRate: 0, lateRate: 0, outputRate: 0, retryDelayMs: [1000, 1000] },
       quietLimitMs: 300_000,
+      events: { delivered: false, canceled: false, strayRate: 0 },
     };
     this.world = new World(plan, undefined, { events: false, ...(options.trace ? { trace: 'full' as const } : {}) });
     this.world.fake.taskDurationMs = options.taskMs ?? 20_000;

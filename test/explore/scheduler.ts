@@ -16,7 +16,7 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
 export const ok = (value?: unknown): Outcome => ({ ok: true, value });
 export const fail = (error: unknown): Outcome => ({ ok: false, error });
 
-export type ActorKind = 'submit' | 'poller' | 'user' | 'timer';
+export type ActorKind = 'submit' | 'poller' | 'event' | 'user' | 'timer';
 export type ActorState = 'new' | 'running' | 'done' | 'crashed';
 
 export class Actor {

@@ -9,7 +9,10 @@ import { jobIdOf } from '../../lib/contract/keys.js';
 import type { CoreDeps } from '../../lib/core/deps.js';
 import { runPoller, STOP_BEFORE_TIMEOUT_MS } from '../../lib/core/poller.js';
 import { onObjectCreated } from '../../lib/core/submit.js';
+import { onTaskFinished } from '../../lib/core/task-events.js';
+import type { TaskFinished } from '../../lib/events/dashscope.js';
 import type { OssEventRecord } from '../../lib/events/oss.js';
+import { EventBridge } from './eventbridge.js';
 import type { BreakSpec } from './breaks.js';
 import { Checks } from './checks.js';
 import { FunctionCompute } from './fc.js';
@@ -69,6 +72,7 @@ export class World {
   readonly versions = new Versions();
   readonly checks: Checks;
   readonly fc: FunctionCompute;
+  readonly eventBridge: EventBridge;
   readonly user: User;
   readonly trace: Trace | undefined;
   private done = false;
@@ -94,6 +98,7 @@ export class World {
     this.bucket = new MemoryBucket(this.config.oss.bucket, () => this.sched.now);
     this.fake = new FakeDashScope(() => this.sched.now, this.faults, this.config.dashscope.timeoutMs);
     this.fc = new FunctionCompute(this.sched, this, plan, rng, this.faults, this.config.sketchPrefix, this.config.oss.bucket);
+    this.eventBridge = new EventBridge(this.sched, this.fake, this.faults, rng, plan.events, this, trace ? (line) => trace.add(line) : undefined);
     this.user = new User(this.sched, this.bucket, this.versions);
     this.checks = new Checks({
       now: () => this.sched.now,
@@ -111,6 +116,7 @@ export class World {
     if (trace) this.checks.onReport = (v) => trace.add(`!!! VIOLATION [${v.invariant}] ${v.message}`);
     this.fake.onCreate = (record) => {
       this.checks.onCreate(record);
+      this.eventBridge.poke();
       trace?.add(`${record.actor} DASHSCOPE create #${record.seq} "${record.prompt}" ${record.style} → ${record.cls}${record.taskId ? ` task …${record.taskId.slice(-4)}` : ''}`);
     };
     this.fake.onLost = (task) => {
@@ -169,17 +175,25 @@ export class World {
   }
 
   spawnPoller(reason: string, at: number): Actor {
+    // As the handler does: only the timer sweeps the active jobs and reads the bucket, not kicks.
+    const sweep = !reason.startsWith('kick');
     // As s.yaml sets it: the poller's timeout is its loop budget plus the 10 s it keeps in hand.
-    return this.sched.spawn(`poller#${++this.pollers}(${reason})`, 'poller', (actor) => runPoller(this.depsFor(actor), { budgetMs: this.config.pollBudgetMs }), {
+    return this.sched.spawn(`poller#${++this.pollers}(${reason})`, 'poller', (actor) => runPoller(this.depsFor(actor), { budgetMs: this.config.pollBudgetMs, sweep }), {
       at,
       timeoutMs: this.config.pollBudgetMs + STOP_BEFORE_TIMEOUT_MS,
     });
   }
 
-  /** The user's uploads and the poller's timer. */
+  /** A completion event reaches the poller function (the same function, so the same timeout). */
+  spawnTaskEvent(events: TaskFinished[], name: string, at: number): Actor {
+    return this.sched.spawn(name, 'event', (actor) => onTaskFinished(this.depsFor(actor), events), { at, timeoutMs: this.config.pollBudgetMs + STOP_BEFORE_TIMEOUT_MS });
+  }
+
+  /** The user's uploads, the poller's timer and DashScope's completion events. */
   startActors(): void {
     this.user.start(this.plan.jobs, this.plan.start);
     this.fc.startTimer(this.plan.timerPeriodMs);
+    this.eventBridge.start();
   }
 
   /** Stall length: past both the submit lease and the poller's lease. */
@@ -253,7 +267,7 @@ export class World {
   private waitingForBudget(): boolean {
     const max = this.config.maxImagesPerDay;
     if (max === 0 || this.fake.live() > 0) return false;
-    if (this.sched.actors.some((a) => a.live && (a.kind === 'submit' || a.kind === 'poller') && a.state === 'running')) return false;
+    if (this.sched.actors.some((a) => a.live && (a.kind === 'submit' || a.kind === 'poller' || a.kind === 'event') && a.state === 'running')) return false;
     let smallest = Infinity;
     for (const job of this.plan.jobs) {
       const cur = this.table.get<JobRecord>('job', jobIdOf(job.jobKey))?.value.current;

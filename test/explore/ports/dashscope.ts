@@ -142,6 +142,8 @@ export class FakeDashScope {
   onCreate: ((record: CreateRecord) => void) | undefined;
   /** A task was lost by DashScope (forgotten, or FAILED InternalError.Timeout). */
   onLost: ((task: FakeTask) => void) | undefined;
+  /** A task ended SUCCEEDED, FAILED or CANCELED (DashScope publishes its completion event). */
+  onFinish: ((task: FakeTask) => void) | undefined;
 
   constructor(
     private readonly now: () => number,
@@ -194,6 +196,7 @@ export class FakeDashScope {
       } else {
         which.status = which.fate === 'succeed' || which.fate === 'partial' ? 'SUCCEEDED' : 'FAILED';
         if (which.fate === 'timeout') this.onLost?.(which);
+        this.onFinish?.(which);
       }
     }
   }
@@ -240,6 +243,15 @@ export class FakeDashScope {
     t.fate = 'forget';
     t.forgetAt = this.now();
     this.progress();
+  }
+
+  /** When the next task ends (or is forgotten) as things stand: Infinity when none is live. */
+  nextChangeAt(): number {
+    this.progress();
+    let next = Infinity;
+    for (const t of this.running()) next = Math.min(next, (t.startAt ?? this.now()) + t.duration);
+    for (const t of this.queue) if (t.forgetAt !== undefined) next = Math.min(next, t.forgetAt);
+    return next;
   }
 
   live(): number {
@@ -371,6 +383,7 @@ export class FakeDashScope {
     this.queue.splice(this.queue.indexOf(t), 1);
     t.status = 'CANCELED';
     t.endAt = this.now();
+    this.onFinish?.(t);
     return { status: 200, json: { request_id: requestId } };
   }
 

@@ -5,11 +5,11 @@
 import type { Rng } from '../rng.js';
 import type { Actor } from '../scheduler.js';
 
-export type FaultKind = 'rows' | 'objects' | 'imageInfo' | 'create' | 'query' | 'list' | 'cancel' | 'download' | 'kick' | 'lose';
+export type FaultKind = 'rows' | 'objects' | 'imageInfo' | 'create' | 'query' | 'list' | 'cancel' | 'download' | 'kick' | 'lose' | 'event';
 export type FaultRates = Record<FaultKind, number>;
 export type Phase = 'faults' | 'quiet';
 
-export const NO_FAULTS: FaultRates = { rows: 0, objects: 0, imageInfo: 0, create: 0, query: 0, list: 0, cancel: 0, download: 0, kick: 0, lose: 0 };
+export const NO_FAULTS: FaultRates = { rows: 0, objects: 0, imageInfo: 0, create: 0, query: 0, list: 0, cancel: 0, download: 0, kick: 0, lose: 0, event: 0 };
 
 interface Forced {
   kind: FaultKind;
