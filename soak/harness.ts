@@ -16,7 +16,7 @@ import { Jobs, slotLayout } from '../lib/core/jobs.js';
 import type { ImageModel, ObjectStore, RowStore, StoredRow } from '../lib/core/ports.js';
 import { isTerminal, KIND, type ActiveRecord, type BudgetRecord, type JobRecord, type QueueRecord, type SlotRecord, type TaskRecord } from '../lib/core/records.js';
 import { sha256Hex } from '../lib/local/dashscope/random.js';
-import { timerEvent, type FcHandler } from '../lib/local/fc.js';
+import { timerEvent, type FcHandler, type FcInvocationContext } from '../lib/local/fc.js';
 import type { BucketStore } from '../lib/local/oss/store.js';
 import { POLLER_FUNCTION, startLocalPipeline, SUBMIT_FUNCTION, type LocalPipeline } from '../lib/local/pipeline.js';
 import { quickResult } from './images.js';
@@ -274,6 +274,10 @@ function killable<T extends object>(port: T): T {
   });
 }
 
+function withTimeout(context: FcInvocationContext, timeoutS: number): FcInvocationContext {
+  return { ...context, function: { ...context.function, timeout: timeoutS } };
+}
+
 export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutput> {
   const startEpoch = Date.now();
   const now = () => Date.now() - startEpoch;
@@ -487,7 +491,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
     try {
       const timeoutMs = (fn === 'submit' ? TIME.submitTimeout : TIME.pollerTimeout) * 1000;
       const result = await Promise.race([
-        current.run(inv, () => real()!(event, context)),
+        // The handler's own deadline (its outputs leases reach to it) is this timeout, as in FC.
+        current.run(inv, () => real()!(event, withTimeout(context, timeoutMs / 1000))),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             inv.timedOut = true;

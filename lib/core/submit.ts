@@ -10,11 +10,11 @@ import { ConditionFailedError } from '../errors.js';
 import type { CoreDeps } from './deps.js';
 import { checkpoint } from './deps.js';
 import { fillSlots } from './dispatch.js';
-import { completeVersion, failureOutcome } from './finalize.js';
+import { completeVersion, failureOutcome, OutputsBusyError } from './finalize.js';
 import { buildVersion, FilesChanged, listJobFiles, versionIdFor, type UploadEvent } from './intake.js';
 import { Jobs } from './jobs.js';
 import { logState } from './journal.js';
-import { isTerminal, modelOf, type JobRecord, type VersionRecord } from './records.js';
+import { isTerminal, modelOf, type JobRecord, type Outcome, type VersionRecord } from './records.js';
 
 export type SubmitAction =
   | 'skipped' // not ours to look at (output, other bucket, not a sketch)
@@ -134,7 +134,7 @@ export async function evaluateJob(deps: CoreDeps, jobs: Jobs, jobKey: string, ev
       await jobs.clearActive(jobId, replaced.id);
     }
     logState(deps, jobKey, next);
-    await afterRecord(deps, jobs, jobId, next);
+    await afterRecord(deps, jobs, jobKey, jobId, next);
     return { action: 'recorded', jobKey, state: next.state };
   }
   throw new ConditionFailedError(`${jobKey}: the job kept changing while it was being recorded`);
@@ -155,18 +155,32 @@ async function written(write: () => Promise<void>): Promise<boolean> {
 async function resume(deps: CoreDeps, jobs: Jobs, job: JobRecord, v: VersionRecord): Promise<void> {
   const jobId = jobIdOf(job.jobKey);
   if (v.state === 'FINALIZING' && !v.taskId && v.error) {
-    await completeVersion(deps, jobs, jobId, v.id, v.outcome ?? failureOutcome(v.error));
+    await completeUnlessBusy(deps, jobs, job.jobKey, jobId, v, v.outcome ?? failureOutcome(v.error));
   } else if (v.state === 'QUEUED') {
     await jobs.enqueue(v.queuedAt ?? deps.clock.now(), { jobId, jobKey: job.jobKey, versionId: v.id, model: modelOf(v) });
     await startWork(deps, jobs, modelOf(v));
   }
 }
 
-async function afterRecord(deps: CoreDeps, jobs: Jobs, jobId: string, v: VersionRecord): Promise<void> {
+async function afterRecord(deps: CoreDeps, jobs: Jobs, jobKey: string, jobId: string, v: VersionRecord): Promise<void> {
   if (v.state === 'FINALIZING' && v.error) {
-    await completeVersion(deps, jobs, jobId, v.id, failureOutcome(v.error));
+    await completeUnlessBusy(deps, jobs, jobKey, jobId, v, failureOutcome(v.error));
   } else if (v.state === 'QUEUED') {
     await startWork(deps, jobs, modelOf(v));
+  }
+}
+
+/**
+ * A failure decided at intake gets its manifest now, unless another invocation (a duplicate
+ * delivery, the backfill) is writing this job's outputs: that one finishes it, and if it stops,
+ * the poller's sweep does once its lease ends. Either way the decision is already stored.
+ */
+async function completeUnlessBusy(deps: CoreDeps, jobs: Jobs, jobKey: string, jobId: string, v: VersionRecord, outcome: Outcome): Promise<void> {
+  try {
+    await completeVersion(deps, jobs, jobId, v.id, outcome);
+  } catch (err) {
+    if (!(err instanceof OutputsBusyError)) throw err;
+    deps.log.info('another invocation is writing this version\'s outputs; left to it', { jobKey, version: v.id, state: v.state });
   }
 }
 

@@ -38,6 +38,11 @@ async function strand(jobKey: string, state: JobState, keepTask: boolean): Promi
   return { taskId: v.taskId! };
 }
 
+/** The manifest is written just before the terminal state is recorded: wait for the record too. */
+async function settled(jobKey: string, before: number): Promise<void> {
+  await p.waitFor(`${jobKey} SUCCEEDED`, () => p.states(jobKey).slice(before).some((r) => r.state === 'SUCCEEDED'));
+}
+
 describe('a version in flight without a slot', () => {
   it('with its task: adopted into a free slot and delivered, not paid again', async () => {
     const jobKey = 'sketches/repair/with-task';
@@ -46,6 +51,7 @@ describe('a version in flight without a slot', () => {
     await p.fc.invoke(POLLER_FUNCTION, timerEvent());
     const m = await p.waitForManifest(jobKey);
     expect(m.status).toBe('SUCCEEDED');
+    await settled(jobKey, before);
     expect(m.task?.id).toBe(taskId);
     expect(p.submissions(`${jobKey}.png`)).toBe(1);
     expect(p.logRecords().some((r) => r.msg === 'in-flight version without a slot' && r.jobKey === jobKey)).toBe(true);
@@ -59,6 +65,7 @@ describe('a version in flight without a slot', () => {
     await p.fc.invoke(POLLER_FUNCTION, timerEvent());
     const m = await p.waitForManifest(jobKey);
     expect(m.status).toBe('SUCCEEDED');
+    await settled(jobKey, before);
     const after = p.states(jobKey).slice(before);
     expect(after[0]).toMatchObject({ state: 'QUEUED', reason: 'no task and no slot: queued again' });
     expect(after.map((r) => r.state).filter((s) => s !== 'RUNNING')).toEqual(['QUEUED', 'SUBMITTING', 'SUBMITTED', 'FINALIZING', 'SUCCEEDED']);
