@@ -163,11 +163,15 @@ export async function completeVersion(
     return v.state === 'FINALIZING' && v.outcome ? v : { ...v, state: 'FINALIZING', outcome, updatedAt: deps.clock.now() };
   });
   if (finishedMeanwhile) {
+    await jobs.releaseOutputs(jobId, versionId, deps.owner);
     await jobs.clearActive(jobId, versionId);
     if (slot) await jobs.putSlot(slot, slot.rev, FREE_SLOT);
     return true;
   }
-  if (movedOn) return false;
+  if (movedOn) {
+    await jobs.releaseOutputs(jobId, versionId, deps.owner); // taken before the copy, if it was
+    return false;
+  }
   if (!decided) {
     await releaseStale(deps, jobs, jobId, versionId, slot);
     return false;
@@ -205,6 +209,9 @@ export async function completeVersion(
     { jobFields: (job) => (job.outputs?.versionId === versionId ? { outputs: undefined } : {}) },
   );
   if (done) logState(deps, jobKey, done.job.current, { manifest: manifestKey(jobKey), imageCount: finalOutcome.imageCount });
+  // Not written (a newer version came in, or another invocation finished it): the newer version's
+  // writer waits for this lease, so give it back now rather than at this invocation's deadline.
+  else await jobs.releaseOutputs(jobId, versionId, deps.owner);
   await jobs.clearActive(jobId, versionId);
   if (slot) await jobs.putSlot(slot, slot.rev, FREE_SLOT);
   return true;
