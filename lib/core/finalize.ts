@@ -7,7 +7,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { isoTime } from '../contract/dashscope-time.js';
 import { manifestKey, resultImageKey } from '../contract/keys.js';
 import { ManifestSchema, type Manifest, type ManifestResult } from '../contract/manifest.js';
-import { asError, ResultDownloadError } from '../errors.js';
+import { asError, ResultDownloadError, TransportError } from '../errors.js';
 import { redact, redactDeep } from '../redact.js';
 import { PIPELINE_VERSION } from '../version.js';
 import { checkpoint, outputsLeaseUntil, type CoreDeps } from './deps.js';
@@ -132,7 +132,37 @@ async function removeStaleOutputs(deps: CoreDeps, jobKey: string, outcome: Outco
  * Writes the manifest for a version whose outcome is decided and marks the job terminal.
  * Returns false if a newer version took over (nothing written, the caller just lets go).
  */
-export async function completeVersion(
+export function completeVersion(...args: Parameters<typeof completeUnderLease>): Promise<boolean> {
+  const [deps, jobs, jobId, versionId] = args;
+  return givingBackOnError(deps, jobs, jobId, versionId, () => completeUnderLease(...args));
+}
+
+/**
+ * Runs a writer's work on a version's outputs. Stopped by an error, the writer gives the outputs
+ * lease back at once (the next writer, another invocation, need not wait for this one's deadline),
+ * unless a write of it may still land: sent with no answer (a timeout, a dropped connection).
+ * A crash runs no catch at all: its lease ends at its deadline.
+ */
+export async function givingBackOnError<T>(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof OutputsBusyError) && !mayStillLand(err)) {
+      await jobs.releaseOutputs(jobId, versionId, deps.owner).catch((e: unknown) => deps.log.warn('giving the outputs lease back failed; it ends at its deadline', { jobId, version: versionId, error: asError(e) }));
+    }
+    throw err;
+  }
+}
+
+/** An OSS request of ours that was sent and got no answer may still be applied later. */
+function mayStillLand(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof TransportError && e.service === 'oss' && e.sent) return true;
+  }
+  return false;
+}
+
+async function completeUnderLease(
   deps: CoreDeps,
   jobs: Jobs,
   jobId: string,
@@ -235,7 +265,10 @@ export class OutputsBusyError extends Error {
  */
 export async function holdOutputsOrWait(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string): Promise<boolean> {
   const verdict = await jobs.holdOutputs(jobId, versionId, deps.owner, outputsLeaseUntil(deps), deps.clock.now());
-  if (typeof verdict === 'object') throw new OutputsBusyError(`job ${jobId}: another writer is still at its outputs`, verdict.busyUntil);
+  if (typeof verdict === 'object') {
+    const left = Math.max(0, Math.ceil((verdict.busyUntil - deps.clock.now()) / 1000));
+    throw new OutputsBusyError(`job ${jobId}: another writer is still at its outputs (version ${verdict.versionId}, invocation ${verdict.owner}, lease ends in ${left} s)`, verdict.busyUntil);
+  }
   return verdict === 'held';
 }
 

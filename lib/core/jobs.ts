@@ -63,6 +63,13 @@ export function budgetDay(now: number): string {
 }
 
 /** What `Jobs.modify` did: wrote the row, left it alone (change said no), or kept losing races. */
+/** Another writer's outputs lease: whose, and until when it runs. */
+export interface OutputsHolder {
+  busyUntil: number;
+  versionId: string;
+  owner: string;
+}
+
 export type Modified<T> = { written: T; rev: number } | 'unchanged' | 'contended';
 
 export class Jobs {
@@ -135,13 +142,13 @@ export class Jobs {
    * `until`. `busyUntil`: another writer's lease runs until then; 'superseded': the version is
    * no longer current.
    */
-  async holdOutputs(jobId: string, versionId: string, owner: string, until: number, now: number): Promise<'held' | 'superseded' | { busyUntil: number }> {
-    let verdict: 'held' | 'superseded' | { busyUntil: number } = 'held';
+  async holdOutputs(jobId: string, versionId: string, owner: string, until: number, now: number): Promise<'held' | 'superseded' | OutputsHolder> {
+    let verdict: 'held' | 'superseded' | OutputsHolder = 'held';
     const result = await this.modify<JobRecord>(KIND.job, jobId, (row) => {
       if (!row || row.value.current.id !== versionId) return void (verdict = 'superseded');
       const held = row.value.outputs;
       const mine = held !== undefined && held.versionId === versionId && held.owner === owner;
-      if (held && !mine && held.until > now) return void (verdict = { busyUntil: held.until });
+      if (held && !mine && held.until > now) return void (verdict = { busyUntil: held.until, versionId: held.versionId, owner: held.owner ?? '(unknown)' });
       verdict = 'held';
       if (mine && held.until >= until) return undefined; // already ours, long enough
       return { ...row.value, outputs: { versionId, owner, until: Math.max(until, mine ? held.until : 0) } };

@@ -7,7 +7,7 @@
  */
 import { asError, ConditionFailedError } from '../errors.js';
 import { checkpoint, lifecycleCtx, outputsLeaseUntil, type CoreDeps } from './deps.js';
-import { completeVersion, copyResults, failureOutcome, holdOutputsOrWait, outcomeOf, releaseStale } from './finalize.js';
+import { completeVersion, copyResults, failureOutcome, givingBackOnError, holdOutputsOrWait, outcomeOf, releaseStale } from './finalize.js';
 import type { Jobs } from './jobs.js';
 import { recordNewerUpload } from './catchup.js';
 import { logState, logStateOf } from './journal.js';
@@ -142,11 +142,21 @@ async function putSlot(jobs: Jobs, s: SlotView, next: SlotView['slot']): Promise
  * Copies a finished task's images, writes the manifest, marks the job terminal (finalize.ts).
  * `view` is the task as last seen; without it DashScope is asked again (it keeps results 24 h).
  */
-export async function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, view?: TaskView): Promise<void> {
+export function finalizeFinished(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, view?: TaskView): Promise<void> {
+  return givingBackOnError(deps, jobs, jobId, versionId, () => copyAndComplete(deps, jobs, jobId, versionId, view));
+}
+
+async function copyAndComplete(deps: CoreDeps, jobs: Jobs, jobId: string, versionId: string, view?: TaskView): Promise<void> {
   const row = await jobs.getJob(jobId);
   const v = row?.value.current;
   if (row && v?.id !== versionId) await dropStagingOf(deps, jobId, row.value.jobKey, versionId); // superseded while its results were due
-  if (!row || !v || v.id !== versionId || v.state !== 'FINALIZING' || !v.taskId) return;
+  if (!row || !v || v.id !== versionId || v.state !== 'FINALIZING' || !v.taskId) {
+    // The lease taken with FINALIZING (trackSlot) is carried into a newer version's row, whose
+    // writer waits for it: give it back now, not at this invocation's deadline.
+    const held = row?.value.outputs;
+    if (row && held?.versionId === versionId && held.owner === deps.owner) await jobs.releaseOutputs(jobId, versionId, deps.owner, row);
+    return;
+  }
   const newerUpload = () => recordNewerUpload(deps, jobs, row.value.jobKey, versionId, row.value.generation ?? 0);
   if (v.outcome) {
     await completeVersion(deps, jobs, jobId, versionId, v.outcome, undefined, undefined, newerUpload);
