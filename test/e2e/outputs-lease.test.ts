@@ -50,3 +50,37 @@ describe('the outputs lease of a superseded version', () => {
     expect(waited).toEqual([]);
   });
 });
+
+describe('the outputs lease of a writer stopped by an error', () => {
+  const job = 'sketches/lease/error';
+  let q: TestPipeline;
+  let thrown = false;
+  beforeAll(async () => {
+    q = await startTestPipeline({
+      pollerTimeout: 60,
+      // An error with no write in flight (a checkpoint throws, as a store's error reply would).
+      checkpoint: (name, jobKey) => {
+        if (name === 'finalize:results-copied' && jobKey === job && !thrown) {
+          thrown = true;
+          throw new Error('injected error after the copy');
+        }
+      },
+    });
+  });
+  afterAll(async () => {
+    await q?.close();
+  });
+
+  it('is given back at once: the next invocation finishes the version without waiting for it', async () => {
+    await q.put(`${job}.json`, JSON.stringify({ prompt: 'a lighthouse' }));
+    await q.put(`${job}.png`, await lineSketch(512));
+    const m = await q.waitForManifest(job, 10_000);
+    expect(m.status).toBe('SUCCEEDED');
+    expect(thrown).toBe(true);
+    const stopped = q.logRecords().find((r) => String(r.msg).startsWith('finalizing failed') && JSON.stringify(r.error).includes('injected error'));
+    expect(stopped).toBeDefined();
+    // Nobody waited for the lease of the invocation that stopped.
+    const waitedForIt = q.logRecords().filter((r) => JSON.stringify(r.error ?? '').includes(`invocation ${String(stopped!.requestId)}`));
+    expect(waitedForIt).toEqual([]);
+  });
+});
