@@ -53,7 +53,8 @@ export async function measureResultLatency(o: { jobs: number; taskSeconds: numbe
       if (Date.now() > deadline) throw new Error(`result latency: manifests missing after the deadline\n${p.logs.slice(-10).join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    await p.fc.idle();
+    // quiet, not idle: with events on, a resting poller's deferred safety kick stays pending.
+    await p.fc.quiet();
     const sim = p.stack.dashscope;
     const samples: number[] = [];
     for (const n of names) {

@@ -2,14 +2,15 @@
  * Issue 8: a short seeded soak in CI. The real handlers under the local pipeline, a seeded mix of
  * valid, invalid and hostile inputs, duplicate and stale events, DashScope, Tablestore and OSS
  * faults, crashes between steps, overlapping pollers and a clock jump — then every SPEC §4
- * invariant checked against the emulators' records. And a deliberately broken build must fail,
- * naming the invariant it broke.
+ * invariant checked against the emulators' records. (The broken build: soak-broken.test.ts, a
+ * file of its own so that it runs beside this one.)
  */
 import { describe, expect, it } from 'vitest';
 import { makePlan } from '../../soak/plan.js';
 import { runSoak } from '../../soak/soak.js';
 
-const CI = { seed: 7, sketches: 40 };
+// 30 sketches still draw 25+ fault kinds, duplicates, valid and invalid inputs (asserted below).
+const CI = { seed: 7, sketches: 30 };
 
 describe('soak', () => {
   it('the same seed makes the same plan: inputs, expectations and fault schedule', async () => {
@@ -36,16 +37,5 @@ describe('soak', () => {
     expect(r.summary.events.duplicates).toBeGreaterThan(0);
     expect(r.summary.inputs.valid).toBeGreaterThan(0);
     expect(r.summary.inputs.invalid).toBeGreaterThan(0);
-  }, 120_000);
-
-  // The outputs break fails on every result the pipeline writes, so it is found however busy the
-  // machine is; the pay-once break's findings depend on when duplicates arrive (the explorer's
-  // focused breaks are its deterministic proof).
-  it('a broken build (--break outputs: results copied under a name the trigger does not know) fails and names the invariant', async () => {
-    const r = await runSoak({ ...CI, sketches: 20, break: 'outputs' });
-    expect(r.exitStatus).toBe(1);
-    expect(r.summary.broken).toContain('outputs-no-work');
-    expect(r.failure).toContain('SPEC §4.4 outputs never trigger work');
-    expect(r.failure).toContain(`seed ${CI.seed}`);
   }, 120_000);
 });
