@@ -7,7 +7,9 @@
  *    returned) adopts that task: exact, whatever state it is in.
  * 2. For the rest, one listing of the account's PENDING and RUNNING tasks (every model's) is read,
  *    and only then the slots: a create still in flight is then visible as another slot of its
- *    model within its lease, and that model waits for it (its task would look orphaned). The slots
+ *    model, and that model waits for it (its task would look orphaned); so does a model whose
+ *    slot expired after the first read (a create answered ambiguously meanwhile): the next pass
+ *    reconciles that slot with its task. The slots
  *    the listing left unexplained are matched, model by model, with the tasks of that model no row
  *    or slot of ours knows, by the pure `matchOrphansPerModel` (lifecycle).
  *
@@ -28,6 +30,9 @@ import { FREE_SLOT, type SlotRecord, type SlotView, type VersionRecord } from '.
 const ORPHAN_HOLD_MS = 10 * 60_000;
 /** How long a slot is held while the task list cannot be read. */
 const LIST_RETRY_MS = 30_000;
+
+/** A slot as read at one revision: a slot rewritten since is another claim. */
+const slotIdentity = (s: SlotView) => `${s.model}/${s.index}@${String(s.rev)}`;
 
 const expiredAt = (s: SlotView, now: number) => s.slot.state === 'submitting' && (s.slot.leaseUntil ?? 0) <= now;
 
@@ -53,9 +58,12 @@ export async function reconcileExpired(deps: CoreDeps, jobs: Jobs, slots: SlotVi
     return freed;
   }
   // Read after the listing: any create that could have made a listed task now shows its slot.
-  // A model with a create still in flight waits (its task would look orphaned); the others go on.
+  // A model with a 'submitting' slot this pass does not reconcile waits (its task would look
+  // orphaned): a create still in flight, or one whose outcome came back unknown after the first
+  // read, whose slot the next pass reconciles with that task. The other models go on.
   const fresh = await jobs.readSlots(slotLayout(config));
-  const busyModels = new Set(fresh.filter((o) => o.slot.state === 'submitting' && !expiredAt(o, now)).map((o) => o.model));
+  const reconciling = new Set(unrecorded.map(slotIdentity));
+  const busyModels = new Set(fresh.filter((o) => o.slot.state === 'submitting' && !reconciling.has(slotIdentity(o))).map((o) => o.model));
   const models = config.models.filter((m) => !busyModels.has(m));
   const still = unrecorded
     .filter((s) => !busyModels.has(s.model))

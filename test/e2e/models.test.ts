@@ -246,7 +246,8 @@ describe('reconciliation, model by model', () => {
     }
     await Promise.all([p.put('sketches/orphans/lite.png', sketch), p.put('sketches/orphans/doodle.png', sketch)]);
     const manifests = await Promise.all(['lite', 'doodle'].map((n) => p.waitForManifest(`sketches/orphans/${n}`, 60_000)));
-    expect(manifests.map((m) => [m.status, m.request?.model, m.task?.attempts])).toEqual([
+    const creates = ['lite', 'doodle'].flatMap((n) => p.stack.dashscope.records.submissionsFor(`/sketches/orphans/${n}.png`, { all: true }).map((c) => ({ n, status: c.status, code: c.code, taskId: c.taskId })));
+    expect(manifests.map((m) => [m.status, m.request?.model, m.task?.attempts]), JSON.stringify(creates)).toEqual([
       ['SUCCEEDED', LITE, 1],
       ['SUCCEEDED', EDIT, 1],
     ]);

@@ -4,7 +4,10 @@
  * against (5591e70 and the ports change after it) and must pass once the lifecycle is fixed.
  */
 import { describe, expect, it } from 'vitest';
+import { SKETCH_MODEL } from './plan.js';
 import { isCall, isCheckpoint, Scenario } from './scenario.js';
+
+const EDIT_MODEL = 'wanx2.1-imageedit';
 
 describe('issue 13 runs', () => {
   it('run 1: two orphans in one pass are told apart, and no job adopts another job’s task', async () => {
@@ -87,5 +90,34 @@ describe('issue 13 runs', () => {
     await s.runToEnd(late);
     await s.settle();
     expect.soft(s.violations(['pay-once', 'bounded-in-flight', 'attempts-counted', 'nothing-lost', 'own-task'])).toEqual([]);
+  });
+});
+
+describe('found since', () => {
+  it('a model whose create is answered ambiguously during a reconciliation pass keeps its orphan for its own slot', async () => {
+    // Found under load by test/e2e/models.test.ts: the pass's first read saw b's slot within its
+    // lease; b's create then made its task and was reset, handing the slot over at once; the pass's
+    // second read (after the listing) no longer saw b's model as busy, so a free slot of that model
+    // held b's task as an orphan, and the next pass found b's own task "known" and sent b again.
+    const s = new Scenario({ env: { MAX_IN_FLIGHT: '2', MODELS: `${SKETCH_MODEL},${EDIT_MODEL}` }, jobs: [{ name: 'a' }, { name: 'b', mode: 'sidecar', model: EDIT_MODEL }] });
+    s.upload('a');
+    s.upload('b', 'sidecar');
+    s.upload('b');
+    const a = s.submit('a');
+    expect(await s.runUntil(a, isCheckpoint('dispatch:task-created'))).toBeDefined();
+    s.crash(a); // a's task exists, unrecorded: its slot expires and is reconciled
+    s.advance(s.submitLeaseMs + 1000);
+
+    const b = s.submit('b');
+    const create = await s.runUntil(b, isCall('model', 'createTask'));
+    expect(create, 'b reached its create').toBeDefined();
+    const poller = s.poller();
+    expect(await s.runUntil(poller, isCall('model', 'listTasks')), 'the poller read the slots and lists the tasks').toBeDefined();
+    s.world.faults.force('create', 'reset-after');
+    await s.runToEnd(b); // b's task is made, the reply lost: b hands its slot over now
+    await s.runToEnd(poller);
+    await s.settle();
+    expect(s.world.fake.creates.filter((c) => c.taskId).length, 'tasks created').toBe(2);
+    expect.soft(s.violations(['pay-once', 'own-task', 'bounded-in-flight', 'nothing-lost'])).toEqual([]);
   });
 });

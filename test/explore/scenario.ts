@@ -19,7 +19,7 @@ const START = Date.UTC(2025, 2, 10, 4, 0, 0);
 
 export interface ScenarioOptions {
   env?: Record<string, string>;
-  jobs: Array<{ name: string; mode?: JobPlan['mode']; n?: number }>;
+  jobs: Array<{ name: string; mode?: JobPlan['mode']; n?: number; model?: string }>;
   /** DashScope through the real adapter (lib/adapters/dashscope.ts) over the fake. */
   wire?: boolean;
   /** How long each task runs at DashScope (default 20 s: long enough to outlive a lease). */
@@ -37,7 +37,7 @@ export class Scenario {
   private submits = 0;
 
   constructor(options: ScenarioOptions) {
-    const jobs: JobPlan[] = options.jobs.map((j) => ({ name: j.name, jobKey: `sketches/${j.name}`, mode: j.mode ?? 'meta', n: j.n ?? 1, square: true, format: 'png' as const, model: SKETCH_MODEL, uploads: [] }));
+    const jobs: JobPlan[] = options.jobs.map((j) => ({ name: j.name, jobKey: `sketches/${j.name}`, mode: j.mode ?? 'meta', n: j.n ?? 1, square: true, format: 'png' as const, model: j.model ?? SKETCH_MODEL, uploads: [] }));
     const plan: Plan = {
       seed: 0,
       env: {
