@@ -202,7 +202,12 @@ export async function startLocalSession(options: SessionOptions): Promise<LocalS
       decorate,
       checkpoint,
       ...(settings.real ? { realDashScope: { apiKey: settings.real.apiKey, baseUrl: settings.real.baseUrl } } : {}),
-      onDropped: (fn, _event, lastError) => progress.error(`sketchflow: ${fn}: an event was given up after Function Compute's retries: ${lastError}`),
+      onDropped: (fn, _event, lastError) => {
+        // A poller run is a hint (the timer and the next kick run it again, nothing waits on it):
+        // a run cut short on a busy machine goes to the log, not to the user as a failure.
+        if (fn === POLLER_FUNCTION) logSink(JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: 'a poller run was given up; the timer runs it again', fn, error: { message: lastError } }));
+        else progress.error(`sketchflow: ${fn}: an event was given up after Function Compute's retries: ${lastError}`);
+      },
     });
   } catch (err) {
     progress.close();

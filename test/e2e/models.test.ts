@@ -185,7 +185,7 @@ describe('each model has its own slots (DashScope frozen)', () => {
     expect(names.map((n) => p.manifest(`sketches/slots/${n}`)!.status)).toEqual(Array(names.length).fill('SUCCEEDED'));
     expect(maxLiveByModel(sim)).toEqual({ [LITE]: 2, [EDIT]: 1, [WAN]: 6 });
     for (const n of names) expect(p.submissions(`sketches/slots/${n}.png`), n).toBe(1);
-  });
+  }, 120_000); // 16 sketches end to end: about 20 s alone, more on a loaded machine
 });
 
 describe('the daily CNY budget, at each model\'s price', () => {
