@@ -56,6 +56,10 @@ describe('daily image budget', () => {
       expect(m.error?.code).toBe('BudgetExceeded');
       expect(m.error?.message).toContain('MAX_IMAGES_PER_DAY=4');
     }
-    expect(manifests.filter((m) => m.status === 'SUCCEEDED').reduce((s, m) => s + m.usage.imageCount, 0)).toBe(requested);
+    const seen = JSON.stringify({
+      manifests: manifests.map((m) => [m.source.key, m.status, m.error?.code, m.usage.imageCount, m.task?.attempts]),
+      creates: p.stack.dashscope.records.creates.map((c) => [c.sketchPath, c.n, c.taskId, c.status]),
+    });
+    expect(manifests.filter((m) => m.status === 'SUCCEEDED').reduce((s, m) => s + m.usage.imageCount, 0), seen).toBe(requested);
   });
 });

@@ -44,9 +44,10 @@ for (const style of EVENT_KEY_STYLES) {
         ];
         for (const [key, body] of i % 2 ? files.reverse() : files) await p.put(key, body);
       }
-      await Promise.all([...ODD, ...PLAIN].map((jobKey) => p.waitForManifest(jobKey, 30_000)));
+      // 12 sketches end to end: about 5 s alone, several times that on a loaded machine.
+      await Promise.all([...ODD, ...PLAIN].map((jobKey) => p.waitForManifest(jobKey, 90_000)));
       await p.idle();
-    }, 60_000);
+    }, 120_000);
 
     afterAll(async () => {
       await p?.close();

@@ -47,6 +47,14 @@ export async function createTask(deps: ApiDeps, req: IncomingMessage, path: 'ima
     if (request.imageUrls.some((u) => /^oss:\/\//i.test(u)) && header(req, 'x-dashscope-ossresourceresolve')?.toLowerCase() !== 'enable') {
       throw ApiError.of(E.ossNotResolved);
     }
+    // A client that gave up before the request was handled (its timeout, on a machine too busy to
+    // serve it sooner) makes no task: what we assume of DashScope (README "What we assume": it never
+    // acts on a create older than our client's timeout). A task made and its answer lost is the
+    // injected `reset-after` / `timeout-after` / gateway faults, not this.
+    if (req.socket.destroyed) {
+      record.fault = 'client-gone';
+      throw new ApiError(499, 'ClientClosedRequest', 'the client closed the connection before the request was handled');
+    }
     const early = deps.faults.takeEarly();
     const task = deps.engine.create(record.apiKeyId, randomUUID(), requestId, request, deps.nextDuration(request.model));
     if (early) {
