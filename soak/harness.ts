@@ -819,6 +819,7 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
       const stallMs = pipeline.config.promptGraceMs + 4000;
       let lastSignature = '';
       let lastProgressAt = now();
+      let leaseEndsAt = 0;
       while (now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));
         // Finished submit invocations count too: a burst of re-deliveries changes nothing else.
@@ -846,6 +847,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
             jobsView.scanAll<QueueRecord>(KIND.queue),
             jobsView.readSlots(slotLayout(pipeline.config)),
           ]);
+          // A crashed writer's outputs lease runs to its deadline (SPEC §4.5): waiting it out is not a stall.
+          leaseEndsAt = Math.max(0, ...jobRows.map((r) => r.value.outputs?.until ?? 0));
           return jobRows.every((r) => isTerminal(r.value.current.state)) && activeRows.length === 0 && queueRows.length === 0 && slots.every((s) => s.slot.state === 'free');
         })().catch(() => false);
         const quiet = busyInvocations() === 0 && fc.busy === 0;
@@ -853,7 +856,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         if (quietChecks >= 2) {
           return true;
         }
-        if (now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) return false;
+        const leaseRunning = Date.now() < leaseEndsAt + stallMs;
+        if (!leaseRunning && now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) return false;
       }
       return false;
     };

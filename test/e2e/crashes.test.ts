@@ -75,7 +75,14 @@ describe('Tablestore trouble', () => {
     }
     const manifests = await Promise.all(['ots-a', 'ots-b', 'ots-c'].map((n) => p.waitForManifest(`sketches/crash/${n}`, 60_000)));
     expect(manifests.map((m) => m.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
-    for (const n of ['ots-a', 'ots-b', 'ots-c']) expect(p.submissions(`sketches/crash/${n}.png`)).toBe(1);
+    // Paid once, unless a create's answer was lost (a busy machine outlasting the 0.2 s timeout)
+    // and its task ended before reconciliation listed it: SPEC §4.2's allowed extra, counted.
+    manifests.forEach((m, i) => {
+      const n = `sketches/crash/${['ots-a', 'ots-b', 'ots-c'][i]}`;
+      const paid = p.submissions(`${n}.png`);
+      expect(paid, n).toBeLessThanOrEqual(1 + p.unknownOutcomes(n));
+      expect(m.task?.attempts, n).toBe(paid);
+    });
     expect(p.stack.tablestore.records.filter((r) => r.fault).length).toBeGreaterThanOrEqual(7);
   });
 });

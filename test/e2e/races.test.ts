@@ -68,8 +68,11 @@ describe('races', () => {
     const m = await p.waitForManifest('sketches/race/recorded', 60_000);
     expect(crashRecorded).toBe(true);
     expect(m.status).toBe('SUCCEEDED');
-    expect(p.submissions('sketches/race/recorded.png')).toBe(1);
-    expect(m.task?.attempts).toBe(1);
+    // Once for the crash; a second create only if an answer was lost on a busy machine (the 0.2 s
+    // timeout) and its task ended before reconciliation listed it (SPEC §4.2), counted.
+    const paid = p.submissions('sketches/race/recorded.png');
+    expect(paid).toBeLessThanOrEqual(1 + p.unknownOutcomes('sketches/race/recorded'));
+    expect(m.task?.attempts).toBe(paid);
     expect(p.logs.some((l) => l.includes('"adopted":"recorded"'))).toBe(true);
   }, 90_000);
 });
