@@ -68,8 +68,10 @@ export async function sweep(deps: CoreDeps, jobs: Jobs, slots: SlotView[], finis
     const v = row?.value.current;
     if (!v || v.id !== versionId || isTerminal(v.state)) {
       // A hint for a version not (yet) in its job row may be one a submit is about to record: it
-      // writes the hints first, then the row. Only a hint older than any submit can be is stale.
-      const young = (!v || v.id !== versionId) && clock.now() - activeRow.value.since < HINT_GRACE_MS;
+      // writes the hints first, then the row. Only a hint older than any submit can be is stale,
+      // or one for a version the job has already had (it never becomes current again).
+      const hadIt = row?.value.previous.some((p) => p.id === versionId) ?? false;
+      const young = (!v || v.id !== versionId) && !hadIt && clock.now() - activeRow.value.since < HINT_GRACE_MS;
       if (!young && !inSlots.has(`${jobId}:${versionId}`)) {
         await jobs.clearActive(jobId, versionId);
         report.staleRows++;

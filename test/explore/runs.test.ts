@@ -121,3 +121,32 @@ describe('found since', () => {
     expect.soft(s.violations(['pay-once', 'own-task', 'bounded-in-flight', 'nothing-lost'])).toEqual([]);
   });
 });
+
+describe('found by the 300-sketch soak', () => {
+  it("an older version's hint whose delete failed is cleared by the next sweep once a newer version is current, not kept 5 minutes", async () => {
+    const s = new Scenario({ env: { MAX_IN_FLIGHT: '1' }, jobs: [{ name: 'a' }], taskMs: 1000 });
+    const active = () => s.world.table.all('active').map((r) => r.id);
+    s.upload('a');
+    await s.runToEnd(s.submit('a'));
+    s.advance(2000);
+    const job = () => s.world.table.all<{ current: { id: string; state: string } }>('job')[0]!;
+    // The first version finishes, but deleting its active row (the hint) fails.
+    const hint = `active/${job().id}:${job().value.current.id}`;
+    s.world.faults.force('rows', 'busy', (d) => d === hint);
+    await s.runToEnd(s.poller());
+    const first = job().value.current;
+    expect(first.state).toBe('SUCCEEDED');
+    expect(active(), 'the first version’s hint is left').toHaveLength(1);
+
+    s.upload('a'); // a new upload: a new version, which becomes current
+    await s.runToEnd(s.submit('a'));
+    s.advance(2000);
+    await s.runToEnd(s.poller());
+    s.advance(1000);
+    await s.runToEnd(s.poller()); // a timer run: its sweep sees the old hint
+    const now = job().value.current;
+    expect(now.id).not.toBe(first.id);
+    expect(now.state).toBe('SUCCEEDED');
+    expect(active()).toEqual([]);
+  });
+});
