@@ -13,6 +13,7 @@ import { createPollerHandler } from '../functions/poller/index.js';
 import { createSubmitHandler } from '../functions/submit/index.js';
 import { createRowStore } from '../lib/adapters/tablestore.js';
 import { Jobs, slotLayout } from '../lib/core/jobs.js';
+import { HINT_GRACE_MS } from '../lib/core/sweep.js';
 import type { ImageModel, ObjectStore, RowStore, StoredRow } from '../lib/core/ports.js';
 import { isTerminal, KIND, type ActiveRecord, type BudgetRecord, type JobRecord, type QueueRecord, type SlotRecord, type TaskRecord } from '../lib/core/records.js';
 import { sha256Hex } from '../lib/local/dashscope/random.js';
@@ -848,16 +849,23 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
             jobsView.readSlots(slotLayout(pipeline.config)),
           ]);
           // A crashed writer's outputs lease runs to its deadline (SPEC §4.5): waiting it out is not a stall.
-          leaseEndsAt = Math.max(0, ...jobRows.map((r) => r.value.outputs?.until ?? 0));
+          // So is a hint a submit wrote and did not record (it lost a race): the sweep clears it
+          // once no submit can still be about to record it.
+          leaseEndsAt = Math.max(0, ...jobRows.map((r) => r.value.outputs?.until ?? 0), ...activeRows.map((r) => r.value.since + HINT_GRACE_MS));
           return jobRows.every((r) => isTerminal(r.value.current.state)) && activeRows.length === 0 && queueRows.length === 0 && slots.every((s) => s.slot.state === 'free');
         })().catch(() => false);
-        const quiet = busyInvocations() === 0 && fc.busy === 0;
+        // Deferred invocations waiting out their delay (a resting poller's safety kick) are not
+        // work in progress: on an idle table they find nothing to do.
+        const quiet = busyInvocations() === 0 && fc.running === 0;
         quietChecks = jobsDone && storeIdle && quiet ? quietChecks + 1 : 0;
         if (quietChecks >= 2) {
           return true;
         }
         const leaseRunning = Date.now() < leaseEndsAt + stallMs;
-        if (!leaseRunning && now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) return false;
+        if (!leaseRunning && now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) {
+          process.stderr.write(`soak: the drain stalled: jobs done ${jobsDone}, table idle ${storeIdle}, invocations running ${busyInvocations()}, FC running ${fc.running} (${fc.busy - fc.running} deferred)\n`);
+          return false;
+        }
       }
       return false;
     };

@@ -17,8 +17,12 @@ import { budgetOver, budgetWaitReason, isBudgetWait, submitLeaseMs } from './lif
 import { requeueSubmitting } from './reconcile.js';
 import { schedulerLeaseMs } from './lease.js';
 
-/** Longer than a submit invocation can live (FC timeout 60 s), stalls included. */
-const HINT_GRACE_MS = 5 * 60_000;
+/**
+ * Longer than a submit invocation can live (FC stops it at its 60 s timeout), plus the leases'
+ * 5 s clock margin: a hint older than this whose version is not in the job row is one a submit
+ * wrote and then did not record (it lost a race to another event and recorded a newer look).
+ */
+export const HINT_GRACE_MS = 70_000;
 
 export interface SweepReport {
   active: number;
