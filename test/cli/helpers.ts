@@ -73,7 +73,8 @@ export function sketchflow(args: string[], options: { env?: Record<string, strin
       return stderr;
     },
     exited,
-    waitForOutput(pattern, timeoutMs = 20_000) {
+    // 60 s: a child starting on a busy machine (first run, TypeScript compiled on load) is slow.
+    waitForOutput(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = stdout.match(pattern);

@@ -37,7 +37,7 @@ describe('sketchflow local (child process)', () => {
     });
     expect(manifests.map((m) => m!.status)).toEqual(Array(6).fill('SUCCEEDED'));
     expect(readManifest(dir, 'sketches/house')!.results.map((r) => r.key)).toEqual(['sketches/house.result-1.png', 'sketches/house.result-2.png']);
-  }, 40_000);
+  }, 90_000);
 
   it('a sketch and sidecar copied into sketches/ become an upload, with progress lines and counts', async () => {
     fs.mkdirSync(path.join(dir, 'sketches/mine'), { recursive: true });

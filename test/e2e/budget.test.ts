@@ -34,8 +34,8 @@ describe('daily image budget', () => {
     await Promise.all(names.map((n, i) => p.put(`${n}.json`, JSON.stringify({ prompt: n, n: i === 0 ? 2 : 1 }))));
     await Promise.all(names.map((n) => p.put(`${n}.png`, sketch)));
 
-    // The first to be submitted finish; the budget (4 images) stops the rest.
-    await p.waitFor('4 images requested', () => p.stack.dashscope.records.creates.filter((c) => c.taskId).reduce((s, c) => s + (c.n ?? 0), 0) >= 3);
+    // The first to be submitted finish; the budget (4 images) stops the rest. (Not "3 images
+    // created": on a busy machine a create may time out, and its images stay counted, SPEC §4.2.)
     const runtime = createRuntime({ env: p.env, logSink: () => {} });
     const d = p.stack.describe();
     const deps = runtime.depsFor({ credentials: { accessKeyId: d.oss.accessKeyId, accessKeySecret: d.oss.accessKeySecret } }, 'poller');
@@ -43,11 +43,11 @@ describe('daily image budget', () => {
       const s = await pipelineStatus(deps);
       const w = s.jobs.filter((j) => j.waitingFor);
       return w.length > 0 ? { s, w } : undefined;
-    });
+    }, 60_000);
     expect(waiting.w[0]!.waitingFor).toMatch(/daily image budget \(MAX_IMAGES_PER_DAY=4\) is used up/);
     expect(waiting.s.budget.max).toBe(4);
 
-    const manifests = await Promise.all(names.map((n) => p.waitForManifest(n, 20_000)));
+    const manifests = await Promise.all(names.map((n) => p.waitForManifest(n, 60_000)));
     const requested = p.stack.dashscope.records.creates.filter((c) => c.taskId).reduce((s, c) => s + (c.n ?? 0), 0);
     expect(requested).toBeLessThanOrEqual(4);
     const over = manifests.filter((m) => m.status === 'FAILED');
@@ -61,5 +61,5 @@ describe('daily image budget', () => {
       creates: p.stack.dashscope.records.creates.map((c) => [c.sketchPath, c.n, c.taskId, c.status]),
     });
     expect(manifests.filter((m) => m.status === 'SUCCEEDED').reduce((s, m) => s + m.usage.imageCount, 0), seen).toBe(requested);
-  });
+  }, 120_000);
 });
