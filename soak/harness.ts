@@ -866,7 +866,8 @@ export async function runPlan(plan: Plan, hooks: RunHooks = {}): Promise<RunOutp
         // An invocation still running may be waiting on a request that hung in the mixed phase:
         // FC cuts it off at its 60 s timeout, so only past that is it a stall.
         const leaseRunning = Date.now() < leaseEndsAt + stallMs || (!quiet && now() - lastProgressAt < 65_000);
-        if (!leaseRunning && now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) {
+        // At rest once already: the next check confirms it (a long wait that just ended is no stall).
+        if (quietChecks === 0 && !leaseRunning && now() - lastProgressAt > stallMs && (storeIdle || now() - lastProgressAt > 4 * stallMs)) {
           process.stderr.write(`soak: the drain stalled: jobs done ${jobsDone}, table idle ${storeIdle}, invocations running ${busyInvocations()}, FC running ${fc.running} (${fc.busy - fc.running} deferred)\n`);
           return false;
         }
